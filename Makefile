@@ -1,0 +1,40 @@
+# PGXS build for the inventory extension.
+#
+# Layout: install scripts at the top level (inventory--<version>.sql), C sources
+# in src/, pg_regress tests in sql/ + expected/, isolation specs in
+# test/specs/ + test/expected/, TAP tests in test/t/, scripts in test/.
+
+EXTENSION = inventory
+MODULE_big = inventory
+OBJS = \
+	src/inventory.o \
+	src/shmem.o \
+	src/adjust.o \
+	src/apply.o \
+	src/worker.o \
+	src/triggers.o \
+	src/util.o
+
+DATA = $(wildcard inventory--*.sql)
+
+
+# pg_regress tests (sql/ and expected/); run against a server that preloads
+# the library, see test/run-tests.
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --use-existing --dbname=$(or $(INVENTORY_TEST_DB),inventory_regress)
+
+# isolation specs
+ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso --use-existing \
+	--dbname=$(or $(INVENTORY_TEST_DB),inventory_regress)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+
+# Our code builds clean with -Wall -Wextra -Werror.  PostgreSQL's headers are
+# not -Wextra clean (unused parameters in inline functions), so they are
+# included as system headers, which GCC and clang exempt from warnings.
+PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CFLAGS = -Wall -Wextra -Werror
+
+include $(PGXS)

@@ -1,0 +1,679 @@
+/*-------------------------------------------------------------------------
+ *
+ * adjust.c
+ *	  inventory_adjust(jsonb): validate a whole batch of adjustments and
+ *	  queue it in the caller's transaction.
+ *
+ * Every item is checked and every problem is collected, so that one error
+ * names all of them.  Nothing is queued unless the whole batch is valid.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/uuid.h"
+
+#include "inventory.h"
+
+PG_FUNCTION_INFO_V1(inventory_adjust);
+
+/* Problems beyond this many are counted but not listed */
+#define MAX_LISTED_PROBLEMS 100
+
+/* What the validator learned about one item */
+typedef struct AdjustItem
+{
+	bool		valid;			/* no problem found so far */
+	bool		has_uuid;		/* warehouse_uuid parsed */
+	pg_uuid_t	uuid;
+} AdjustItem;
+
+/* Collected problems of a batch */
+typedef struct AdjustProblems
+{
+	StringInfoData detail;
+	int			listed;
+	int			total;
+} AdjustProblems;
+
+/* The fields an item may have, in the order problems are listed */
+typedef enum ItemField
+{
+	F_SKU,
+	F_WAREHOUSE,
+	F_ON_HAND,
+	F_AVAILABLE,
+	F_DESCRIPTION,
+	F_BIN,
+	F_COST,
+	NUM_FIELDS
+} ItemField;
+
+static const char *const item_fields[NUM_FIELDS] = {
+	"sku", "warehouse_uuid", "on_hand", "available",
+	"description", "bin_location", "cost"
+};
+
+static void AddProblem(AdjustProblems *problems, int pos, const char *fmt,...) pg_attribute_printf(3, 4);
+
+/* Prepared statements, kept for the session */
+static SPIPlanPtr warehouse_plan = NULL;
+static SPIPlanPtr insert_plan = NULL;
+static Oid	plans_nspid = InvalidOid;
+
+/*
+ * Record one problem, a full sentence about item "pos" (1-based; 0 for the
+ * batch as a whole).
+ */
+static void
+AddProblem(AdjustProblems *problems, int pos, const char *fmt,...)
+{
+	va_list		args;
+
+	problems->total++;
+	if (problems->listed >= MAX_LISTED_PROBLEMS)
+		return;
+	problems->listed++;
+
+	if (problems->detail.len > 0)
+		appendStringInfoChar(&problems->detail, '\n');
+	if (pos > 0)
+		appendStringInfo(&problems->detail, "Item %d: ", pos);
+
+	for (;;)
+	{
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&problems->detail, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&problems->detail, needed);
+	}
+}
+
+/*
+ * Short description of a JSON value's type, for messages.
+ */
+static const char *
+JsonTypeName(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "a string";
+		case jbvNumeric:
+			return "a number";
+		case jbvBool:
+			return "a boolean";
+		case jbvBinary:
+			return JsonContainerIsObject(v->val.binary.data) ? "an object" : "an array";
+		default:
+			return "a JSON value";
+	}
+}
+
+/*
+ * A string value as a NUL-terminated C string.
+ */
+static char *
+JsonString(JsonbValue *v)
+{
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * Check a string field: type, non-empty when required, length in
+ * characters, no control characters, no surrounding white space for
+ * identifiers.  Returns true when it is acceptable.
+ */
+static bool
+CheckString(AdjustProblems *problems, int pos, const char *field,
+			JsonbValue *v, int maxlen, bool identifier)
+{
+	const char *s;
+	int			len;
+
+	if (v->type != jbvString)
+	{
+		AddProblem(problems, pos, "\"%s\" must be a string, not %s.",
+				   field, JsonTypeName(v));
+		return false;
+	}
+	s = v->val.string.val;
+	len = v->val.string.len;
+
+	if (identifier && len == 0)
+	{
+		AddProblem(problems, pos, "\"%s\" must not be empty.", field);
+		return false;
+	}
+	if (pg_mbstrlen_with_len(s, len) > maxlen)
+	{
+		AddProblem(problems, pos, "\"%s\" must be at most %d characters long.",
+				   field, maxlen);
+		return false;
+	}
+	for (int i = 0; i < len; i++)
+	{
+		if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+		{
+			AddProblem(problems, pos, "\"%s\" must not contain control characters.",
+					   field);
+			return false;
+		}
+	}
+	if (identifier && (s[0] == ' ' || s[len - 1] == ' '))
+	{
+		AddProblem(problems, pos, "\"%s\" must not begin or end with a space.",
+				   field);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Check a quantity: a JSON integer (no decimal point) from 0 to
+ * INVENTORY_MAX_QUANTITY.
+ */
+static bool
+CheckQuantity(AdjustProblems *problems, int pos, const char *field, JsonbValue *v)
+{
+	Numeric		n;
+	char	   *text;
+	bool		overflow = false;
+	int32		value;
+
+	if (v->type != jbvNumeric)
+	{
+		AddProblem(problems, pos, "\"%s\" must be an integer, not %s.",
+				   field, JsonTypeName(v));
+		return false;
+	}
+	n = v->val.numeric;
+	text = numeric_normalize(n);
+
+	if (DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(n))) > 0)
+	{
+		AddProblem(problems, pos,
+				   "\"%s\" must be a whole number written without a decimal point, not %s.",
+				   field, DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n))));
+		return false;
+	}
+	value = numeric_int4_opt_error(n, &overflow);
+	if (overflow || value > INVENTORY_MAX_QUANTITY)
+	{
+		if (text[0] == '-')
+			AddProblem(problems, pos, "\"%s\" must not be negative, got %s.", field, text);
+		else
+			AddProblem(problems, pos, "\"%s\" must be at most %d, got %s.",
+					   field, INVENTORY_MAX_QUANTITY, text);
+		return false;
+	}
+	if (value < 0)
+	{
+		AddProblem(problems, pos, "\"%s\" must not be negative, got %d.", field, value);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Check a cost: a JSON number from 0 to 99999999.99 with at most two
+ * decimal places (numeric(10,2)).
+ */
+static bool
+CheckCost(AdjustProblems *problems, int pos, JsonbValue *v)
+{
+	Datum		n;
+	Datum		rounded;
+	Datum		limit;
+	Datum		zero;
+
+	if (v->type != jbvNumeric)
+	{
+		AddProblem(problems, pos, "\"cost\" must be a number, not %s.", JsonTypeName(v));
+		return false;
+	}
+	n = NumericGetDatum(v->val.numeric);
+	zero = NumericGetDatum(int64_to_numeric(0));
+	if (DatumGetBool(DirectFunctionCall2(numeric_lt, n, zero)))
+	{
+		AddProblem(problems, pos, "\"cost\" must not be negative, got %s.",
+				   numeric_normalize(v->val.numeric));
+		return false;
+	}
+	rounded = DirectFunctionCall2(numeric_round, n, Int32GetDatum(2));
+	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, n, rounded)))
+	{
+		AddProblem(problems, pos, "\"cost\" must have at most 2 decimal places, got %s.",
+				   numeric_normalize(v->val.numeric));
+		return false;
+	}
+	limit = DirectFunctionCall3(numeric_in, CStringGetDatum("99999999.99"),
+								ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	if (DatumGetBool(DirectFunctionCall2(numeric_gt, n, limit)))
+	{
+		AddProblem(problems, pos, "\"cost\" must be at most 99999999.99, got %s.",
+				   numeric_normalize(v->val.numeric));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A field name folded for "did you mean" matching: lower case, without
+ * '_', '-' and spaces.
+ */
+static char *
+FoldFieldName(const char *s, int len)
+{
+	char	   *out = palloc(len + 1);
+	int			j = 0;
+
+	for (int i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (c == '_' || c == '-' || c == ' ')
+			continue;
+		out[j++] = (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
+	}
+	out[j] = '\0';
+	return out;
+}
+
+/*
+ * Report an unknown field, suggesting the known one it resembles.
+ */
+static void
+UnknownField(AdjustProblems *problems, int pos, const char *name)
+{
+	char	   *folded = FoldFieldName(name, strlen(name));
+
+	for (int i = 0; i < (int) lengthof(item_fields); i++)
+	{
+		if (strcmp(folded, FoldFieldName(item_fields[i], strlen(item_fields[i]))) == 0)
+		{
+			AddProblem(problems, pos, "unknown field \"%s\" (did you mean \"%s\"?).",
+					   name, item_fields[i]);
+			return;
+		}
+	}
+	AddProblem(problems, pos, "unknown field \"%s\".", name);
+}
+
+/*
+ * Validate one item (1-based position pos).  Records problems and fills in
+ * *item; the warehouse registry is checked later for the whole batch.
+ */
+static void
+CheckItem(AdjustProblems *problems, int pos, JsonbValue *elem, AdjustItem *item)
+{
+	JsonbIterator *it;
+	JsonbValue	key;
+	JsonbValue	val;
+	JsonbIteratorToken tok;
+	JsonbValue	fields[NUM_FIELDS];
+	bool		present[NUM_FIELDS] = {false};
+	List	   *unknown = NIL;
+	ListCell   *lc;
+	int			before = problems->total;
+	bool		has_sku = false;
+	bool		has_wh = false;
+	bool		has_on_hand = false;
+	bool		has_available = false;
+
+	memset(item, 0, sizeof(*item));
+
+	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
+	{
+		AddProblem(problems, pos, "must be a JSON object, not %s.", JsonTypeName(elem));
+		return;
+	}
+
+	/* Collect the fields first, so that problems are listed in a fixed order. */
+	it = JsonbIteratorInit(elem->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
+	{
+		int			f;
+
+		if (tok != WJB_KEY)
+			continue;
+		tok = JsonbIteratorNext(&it, &val, true);
+		Assert(tok == WJB_VALUE);
+		for (f = 0; f < NUM_FIELDS; f++)
+			if (key.val.string.len == (int) strlen(item_fields[f]) &&
+				memcmp(key.val.string.val, item_fields[f], key.val.string.len) == 0)
+				break;
+		if (f < NUM_FIELDS)
+		{
+			fields[f] = val;
+			present[f] = true;
+		}
+		else
+			unknown = lappend(unknown, pnstrdup(key.val.string.val, key.val.string.len));
+	}
+
+	has_sku = present[F_SKU];
+	has_wh = present[F_WAREHOUSE];
+	has_on_hand = present[F_ON_HAND];
+	has_available = present[F_AVAILABLE];
+	if (has_sku)
+		CheckString(problems, pos, "sku", &fields[F_SKU], INVENTORY_MAX_SKU_LEN, true);
+	if (has_wh)
+	{
+		JsonbValue *v = &fields[F_WAREHOUSE];
+
+		if (v->type != jbvString)
+			AddProblem(problems, pos, "\"warehouse_uuid\" must be a string, not %s.",
+					   JsonTypeName(v));
+		else if (!InventoryParseUuid(v->val.string.val, v->val.string.len, &item->uuid))
+			AddProblem(problems, pos,
+					   "\"warehouse_uuid\" must be a UUID like \"5b1e7a9c-0d2f-4e6a-9b3c-1f2e3d4c5b6a\", got \"%s\".",
+					   JsonString(v));
+		else
+			item->has_uuid = true;
+	}
+	if (has_on_hand)
+		CheckQuantity(problems, pos, "on_hand", &fields[F_ON_HAND]);
+	if (has_available)
+		CheckQuantity(problems, pos, "available", &fields[F_AVAILABLE]);
+	if (present[F_DESCRIPTION])
+		CheckString(problems, pos, "description", &fields[F_DESCRIPTION],
+					INVENTORY_MAX_DESCRIPTION_LEN, false);
+	if (present[F_BIN])
+		CheckString(problems, pos, "bin_location", &fields[F_BIN],
+					INVENTORY_MAX_BIN_LEN, false);
+	if (present[F_COST])
+		CheckCost(problems, pos, &fields[F_COST]);
+
+	if (!has_sku)
+		AddProblem(problems, pos, "\"sku\" is required.");
+	if (!has_wh)
+		AddProblem(problems, pos, "\"warehouse_uuid\" is required.");
+	if (has_on_hand && has_available)
+		AddProblem(problems, pos,
+				   "exactly one of \"on_hand\" or \"available\" is allowed, both were given.");
+	else if (!has_on_hand && !has_available)
+		AddProblem(problems, pos,
+				   "exactly one of \"on_hand\" or \"available\" is required, neither was given.");
+	foreach(lc, unknown)
+		UnknownField(problems, pos, (const char *) lfirst(lc));
+
+	item->valid = (problems->total == before);
+}
+
+/*
+ * Prepare the statements used here, for the schema the extension is in.
+ */
+static void
+PreparePlans(Oid nspid)
+{
+	char	   *sql;
+	Oid			wh_types[1] = {UUIDARRAYOID};
+	Oid			ins_types[4] = {INT8OID, JSONBOID, INT4OID, NAMEOID};
+
+	if (plans_nspid == nspid && warehouse_plan != NULL && insert_plan != NULL)
+		return;
+	if (warehouse_plan)
+		SPI_freeplan(warehouse_plan);
+	if (insert_plan)
+		SPI_freeplan(insert_plan);
+	warehouse_plan = insert_plan = NULL;
+
+	sql = psprintf("SELECT w.uuid, w.archived FROM %s w "
+				   "WHERE w.uuid OPERATOR(pg_catalog.=) ANY ($1)",
+				   InventoryQualify(nspid, "inventory_warehouses"));
+	warehouse_plan = SPI_prepare(sql, 1, wh_types);
+	if (warehouse_plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(warehouse_plan);
+
+	sql = psprintf("INSERT INTO %s (batch_id, items, item_count, queued_by) "
+				   "VALUES ($1, $2, $3, $4)",
+				   InventoryQualify(nspid, "inventory_queue"));
+	insert_plan = SPI_prepare(sql, 4, ins_types);
+	if (insert_plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(insert_plan);
+
+	plans_nspid = nspid;
+}
+
+/*
+ * Check that every parsed warehouse_uuid names a registered, non-archived
+ * warehouse, with one query for the whole batch.
+ */
+static void
+CheckWarehouses(AdjustProblems *problems, AdjustItem *items, int nitems)
+{
+	Datum	   *uuids = palloc(sizeof(Datum) * nitems);
+	int			nuuids = 0;
+	ArrayType  *arr;
+	Datum		args[1];
+	int			ret;
+
+	for (int i = 0; i < nitems; i++)
+		if (items[i].has_uuid)
+			uuids[nuuids++] = UUIDPGetDatum(&items[i].uuid);
+	if (nuuids == 0)
+		return;
+
+	arr = construct_array(uuids, nuuids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
+	args[0] = PointerGetDatum(arr);
+	ret = SPI_execute_plan(warehouse_plan, args, NULL, true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "warehouse lookup failed: %s", SPI_result_code_string(ret));
+
+	for (int i = 0; i < nitems; i++)
+	{
+		bool		found = false;
+		bool		archived = false;
+
+		if (!items[i].has_uuid)
+			continue;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			pg_uuid_t  *u = DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
+
+			if (memcmp(u->data, items[i].uuid.data, UUID_LEN) == 0)
+			{
+				found = true;
+				archived = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+				break;
+			}
+		}
+		if (!found || archived)
+			items[i].valid = false;
+		if (!found)
+			AddProblem(problems, i + 1, "warehouse \"%s\" is not registered in inventory_warehouses.",
+					   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&items[i].uuid))));
+		else if (archived)
+			AddProblem(problems, i + 1, "warehouse \"%s\" is archived.",
+					   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&items[i].uuid))));
+	}
+}
+
+/*
+ * Find the items array of a request body: the value of "inventory" in an
+ * object that has no other key, or the body itself when it is an array.
+ * Raises an error for any other shape.
+ */
+static JsonbContainer *
+FindItems(Jsonb *body, Jsonb **items_jsonb)
+{
+	if (JB_ROOT_IS_SCALAR(body))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inventory batch must be a JSON object or array"),
+				 errdetail("The body is a JSON scalar."),
+				 errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));
+
+	if (JB_ROOT_IS_OBJECT(body))
+	{
+		JsonbIterator *it = JsonbIteratorInit(&body->root);
+		JsonbValue	v;
+		JsonbValue *inv = NULL;
+		JsonbIteratorToken tok;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			if (tok != WJB_KEY)
+				continue;
+			if (v.val.string.len == 9 && memcmp(v.val.string.val, "inventory", 9) == 0)
+				continue;
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("inventory batch has an unknown field \"%s\"", JsonString(&v)),
+					 errdetail("The body object may only have the field \"inventory\"."),
+					 errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));
+		}
+
+		inv = getKeyJsonValueFromContainer(&body->root, "inventory", 9, NULL);
+		if (inv == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("inventory batch has no \"inventory\" field"),
+					 errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));
+		if (inv->type != jbvBinary || JsonContainerIsObject(inv->val.binary.data) ||
+			JsonContainerIsScalar(inv->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"inventory\" must be a JSON array, not %s", JsonTypeName(inv)),
+					 errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));
+		*items_jsonb = JsonbValueToJsonb(inv);
+		return &(*items_jsonb)->root;
+	}
+
+	*items_jsonb = body;
+	return &body->root;
+}
+
+/*
+ * inventory_adjust(body jsonb) returns bigint
+ *
+ * Validates the batch and queues it; returns the batch id.  The batch is
+ * applied after the calling transaction commits.
+ */
+Datum
+inventory_adjust(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *body;
+	Jsonb	   *items_jsonb;
+	JsonbContainer *items;
+	int			nitems;
+	AdjustItem *checked;
+	AdjustProblems problems;
+	int			bad_items = 0;
+	Oid			nspid;
+	Oid			seqid;
+	int64		batch_id = 0;
+	Datum		args[4];
+	int			ret;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("inventory batch must not be null"),
+				 errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));
+	body = PG_GETARG_JSONB_P(0);
+
+	items = FindItems(body, &items_jsonb);
+	nitems = JsonContainerSize(items);
+	if (nitems == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inventory batch must have at least 1 item"),
+				 errdetail("The items array is empty.")));
+	if (nitems > inventory_max_batch_items)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("inventory batch has too many items"),
+				 errdetail("The batch has %d items; at most %d are allowed.",
+						   nitems, inventory_max_batch_items),
+				 errhint("Split the adjustments into batches of at most %d items (inventory.max_batch_items).",
+						 inventory_max_batch_items)));
+
+	initStringInfo(&problems.detail);
+	problems.listed = 0;
+	problems.total = 0;
+	checked = palloc(sizeof(AdjustItem) * nitems);
+	for (int i = 0; i < nitems; i++)
+	{
+		JsonbValue *elem = getIthJsonbValueFromContainer(items, i);
+
+		CheckItem(&problems, i + 1, elem, &checked[i]);
+	}
+
+	nspid = get_func_namespace(fcinfo->flinfo->fn_oid);
+	seqid = InventoryRelid(nspid, "inventory_batch_id_seq");
+	if (!OidIsValid(seqid))
+		elog(ERROR, "inventory_batch_id_seq is missing from schema %s",
+			 get_namespace_name(nspid));
+
+	SPI_connect();
+	PreparePlans(nspid);
+	CheckWarehouses(&problems, checked, nitems);
+
+	if (problems.total > 0)
+	{
+		/* count items with at least one problem */
+		bad_items = 0;
+		for (int i = 0; i < nitems; i++)
+			if (!checked[i].valid)
+				bad_items++;
+		if (problems.total > problems.listed)
+			appendStringInfo(&problems.detail, "\n%d more problems are not listed.",
+							 problems.total - problems.listed);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inventory batch rejected: %d of %d items are invalid",
+						Max(bad_items, 1), nitems),
+				 errdetail_internal("%s", problems.detail.data),
+				 errhint("Nothing was queued. Correct the listed items and send the whole batch again.")));
+	}
+
+	/* Take the batch id, announcing it to the applier (see shmem.c). */
+	InventoryBatchIdReserving();
+	PG_TRY();
+	{
+		batch_id = nextval_internal(seqid, false);
+	}
+	PG_CATCH();
+	{
+		InventoryBatchIdAbandoned();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	InventoryBatchIdAssigned(batch_id);
+
+	args[0] = Int64GetDatum(batch_id);
+	args[1] = JsonbPGetDatum(items_jsonb);
+	args[2] = Int32GetDatum(nitems);
+	args[3] = DirectFunctionCall1(namein,
+								  CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
+	ret = SPI_execute_plan(insert_plan, args, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "queuing the batch failed: %s", SPI_result_code_string(ret));
+
+	SPI_finish();
+	PG_RETURN_INT64(batch_id);
+}

@@ -1,0 +1,95 @@
+/*-------------------------------------------------------------------------
+ *
+ * inventory.c
+ *	  Module entry point: configuration parameters, shared memory hooks,
+ *	  the commit callback and the background worker registration.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "inventory.h"
+
+PG_MODULE_MAGIC;
+
+char	   *inventory_database = NULL;
+int			inventory_naptime_ms = 1000;
+bool		inventory_enabled = true;
+int			inventory_batch_size = 5000;
+int			inventory_max_batch_items = 50;
+
+void		_PG_init(void);
+
+/*
+ * Define the configuration parameters.  The ones that only matter to the
+ * background worker are defined only when the library is preloaded.
+ */
+static void
+DefineParameters(void)
+{
+	DefineCustomIntVariable("inventory.max_batch_items",
+							"Largest number of items one inventory_adjust call accepts.",
+							NULL,
+							&inventory_max_batch_items,
+							50, 1, 10000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("inventory.batch_size",
+							"Largest number of items applied in one transaction.",
+							"Whole batches are applied together until this many items are taken; a single larger batch is applied alone.",
+							&inventory_batch_size,
+							5000, 1, 1000000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomStringVariable("inventory.database",
+							   "Database whose queue the inventory worker applies.",
+							   NULL,
+							   &inventory_database,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("inventory.naptime",
+							"Longest time the worker sleeps between checks of the queue.",
+							"The worker is woken at the commit of every transaction that queued a batch; this poll is a safety net.",
+							&inventory_naptime_ms,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("inventory.enabled",
+							 "Whether the inventory worker applies queued batches.",
+							 "Turn off and reload to pause the worker; batches stay queued.",
+							 &inventory_enabled,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+}
+
+/*
+ * Module load callback.
+ */
+void
+_PG_init(void)
+{
+	DefineParameters();
+	MarkGUCPrefixReserved("inventory");
+
+	/* Batches queued in a transaction are announced when it ends. */
+	RegisterXactCallback(InventoryXactCallback, NULL);
+
+	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
+		return;
+
+	InventoryShmemInit();
+	InventoryRegisterWorker();
+}

@@ -1,0 +1,73 @@
+/*-------------------------------------------------------------------------
+ *
+ * inventory.h
+ *	  Shared declarations of the inventory extension.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef INVENTORY_H
+#define INVENTORY_H
+
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "fmgr.h"
+#include "utils/jsonb.h"
+
+#if PG_VERSION_NUM < 150000
+#error "inventory requires PostgreSQL 15 or later"
+#endif
+
+#define INVENTORY_EXTENSION_NAME	"inventory"
+
+/* Longest sku, bin_location and description accepted, in characters */
+#define INVENTORY_MAX_SKU_LEN			255
+#define INVENTORY_MAX_BIN_LEN			255
+#define INVENTORY_MAX_DESCRIPTION_LEN	1000
+
+/* Largest quantity accepted for on_hand and available (int32) */
+#define INVENTORY_MAX_QUANTITY		PG_INT32_MAX
+
+/* GUC variables (inventory.c) */
+extern char *inventory_database;
+extern int	inventory_naptime_ms;
+extern bool inventory_enabled;
+extern int	inventory_batch_size;
+extern int	inventory_max_batch_items;
+
+/* Shared state and commit-time wake-up (shmem.c) */
+extern void InventoryShmemInit(void);
+extern bool InventoryShmemAvailable(void);
+extern void InventoryBatchIdReserving(void);
+extern void InventoryBatchIdAssigned(int64 batch_id);
+extern void InventoryBatchIdAbandoned(void);
+extern int64 InventoryApplyHorizon(int64 last_assigned, int *blocking_pid);
+extern void InventorySetWorker(bool running);
+extern void InventoryWakeWorker(void);
+extern void InventoryXactCallback(XactEvent event, void *arg);
+
+/* Applying queued batches (apply.c) */
+typedef struct InventoryApplyResult
+{
+	int64		batches_applied;
+	int64		batches_failed;
+	int64		items_applied;
+	bool		more;			/* more batches were eligible than were taken */
+	bool		blocked;		/* an uncommitted earlier batch held us back */
+} InventoryApplyResult;
+
+extern void InventoryApplyRound(Oid nspid, int max_items, int max_batches,
+								InventoryApplyResult *result);
+
+/* Background worker (worker.c) */
+extern void InventoryRegisterWorker(void);
+extern PGDLLEXPORT void inventory_worker_main(Datum main_arg);
+
+/* Helpers (util.c) */
+extern Oid	InventoryExtensionSchema(void);
+extern Oid	InventoryRelid(Oid nspid, const char *relname);
+extern char *InventoryQualify(Oid nspid, const char *name);
+struct pg_uuid_t;
+extern bool InventoryParseUuid(const char *s, int len, struct pg_uuid_t *uuid);
+
+#endif							/* INVENTORY_H */

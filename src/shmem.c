@@ -1,0 +1,302 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *	  Shared state of the inventory extension: where the worker's latch is,
+ *	  and which backends hold batches that are queued but not committed.
+ *
+ * Order guarantee.  Batches are applied in batch_id order.  A batch id is
+ * taken from a sequence before the queuing transaction commits, so a batch
+ * with a smaller id may still be in flight when a larger one is visible.
+ * Every backend therefore publishes, in its slot, the first batch id its
+ * open transaction queued (or RESERVING while it is taking one).  The
+ * applier reads the sequence's last value L, then the slots, then takes its
+ * snapshot, and applies only batches with ids up to the smallest published
+ * id minus one and up to L.  Any id at or below L was taken after its slot
+ * said RESERVING, so the applier sees it either in a slot or, if that
+ * transaction has ended, in its snapshot.
+ *
+ * Wake-up.  inventory_adjust() only sets a backend-local flag; the
+ * transaction callback sets the worker's latch after commit (and after
+ * abort, when the slot it clears may have held the worker back).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+
+#include "inventory.h"
+
+#define SLOT_EMPTY		UINT64CONST(0)
+#define SLOT_RESERVING	PG_UINT64_MAX
+
+typedef struct InventorySlot
+{
+	pg_atomic_uint64 pending;	/* first batch id of the open transaction */
+	Oid			dboid;			/* database of that transaction */
+} InventorySlot;
+
+typedef struct InventorySharedState
+{
+	slock_t		mutex;			/* protects the worker fields */
+	int			worker_procno;	/* pgprocno of the worker, or -1 */
+	int			nslots;
+	InventorySlot slots[FLEXIBLE_ARRAY_MEMBER];
+} InventorySharedState;
+
+static InventorySharedState *InventoryShared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* Backend-local state of the current transaction */
+static bool wake_requested = false;
+static bool slot_published = false;
+
+/*
+ * Size of the shared state: one slot per backend that can run queries.
+ */
+static Size
+InventoryShmemSize(void)
+{
+	return add_size(offsetof(InventorySharedState, slots),
+					mul_size(MaxBackends, sizeof(InventorySlot)));
+}
+
+/*
+ * Ask for the shared memory (PostgreSQL 15 requires it in this hook).
+ */
+static void
+InventoryShmemRequest(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(InventoryShmemSize());
+}
+
+/*
+ * Create or attach to the shared state.
+ */
+static void
+InventoryShmemStartup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	InventoryShared = ShmemInitStruct("inventory", InventoryShmemSize(), &found);
+	if (!found)
+	{
+		SpinLockInit(&InventoryShared->mutex);
+		InventoryShared->worker_procno = -1;
+		InventoryShared->nslots = MaxBackends;
+		for (int i = 0; i < MaxBackends; i++)
+		{
+			pg_atomic_init_u64(&InventoryShared->slots[i].pending, SLOT_EMPTY);
+			InventoryShared->slots[i].dboid = InvalidOid;
+		}
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * Install the shared memory hooks; called from _PG_init when preloaded.
+ */
+void
+InventoryShmemInit(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = InventoryShmemRequest;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = InventoryShmemStartup;
+}
+
+/*
+ * Whether the shared state exists (the library was preloaded).
+ */
+bool
+InventoryShmemAvailable(void)
+{
+	return InventoryShared != NULL;
+}
+
+/*
+ * This backend's slot, or NULL when there is none.
+ */
+static InventorySlot *
+MySlot(void)
+{
+	if (InventoryShared == NULL || MyProc == NULL ||
+		MyProc->pgprocno < 0 || MyProc->pgprocno >= InventoryShared->nslots)
+		return NULL;
+	return &InventoryShared->slots[MyProc->pgprocno];
+}
+
+/*
+ * Announce that this backend is about to take a batch id.  Must be followed
+ * by InventoryBatchIdAssigned, or by InventoryBatchIdAbandoned on error.
+ */
+void
+InventoryBatchIdReserving(void)
+{
+	InventorySlot *slot = MySlot();
+
+	if (slot == NULL || slot_published)
+		return;
+	slot->dboid = MyDatabaseId;
+	pg_atomic_write_u64(&slot->pending, SLOT_RESERVING);
+	pg_memory_barrier();
+}
+
+/*
+ * Publish the batch id just taken, if it is the transaction's first, and
+ * ask for a wake-up at commit.
+ */
+void
+InventoryBatchIdAssigned(int64 batch_id)
+{
+	InventorySlot *slot = MySlot();
+
+	wake_requested = true;
+	if (slot == NULL || slot_published)
+		return;
+	pg_atomic_write_u64(&slot->pending, (uint64) batch_id);
+	slot_published = true;
+}
+
+/*
+ * Clear this backend's slot after taking an id failed.
+ */
+void
+InventoryBatchIdAbandoned(void)
+{
+	InventorySlot *slot = MySlot();
+
+	if (slot == NULL || slot_published)
+		return;
+	pg_atomic_write_u64(&slot->pending, SLOT_EMPTY);
+}
+
+/*
+ * Largest batch id that may be applied now, given the sequence's last value
+ * read just before.  0 means nothing may be applied yet.  *blocking_pid gets
+ * the pid of a backend holding an earlier batch back, or 0.
+ */
+int64
+InventoryApplyHorizon(int64 last_assigned, int *blocking_pid)
+{
+	int64		horizon = last_assigned;
+
+	*blocking_pid = 0;
+	if (InventoryShared == NULL)
+		return last_assigned;
+
+	pg_memory_barrier();
+	for (int i = 0; i < InventoryShared->nslots; i++)
+	{
+		InventorySlot *slot = &InventoryShared->slots[i];
+		uint64		pending;
+
+		if (MyProc != NULL && i == MyProc->pgprocno)
+			continue;
+		pending = pg_atomic_read_u64(&slot->pending);
+		if (pending == SLOT_EMPTY || slot->dboid != MyDatabaseId)
+			continue;
+		if (pending == SLOT_RESERVING || (int64) pending - 1 < horizon)
+		{
+			horizon = (pending == SLOT_RESERVING) ? 0 : (int64) pending - 1;
+			*blocking_pid = ProcGlobal->allProcs[i].pid;
+		}
+	}
+	return horizon;
+}
+
+/*
+ * Clear the worker's registration when it exits.
+ */
+static void
+InventoryWorkerExit(int code, Datum arg)
+{
+	SpinLockAcquire(&InventoryShared->mutex);
+	InventoryShared->worker_procno = -1;
+	SpinLockRelease(&InventoryShared->mutex);
+}
+
+/*
+ * Register (running = true) the calling process as the worker to wake.
+ */
+void
+InventorySetWorker(bool running)
+{
+	if (InventoryShared == NULL)
+		return;
+	SpinLockAcquire(&InventoryShared->mutex);
+	InventoryShared->worker_procno = running ? MyProc->pgprocno : -1;
+	SpinLockRelease(&InventoryShared->mutex);
+	if (running)
+		before_shmem_exit(InventoryWorkerExit, (Datum) 0);
+}
+
+/*
+ * Set the worker's latch, if there is a worker.  Allocates nothing and
+ * cannot fail, so it is safe after commit.
+ */
+void
+InventoryWakeWorker(void)
+{
+	int			procno;
+
+	if (InventoryShared == NULL)
+		return;
+	SpinLockAcquire(&InventoryShared->mutex);
+	procno = InventoryShared->worker_procno;
+	SpinLockRelease(&InventoryShared->mutex);
+	if (procno >= 0 && procno != MyProc->pgprocno)
+		ProcSendSignal(procno);
+}
+
+/*
+ * Transaction callback: refuse PREPARE of a transaction that queued
+ * batches, and at its end clear the slot and wake the worker.
+ */
+void
+InventoryXactCallback(XactEvent event, void *arg)
+{
+	InventorySlot *slot;
+
+	switch (event)
+	{
+		case XACT_EVENT_PRE_PREPARE:
+			if (wake_requested)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that queued inventory batches"),
+						 errdetail("Batches must be applied in order, which a prepared transaction could hold back indefinitely.")));
+			break;
+
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			slot = MySlot();
+			if (slot != NULL && (slot_published ||
+								 pg_atomic_read_u64(&slot->pending) != SLOT_EMPTY))
+				pg_atomic_write_u64(&slot->pending, SLOT_EMPTY);
+			if (wake_requested || slot_published)
+				InventoryWakeWorker();
+			wake_requested = false;
+			slot_published = false;
+			break;
+
+		default:
+			break;
+	}
+}

@@ -1,0 +1,224 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The background worker that applies queued batches.
+ *
+ * It connects to inventory.database, and in a loop applies rounds of
+ * batches while there are any, then sleeps on its latch until a queuing
+ * transaction commits (shmem.c) or inventory.naptime passes.  When the
+ * extension is not installed it idles; errors are logged and retried after
+ * a pause, so it never crash-loops.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "inventory.h"
+
+/* Seconds the postmaster waits before restarting a worker that exited */
+#define WORKER_RESTART_SECONDS	5
+
+/* What a round found, for the main loop */
+typedef enum RoundOutcome
+{
+	ROUND_IDLE,					/* nothing to apply */
+	ROUND_MORE,					/* applied some, more are waiting */
+	ROUND_BLOCKED,				/* an uncommitted earlier batch holds us back */
+	ROUND_ABSENT				/* the extension is not installed */
+} RoundOutcome;
+
+/* Whether we already logged that the extension is missing */
+static bool absent_logged = false;
+
+/*
+ * Register the worker; called from _PG_init when preloaded.
+ */
+void
+InventoryRegisterWorker(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = WORKER_RESTART_SECONDS;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "inventory");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "inventory_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "inventory worker");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "inventory worker");
+	worker.bgw_notify_pid = 0;
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * Run one round in its own transaction.
+ */
+static RoundOutcome
+RunRound(void)
+{
+	InventoryApplyResult result;
+	Oid			nspid;
+	RoundOutcome outcome;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	nspid = InventoryExtensionSchema();
+	if (!OidIsValid(nspid))
+	{
+		if (!absent_logged)
+			ereport(LOG,
+					(errmsg("inventory worker is waiting for CREATE EXTENSION inventory in database \"%s\"",
+							inventory_database)));
+		absent_logged = true;
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		return ROUND_ABSENT;
+	}
+	if (absent_logged)
+		ereport(LOG,
+				(errmsg("inventory worker found the extension in database \"%s\" and is applying its queue",
+						inventory_database)));
+	absent_logged = false;
+
+	pgstat_report_activity(STATE_RUNNING, "applying queued inventory batches");
+	SPI_connect();
+	InventoryApplyRound(nspid, inventory_batch_size, PG_INT32_MAX, &result);
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	if (result.more)
+		outcome = ROUND_MORE;
+	else if (result.blocked)
+		outcome = ROUND_BLOCKED;
+	else
+		outcome = ROUND_IDLE;
+	return outcome;
+}
+
+/*
+ * Sleep until the latch is set or timeout_ms passes, handling interrupts.
+ */
+static void
+Sleep(long timeout_ms)
+{
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 timeout_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * Pause after an error: the whole time, whatever sets the latch meanwhile,
+ * so that a persistent error is retried at a bounded rate.
+ */
+static void
+PauseAfterError(void)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													Max(inventory_naptime_ms, 1000));
+
+	for (;;)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+
+		if (left <= 0)
+			break;
+		Sleep(left);
+	}
+}
+
+/*
+ * Entry point of the worker.
+ */
+void
+inventory_worker_main(Datum main_arg)
+{
+	MemoryContext round_context;
+
+	(void) main_arg;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(inventory_database, NULL, 0);
+	pgstat_report_appname("inventory worker");
+	InventorySetWorker(true);
+
+	round_context = AllocSetContextCreate(TopMemoryContext,
+										  "inventory worker round",
+										  ALLOCSET_DEFAULT_SIZES);
+	ereport(LOG,
+			(errmsg("inventory worker started for database \"%s\"", inventory_database)));
+
+	for (;;)
+	{
+		RoundOutcome outcome = ROUND_IDLE;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		if (inventory_enabled)
+		{
+			MemoryContextSwitchTo(round_context);
+			PG_TRY();
+			{
+				outcome = RunRound();
+			}
+			PG_CATCH();
+			{
+				HOLD_INTERRUPTS();
+				EmitErrorReport();
+				AbortCurrentTransaction();
+				FlushErrorState();
+				pgstat_report_activity(STATE_IDLE, NULL);
+				RESUME_INTERRUPTS();
+				MemoryContextSwitchTo(TopMemoryContext);
+				MemoryContextReset(round_context);
+				PauseAfterError();
+				continue;
+			}
+			PG_END_TRY();
+			MemoryContextSwitchTo(TopMemoryContext);
+			MemoryContextReset(round_context);
+		}
+
+		switch (outcome)
+		{
+			case ROUND_MORE:
+				/* keep going, but let signals in */
+				break;
+			case ROUND_BLOCKED:
+				/* the holder's commit or abort sets our latch */
+				Sleep(inventory_naptime_ms);
+				break;
+			case ROUND_IDLE:
+			case ROUND_ABSENT:
+				Sleep(inventory_naptime_ms);
+				break;
+		}
+	}
+}
