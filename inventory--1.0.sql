@@ -223,12 +223,26 @@ $$;
 COMMENT ON FUNCTION @extschema@.inventory_wait(bigint, interval) IS
     'Wait until a batch is applied or failed and return its state; error on timeout';
 
+CREATE FUNCTION @extschema@.inventory_worker_status(
+    OUT pid integer, OUT enabled boolean, OUT extension_found boolean,
+    OUT started_at timestamptz, OUT last_round_at timestamptz,
+    OUT batches_applied bigint, OUT items_applied bigint, OUT batches_failed bigint,
+    OUT waiting_for_pid integer)
+    RETURNS SETOF record
+    LANGUAGE c
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_worker_status';
+COMMENT ON FUNCTION @extschema@.inventory_worker_status() IS
+    'The running worker: pid, whether it is enabled and found the extension, last round, counters since it started, and the backend holding it back';
+
 /* Nothing is callable by PUBLIC; the README's role recipe grants what applications need. */
 REVOKE ALL ON FUNCTION @extschema@.inventory_levels_maintain() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_touch_updated_at() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_adjust(jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_process_queue(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_wait(bigint, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.inventory_worker_status() FROM PUBLIC;
 REVOKE ALL ON TABLE @extschema@.inventory_warehouses, @extschema@.inventory_levels,
     @extschema@.inventory_queue, @extschema@.inventory_batch_history,
     @extschema@.inventory_batches, @extschema@.inventory_queue_summary FROM PUBLIC;

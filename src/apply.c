@@ -670,6 +670,7 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches,
 												SPI_tuptable->tupdesc, 1, &isnull));
 	horizon = InventoryApplyHorizon(last_assigned, &blocking_pid);
 	result->blocked = (blocking_pid != 0);
+	result->blocking_pid = blocking_pid;
 	if (horizon <= 0)
 		return;
 

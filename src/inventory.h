@@ -12,6 +12,7 @@
 
 #include "access/xact.h"
 #include "fmgr.h"
+#include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
 #if PG_VERSION_NUM < 150000
@@ -35,6 +36,31 @@ extern bool inventory_enabled;
 extern int	inventory_batch_size;
 extern int	inventory_max_batch_items;
 
+/* Applying queued batches (apply.c) */
+typedef struct InventoryApplyResult
+{
+	int64		batches_applied;
+	int64		batches_failed;
+	int64		items_applied;
+	bool		more;			/* more batches were eligible than were taken */
+	bool		blocked;		/* an uncommitted earlier batch held us back */
+	int			blocking_pid;	/* who held us back, or 0 */
+} InventoryApplyResult;
+
+/* What the worker reports about itself (shmem.c) */
+typedef struct InventoryWorkerStats
+{
+	int			pid;			/* 0 when no worker runs */
+	bool		enabled;		/* inventory.enabled as the worker sees it */
+	bool		extension_found;	/* extension installed in its database */
+	TimestampTz started_at;
+	TimestampTz last_round_at;
+	int64		batches_applied;
+	int64		items_applied;
+	int64		batches_failed;
+	int			waiting_for_pid;	/* holder of an uncommitted earlier batch */
+} InventoryWorkerStats;
+
 /* Shared state and commit-time wake-up (shmem.c) */
 extern void InventoryShmemInit(void);
 extern bool InventoryShmemAvailable(void);
@@ -45,17 +71,10 @@ extern int64 InventoryApplyHorizon(int64 last_assigned, int *blocking_pid);
 extern void InventorySetWorker(bool running);
 extern void InventoryWakeWorker(void);
 extern void InventoryXactCallback(XactEvent event, void *arg);
+extern void InventoryReportRound(bool enabled, bool extension_found, int blocking_pid,
+								 const InventoryApplyResult *result);
 
 /* Applying queued batches (apply.c) */
-typedef struct InventoryApplyResult
-{
-	int64		batches_applied;
-	int64		batches_failed;
-	int64		items_applied;
-	bool		more;			/* more batches were eligible than were taken */
-	bool		blocked;		/* an uncommitted earlier batch held us back */
-} InventoryApplyResult;
-
 extern void InventoryApplyRound(Oid nspid, int max_items, int max_batches,
 								InventoryApplyResult *result);
 

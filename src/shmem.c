@@ -30,6 +30,9 @@
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
 
 #include "inventory.h"
 
@@ -46,6 +49,7 @@ typedef struct InventorySharedState
 {
 	slock_t		mutex;			/* protects the worker fields */
 	int			worker_procno;	/* pgprocno of the worker, or -1 */
+	InventoryWorkerStats stats; /* what the worker reports */
 	int			nslots;
 	InventorySlot slots[FLEXIBLE_ARRAY_MEMBER];
 } InventorySharedState;
@@ -222,10 +226,11 @@ InventoryApplyHorizon(int64 last_assigned, int *blocking_pid)
  * Clear the worker's registration when it exits.
  */
 static void
-InventoryWorkerExit(int code, Datum arg)
+InventoryWorkerExit(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 {
 	SpinLockAcquire(&InventoryShared->mutex);
 	InventoryShared->worker_procno = -1;
+	InventoryShared->stats.pid = 0;
 	SpinLockRelease(&InventoryShared->mutex);
 }
 
@@ -239,6 +244,12 @@ InventorySetWorker(bool running)
 		return;
 	SpinLockAcquire(&InventoryShared->mutex);
 	InventoryShared->worker_procno = running ? MyProc->pgprocno : -1;
+	if (running)
+	{
+		memset(&InventoryShared->stats, 0, sizeof(InventoryWorkerStats));
+		InventoryShared->stats.pid = MyProcPid;
+		InventoryShared->stats.started_at = GetCurrentTimestamp();
+	}
 	SpinLockRelease(&InventoryShared->mutex);
 	if (running)
 		before_shmem_exit(InventoryWorkerExit, (Datum) 0);
@@ -267,7 +278,7 @@ InventoryWakeWorker(void)
  * batches, and at its end clear the slot and wake the worker.
  */
 void
-InventoryXactCallback(XactEvent event, void *arg)
+InventoryXactCallback(XactEvent event, void *arg pg_attribute_unused())
 {
 	InventorySlot *slot;
 
@@ -299,4 +310,67 @@ InventoryXactCallback(XactEvent event, void *arg)
 		default:
 			break;
 	}
+}
+
+/*
+ * Record what the worker did in its last round.
+ */
+void
+InventoryReportRound(bool enabled, bool extension_found, int blocking_pid,
+					 const InventoryApplyResult *result)
+{
+	if (InventoryShared == NULL)
+		return;
+	SpinLockAcquire(&InventoryShared->mutex);
+	InventoryShared->stats.enabled = enabled;
+	InventoryShared->stats.extension_found = extension_found;
+	InventoryShared->stats.waiting_for_pid = blocking_pid;
+	InventoryShared->stats.last_round_at = GetCurrentTimestamp();
+	if (result != NULL)
+	{
+		InventoryShared->stats.batches_applied += result->batches_applied;
+		InventoryShared->stats.batches_failed += result->batches_failed;
+		InventoryShared->stats.items_applied += result->items_applied;
+	}
+	SpinLockRelease(&InventoryShared->mutex);
+}
+
+PG_FUNCTION_INFO_V1(inventory_worker_status);
+
+/*
+ * inventory_worker_status(): one row describing the running worker, or no
+ * row when there is none (the library is not preloaded, or the worker is
+ * not running right now).
+ */
+Datum
+inventory_worker_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	InventoryWorkerStats stats;
+	Datum		values[9];
+	bool		nulls[9] = {false};
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (InventoryShared == NULL)
+		return (Datum) 0;
+
+	SpinLockAcquire(&InventoryShared->mutex);
+	stats = InventoryShared->stats;
+	SpinLockRelease(&InventoryShared->mutex);
+	if (stats.pid == 0)
+		return (Datum) 0;
+
+	values[0] = Int32GetDatum(stats.pid);
+	values[1] = BoolGetDatum(stats.enabled);
+	values[2] = BoolGetDatum(stats.extension_found);
+	values[3] = TimestampTzGetDatum(stats.started_at);
+	values[4] = TimestampTzGetDatum(stats.last_round_at);
+	nulls[4] = (stats.last_round_at == 0);
+	values[5] = Int64GetDatum(stats.batches_applied);
+	values[6] = Int64GetDatum(stats.items_applied);
+	values[7] = Int64GetDatum(stats.batches_failed);
+	values[8] = Int32GetDatum(stats.waiting_for_pid);
+	nulls[8] = (stats.waiting_for_pid == 0);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
 }

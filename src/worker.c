@@ -88,6 +88,7 @@ RunRound(void)
 		absent_logged = true;
 		PopActiveSnapshot();
 		CommitTransactionCommand();
+		InventoryReportRound(true, false, 0, NULL);
 		return ROUND_ABSENT;
 	}
 	if (absent_logged)
@@ -104,6 +105,7 @@ RunRound(void)
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
+	InventoryReportRound(true, true, result.blocking_pid, &result);
 
 	if (result.more)
 		outcome = ROUND_MORE;
@@ -150,11 +152,10 @@ PauseAfterError(void)
  * Entry point of the worker.
  */
 void
-inventory_worker_main(Datum main_arg)
+inventory_worker_main(Datum main_arg pg_attribute_unused())
 {
 	MemoryContext round_context;
 
-	(void) main_arg;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -205,6 +206,8 @@ inventory_worker_main(Datum main_arg)
 			MemoryContextSwitchTo(TopMemoryContext);
 			MemoryContextReset(round_context);
 		}
+		else
+			InventoryReportRound(false, false, 0, NULL);
 
 		switch (outcome)
 		{

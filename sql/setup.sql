@@ -1,0 +1,51 @@
+-- Install the extension and the helpers the other tests use.
+CREATE EXTENSION inventory;
+
+SELECT extname, extversion, extrelocatable FROM pg_extension WHERE extname = 'inventory';
+
+-- Objects live in the schema given to CREATE EXTENSION (public here) and
+-- are reachable without touching search_path.
+SELECT c.relname, c.relkind
+  FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
+ WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'inventory')
+   AND d.classid = 'pg_class'::regclass AND d.deptype = 'e'
+ ORDER BY 1;
+SELECT p.oid::regprocedure AS function
+  FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid
+ WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'inventory')
+   AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
+ ORDER BY 1::text;
+
+-- Warehouses used by the tests
+INSERT INTO inventory_warehouses (uuid, name) VALUES
+    ('11111111-1111-4111-8111-111111111111', 'Main'),
+    ('22222222-2222-4222-8222-222222222222', 'Overflow'),
+    ('33333333-3333-4333-8333-333333333333', 'Closed');
+UPDATE inventory_warehouses SET archived = true
+ WHERE uuid = '33333333-3333-4333-8333-333333333333';
+
+-- Poll a condition until it holds or the timeout passes (no fixed sleeps).
+CREATE FUNCTION test_poll(cond text, timeout interval DEFAULT '60 s')
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+    deadline timestamptz := clock_timestamp() + timeout;
+    ok boolean;
+BEGIN
+    LOOP
+        EXECUTE 'SELECT (' || cond || ')' INTO ok;
+        IF ok THEN
+            RETURN true;
+        END IF;
+        IF clock_timestamp() > deadline THEN
+            RAISE EXCEPTION 'condition did not hold within %: %', timeout, cond;
+        END IF;
+        PERFORM pg_sleep(0.01);
+        PERFORM pg_stat_clear_snapshot();
+    END LOOP;
+END $$;
+
+-- The worker connects to this database (inventory.database); it may have
+-- started before the database existed, so wait for it to be up.
+SELECT test_poll($$EXISTS (SELECT 1 FROM inventory_worker_status() WHERE extension_found)$$);
+SELECT backend_type, datname
+  FROM pg_stat_activity WHERE backend_type = 'inventory worker';

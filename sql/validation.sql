@@ -1,0 +1,131 @@
+-- inventory_adjust validation: every rule, the DETAIL text, and that a
+-- rejected call queues nothing.
+\set VERBOSITY default
+\set wh '"11111111-1111-4111-8111-111111111111"'
+
+CREATE TEMP TABLE before AS
+SELECT (SELECT count(*) FROM inventory_queue) AS queued,
+       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM inventory_batch_id_seq) AS last_id,
+       (SELECT count(*) FROM inventory_levels) AS levels;
+
+-- The body: an object with an "inventory" array, or an array.
+SELECT inventory_adjust(NULL);
+SELECT inventory_adjust('5');
+SELECT inventory_adjust('"inventory"');
+SELECT inventory_adjust('{}');
+SELECT inventory_adjust('{"inventory": {}}');
+SELECT inventory_adjust('{"inventory": "x"}');
+SELECT inventory_adjust('{"inventory": [], "extra": 1}');
+SELECT inventory_adjust('{"inventory": []}');
+SELECT inventory_adjust('[]');
+
+-- Item count: 1 .. inventory.max_batch_items (default 50, as Sellbrite).
+SHOW inventory.max_batch_items;
+SELECT inventory_adjust(jsonb_build_object('inventory',
+    (SELECT jsonb_agg(jsonb_build_object('sku', 'S' || i,
+            'warehouse_uuid', '11111111-1111-4111-8111-111111111111', 'on_hand', i))
+       FROM generate_series(1, 51) i)));
+SET inventory.max_batch_items = 2;
+SELECT inventory_adjust(('[{"sku":"A","warehouse_uuid":' || :'wh' || ',"on_hand":1},'
+                         '{"sku":"B","warehouse_uuid":' || :'wh' || ',"on_hand":1},'
+                         '{"sku":"C","warehouse_uuid":' || :'wh' || ',"on_hand":1}]')::jsonb);
+RESET inventory.max_batch_items;
+
+-- Items must be objects.
+SELECT inventory_adjust('[1, "x", null, true, [], {"sku": "A"}]');
+
+-- Exactly one of on_hand / available: both or neither rejects the whole call.
+SELECT inventory_adjust(('[{"sku":"OK-1","warehouse_uuid":' || :'wh' || ',"on_hand":1},'
+                         '{"sku":"BOTH","warehouse_uuid":' || :'wh' || ',"on_hand":1,"available":1},'
+                         '{"sku":"NEITHER","warehouse_uuid":' || :'wh' || '}]')::jsonb);
+
+-- sku: required, a non-empty string of at most 255 characters, no control
+-- characters, no surrounding spaces.
+SELECT inventory_adjust(('[{"warehouse_uuid":' || :'wh' || ',"on_hand":1},'
+                         '{"sku":"","warehouse_uuid":' || :'wh' || ',"on_hand":1},'
+                         '{"sku":5,"warehouse_uuid":' || :'wh' || ',"on_hand":1},'
+                         '{"sku":null,"warehouse_uuid":' || :'wh' || ',"on_hand":1},'
+                         '{"sku":" A","warehouse_uuid":' || :'wh' || ',"on_hand":1},'
+                         '{"sku":"A\tB","warehouse_uuid":' || :'wh' || ',"on_hand":1},'
+                         '{"sku":"' || repeat('x', 256) || '","warehouse_uuid":' || :'wh' || ',"on_hand":1}]')::jsonb);
+-- 255 characters, multibyte ones included, is fine (checked, then rolled back)
+BEGIN;
+SELECT inventory_adjust(('[{"sku":"' || repeat('é', 255) || '","warehouse_uuid":' || :'wh' || ',"on_hand":1}]')::jsonb) > 0 AS queued;
+ROLLBACK;
+
+-- warehouse_uuid: required, a UUID string of a registered, non-archived warehouse.
+SELECT inventory_adjust('[{"sku":"A","on_hand":1},
+                          {"sku":"A","warehouse_uuid":"nope","on_hand":1},
+                          {"sku":"A","warehouse_uuid":"11111111111141118111111111111111","on_hand":1},
+                          {"sku":"A","warehouse_uuid":"{11111111-1111-4111-8111-111111111111}","on_hand":1},
+                          {"sku":"A","warehouse_uuid":42,"on_hand":1},
+                          {"sku":"A","warehouse_uuid":"99999999-9999-4999-8999-999999999999","on_hand":1},
+                          {"sku":"A","warehouse_uuid":"33333333-3333-4333-8333-333333333333","on_hand":1}]');
+-- either case is accepted
+SELECT inventory_adjust('[{"sku":"A","warehouse_uuid":"AAAAAAAA-0000-4000-8000-000000000000","on_hand":1}]');
+BEGIN;
+INSERT INTO inventory_warehouses (uuid, name) VALUES ('aaaaaaaa-0000-4000-8000-000000000000', 'Upper');
+SELECT inventory_adjust('[{"sku":"A","warehouse_uuid":"AAAAAAAA-0000-4000-8000-000000000000","on_hand":1}]') > 0 AS queued;
+ROLLBACK;
+
+-- Quantities: JSON integers from 0 to 2147483647; no strings, no fractions,
+-- no negatives, no overflow.
+SELECT inventory_adjust(('[{"sku":"Q1","warehouse_uuid":' || :'wh' || ',"on_hand":"5"},'
+                         '{"sku":"Q2","warehouse_uuid":' || :'wh' || ',"on_hand":1.5},'
+                         '{"sku":"Q3","warehouse_uuid":' || :'wh' || ',"on_hand":1.0},'
+                         '{"sku":"Q4","warehouse_uuid":' || :'wh' || ',"on_hand":-1},'
+                         '{"sku":"Q5","warehouse_uuid":' || :'wh' || ',"on_hand":2147483648},'
+                         '{"sku":"Q6","warehouse_uuid":' || :'wh' || ',"available":-2147483649},'
+                         '{"sku":"Q7","warehouse_uuid":' || :'wh' || ',"available":1e-3},'
+                         '{"sku":"Q8","warehouse_uuid":' || :'wh' || ',"available":null},'
+                         '{"sku":"Q9","warehouse_uuid":' || :'wh' || ',"available":true},'
+                         '{"sku":"Q10","warehouse_uuid":' || :'wh' || ',"available":[1]},'
+                         '{"sku":"Q11","warehouse_uuid":' || :'wh' || ',"on_hand":99999999999999999999999}]')::jsonb);
+-- The bounds themselves are accepted, and jsonb turns 1e3 into 1000 before
+-- the function sees it.
+BEGIN;
+SELECT inventory_adjust(('[{"sku":"MIN","warehouse_uuid":' || :'wh' || ',"on_hand":0},'
+                         '{"sku":"MAX","warehouse_uuid":' || :'wh' || ',"available":2147483647},'
+                         '{"sku":"EXP","warehouse_uuid":' || :'wh' || ',"on_hand":1e3}]')::jsonb) > 0 AS queued;
+SELECT items -> 2 -> 'on_hand' AS exp_value FROM inventory_queue ORDER BY batch_id DESC LIMIT 1;
+ROLLBACK;
+
+-- Optional fields: description (string, at most 1000 characters),
+-- bin_location (string, at most 255), cost (number >= 0, 2 decimals, at
+-- most 99999999.99).  Unknown fields are rejected, with a suggestion for
+-- near misses.
+SELECT inventory_adjust(('[{"sku":"O1","warehouse_uuid":' || :'wh' || ',"on_hand":1,"description":7},'
+                         '{"sku":"O2","warehouse_uuid":' || :'wh' || ',"on_hand":1,"description":"' || repeat('d', 1001) || '"},'
+                         '{"sku":"O3","warehouse_uuid":' || :'wh' || ',"on_hand":1,"bin_location":["A"]},'
+                         '{"sku":"O4","warehouse_uuid":' || :'wh' || ',"on_hand":1,"cost":"1.00"},'
+                         '{"sku":"O5","warehouse_uuid":' || :'wh' || ',"on_hand":1,"cost":-0.01},'
+                         '{"sku":"O6","warehouse_uuid":' || :'wh' || ',"on_hand":1,"cost":1.005},'
+                         '{"sku":"O7","warehouse_uuid":' || :'wh' || ',"on_hand":1,"cost":100000000},'
+                         '{"sku":"O8","warehouse_uuid":' || :'wh' || ',"onhand":1},'
+                         '{"sku":"O9","warehouse_uuid":' || :'wh' || ',"on_hand":1,"Warehouse-UUID":"x","color":"red"}]')::jsonb);
+BEGIN;
+SELECT inventory_adjust(('[{"sku":"O10","warehouse_uuid":' || :'wh' || ',"on_hand":1,"description":"",'
+                         '"bin_location":"","cost":99999999.99},'
+                         '{"sku":"O11","warehouse_uuid":' || :'wh' || ',"on_hand":1,"cost":0.50}]')::jsonb) > 0 AS queued;
+ROLLBACK;
+
+-- Many problems: every one is listed (up to 100), then counted.
+SET inventory.max_batch_items = 200;
+SELECT inventory_adjust((SELECT jsonb_agg('{"x":1}'::jsonb) FROM generate_series(1, 40)));
+RESET inventory.max_batch_items;
+
+-- The error carries SQLSTATE 22023 (invalid_parameter_value).
+DO $$
+BEGIN
+    PERFORM inventory_adjust('[{"sku":"A"}]');
+EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE NOTICE 'caught invalid_parameter_value';
+END $$;
+
+-- Nothing was queued, no level row was created, and no batch id was used
+-- by a rejected call (the 4 accepted calls above took one each and rolled
+-- back).
+SELECT (SELECT count(*) FROM inventory_queue) = queued AS queue_unchanged,
+       (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM inventory_batch_id_seq) = last_id + 4 AS ids_used_only_by_accepted_calls,
+       (SELECT count(*) FROM inventory_levels) = levels AS levels_unchanged
+  FROM before;

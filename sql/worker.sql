@@ -1,0 +1,44 @@
+-- The background worker: visible, applies without any manual call, can be
+-- paused with inventory.enabled and a reload.
+\set wh '11111111-1111-4111-8111-111111111111'
+
+SELECT backend_type, application_name FROM pg_stat_activity WHERE backend_type = 'inventory worker';
+SELECT enabled, extension_found, pid = (SELECT pid FROM pg_stat_activity WHERE backend_type = 'inventory worker') AS same_pid
+  FROM inventory_worker_status();
+
+-- A committed batch is applied by the worker alone: poll the table (no
+-- inventory_wait, no inventory_process_queue).
+SELECT inventory_adjust(format('[{"sku": "BY-WORKER", "warehouse_uuid": "%s", "on_hand": 42}]', :'wh')::jsonb) AS b \gset
+SELECT test_poll($$EXISTS (SELECT 1 FROM inventory_levels WHERE sku = 'BY-WORKER' AND on_hand = 42)$$);
+SELECT state FROM inventory_batches WHERE batch_id = :b;
+
+-- Pause: inventory.enabled = off takes effect on reload.
+ALTER SYSTEM SET inventory.enabled = off;
+SELECT pg_reload_conf();
+SELECT test_poll('NOT (SELECT enabled FROM inventory_worker_status())');
+SELECT clock_timestamp() AS t0 \gset
+SELECT inventory_adjust(format('[{"sku": "BY-WORKER", "warehouse_uuid": "%s", "on_hand": 43}]', :'wh')::jsonb) AS b \gset
+-- the commit woke the worker: once it has gone round its loop, the batch is still queued
+SELECT test_poll(format('(SELECT last_round_at FROM inventory_worker_status()) > %L', :'t0'));
+SELECT state FROM inventory_batches WHERE batch_id = :b;
+SELECT on_hand FROM inventory_levels WHERE sku = 'BY-WORKER';
+\set VERBOSITY default
+SELECT inventory_wait(:b, '0.2 s');
+\set VERBOSITY terse
+
+-- Resume: the queued batch is applied.
+ALTER SYSTEM RESET inventory.enabled;
+SELECT pg_reload_conf();
+SELECT inventory_wait(:b);
+SELECT on_hand FROM inventory_levels WHERE sku = 'BY-WORKER';
+SELECT test_poll('(SELECT enabled FROM inventory_worker_status())');
+
+-- Counters since the worker started.
+SELECT batches_applied > 0 AS applied_some, items_applied >= batches_applied AS items_counted,
+       waiting_for_pid IS NULL AS not_waiting
+  FROM inventory_worker_status();
+
+-- inventory_wait on a batch that does not exist.
+\set VERBOSITY default
+SELECT inventory_wait(-1);
+SELECT inventory_wait(NULL);
