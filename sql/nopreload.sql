@@ -1,0 +1,26 @@
+-- Without shared_preload_libraries: no worker, but inventory_adjust still
+-- queues and inventory_process_queue() applies.  Run by test/run-tests on a
+-- server that does not preload the library.
+CREATE EXTENSION inventory;
+INSERT INTO inventory_warehouses (uuid, name) VALUES ('11111111-1111-4111-8111-111111111111', 'Main');
+
+SELECT count(*) AS workers FROM pg_stat_activity WHERE backend_type = 'inventory worker';
+SELECT count(*) AS worker_rows FROM inventory_worker_status();
+
+SELECT inventory_adjust('[{"sku": "NP-1", "warehouse_uuid": "11111111-1111-4111-8111-111111111111", "on_hand": 5},
+                          {"sku": "NP-2", "warehouse_uuid": "11111111-1111-4111-8111-111111111111", "available": 2}]') AS b1 \gset
+SELECT inventory_adjust('[{"sku": "NP-1", "warehouse_uuid": "11111111-1111-4111-8111-111111111111", "on_hand": 6}]') AS b2 \gset
+SELECT state, item_count FROM inventory_batches ORDER BY batch_id;
+SELECT count(*) AS levels_before FROM inventory_levels;
+
+-- Nobody applies them until asked.
+SELECT inventory_wait(:b2, '0.1 s');
+
+SELECT inventory_process_queue(1);
+SELECT state FROM inventory_batches ORDER BY batch_id;
+SELECT inventory_process_queue();
+SELECT inventory_wait(:b2);
+SELECT sku, on_hand, reserved, available FROM inventory_levels ORDER BY sku;
+SELECT inventory_process_queue();
+
+DROP EXTENSION inventory;
