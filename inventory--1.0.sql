@@ -73,6 +73,7 @@ CREATE TABLE @extschema@.inventory_batch_history (
     item_count  integer     NOT NULL,
     queued_at   timestamptz NOT NULL,
     queued_by   name        NOT NULL,
+    queued_xid  xid         NOT NULL,
     applied_at  timestamptz NOT NULL,
     error       text,
     items       jsonb,
@@ -82,6 +83,8 @@ CREATE TABLE @extschema@.inventory_batch_history (
 );
 COMMENT ON TABLE @extschema@.inventory_batch_history IS
     'Applied and failed batches (internal; see inventory_batches)';
+COMMENT ON COLUMN @extschema@.inventory_batch_history.queued_xid IS
+    'Transaction that queued the batch; with track_commit_timestamp, pg_xact_commit_timestamp(queued_xid) and pg_xact_commit_timestamp(xmin) give the commit-to-applied delay';
 
 /*
  * Every batch, queued or done, for psql: the view users read.
@@ -109,6 +112,23 @@ CREATE VIEW @extschema@.inventory_queue_summary AS
       FROM @extschema@.inventory_queue q;
 COMMENT ON VIEW @extschema@.inventory_queue_summary IS
     'Number of queued batches and items, and the age of the oldest';
+
+/*
+ * The worker applies only the queue of inventory.database: say so when the
+ * extension is created elsewhere on a server that preloads it.
+ */
+DO $$
+BEGIN
+    IF pg_catalog.current_setting('inventory.database', true) IS NOT NULL
+       AND pg_catalog.current_setting('inventory.database', true)
+           OPERATOR(pg_catalog.<>) pg_catalog.current_database() THEN
+        RAISE WARNING 'the inventory worker does not serve database "%"', pg_catalog.current_database()
+            USING DETAIL = pg_catalog.format('inventory.database is "%s"; batches queued here are applied only by inventory_process_queue().',
+                                             pg_catalog.current_setting('inventory.database', true)),
+                  HINT = 'Set inventory.database to this database and restart the server, or apply the queue with inventory_process_queue().';
+    END IF;
+END
+$$;
 
 /* pg_dump keeps the data of these tables (their definitions come from the extension). */
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_warehouses', '');

@@ -86,6 +86,10 @@ SELECT state, item_count, applied_at IS NOT NULL AS has_applied_at, error
 SELECT inventory_process_queue();
 COMMIT;
 SELECT inventory_process_queue(-1);
+-- It needs a new snapshot for each step, so not REPEATABLE READ or SERIALIZABLE.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT inventory_process_queue();
+ROLLBACK;
 
 -- A batch that fails to apply is recorded as failed with its error, and
 -- the batches after it are applied.  Here its warehouse is deleted after
@@ -105,3 +109,6 @@ SELECT jsonb_array_length(items) AS kept_items FROM inventory_batch_history WHER
 -- The queue is empty again and every batch is accounted for.
 SELECT test_poll('(SELECT queued_batches FROM inventory_queue_summary) = 0');
 SELECT state, count(*) FROM inventory_batches GROUP BY state ORDER BY state;
+-- Each history row names the transaction that queued it, and it committed.
+SELECT count(*) AS not_committed FROM inventory_batch_history
+ WHERE pg_xact_status(queued_xid::text::xid8) IS DISTINCT FROM 'committed';

@@ -68,11 +68,11 @@ INSERT INTO inventory_warehouses (uuid, name) VALUES ('aaaaaaaa-0000-4000-8000-0
 SELECT inventory_adjust('[{"sku":"A","warehouse_uuid":"AAAAAAAA-0000-4000-8000-000000000000","on_hand":1}]') > 0 AS queued;
 ROLLBACK;
 
--- Quantities: JSON integers from 0 to 2147483647; no strings, no fractions,
--- no negatives, no overflow.
+-- Quantities: whole JSON numbers from 0 to 2147483647; no strings, no
+-- fractions, no negatives, no overflow.
 SELECT inventory_adjust(('[{"sku":"Q1","warehouse_uuid":' || :'wh' || ',"on_hand":"5"},'
                          '{"sku":"Q2","warehouse_uuid":' || :'wh' || ',"on_hand":1.5},'
-                         '{"sku":"Q3","warehouse_uuid":' || :'wh' || ',"on_hand":1.0},'
+                         '{"sku":"Q3","warehouse_uuid":' || :'wh' || ',"on_hand":1.25},'
                          '{"sku":"Q4","warehouse_uuid":' || :'wh' || ',"on_hand":-1},'
                          '{"sku":"Q5","warehouse_uuid":' || :'wh' || ',"on_hand":2147483648},'
                          '{"sku":"Q6","warehouse_uuid":' || :'wh' || ',"available":-2147483649},'
@@ -81,13 +81,19 @@ SELECT inventory_adjust(('[{"sku":"Q1","warehouse_uuid":' || :'wh' || ',"on_hand
                          '{"sku":"Q9","warehouse_uuid":' || :'wh' || ',"available":true},'
                          '{"sku":"Q10","warehouse_uuid":' || :'wh' || ',"available":[1]},'
                          '{"sku":"Q11","warehouse_uuid":' || :'wh' || ',"on_hand":99999999999999999999999}]')::jsonb);
--- The bounds themselves are accepted, and jsonb turns 1e3 into 1000 before
--- the function sees it.
+-- The bounds themselves are accepted.  A whole number may be written 7.0 or
+-- 7e0 (jsonb turns 1e3 into 1000 before the function sees it, and keeps 7.0
+-- as 7.0); it is applied as 7.
 BEGIN;
 SELECT inventory_adjust(('[{"sku":"MIN","warehouse_uuid":' || :'wh' || ',"on_hand":0},'
                          '{"sku":"MAX","warehouse_uuid":' || :'wh' || ',"available":2147483647},'
-                         '{"sku":"EXP","warehouse_uuid":' || :'wh' || ',"on_hand":1e3}]')::jsonb) > 0 AS queued;
-SELECT items -> 2 -> 'on_hand' AS exp_value FROM inventory_queue ORDER BY batch_id DESC LIMIT 1;
+                         '{"sku":"EXP","warehouse_uuid":' || :'wh' || ',"on_hand":1e3},'
+                         '{"sku":"DOT","warehouse_uuid":' || :'wh' || ',"on_hand":7.0},'
+                         '{"sku":"DOT","warehouse_uuid":' || :'wh' || ',"available":2147483647.000}]')::jsonb) > 0 AS queued;
+SELECT items -> 2 -> 'on_hand' AS exp_value, items -> 3 -> 'on_hand' AS dot_value
+  FROM inventory_queue ORDER BY batch_id DESC LIMIT 1;
+SELECT inventory_process_queue();
+SELECT sku, on_hand FROM inventory_levels WHERE sku IN ('MIN', 'MAX', 'EXP', 'DOT') ORDER BY sku;
 ROLLBACK;
 
 -- Optional fields: description (string, at most 1000 characters),

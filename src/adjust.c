@@ -200,18 +200,18 @@ CheckQuantity(AdjustProblems *problems, int pos, const char *field, JsonbValue *
 
 	if (v->type != jbvNumeric)
 	{
-		AddProblem(problems, pos, "\"%s\" must be an integer, not %s.",
+		AddProblem(problems, pos, "\"%s\" must be a whole number, not %s.",
 				   field, JsonTypeName(v));
 		return false;
 	}
 	n = v->val.numeric;
 	text = numeric_normalize(n);
 
-	if (DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(n))) > 0)
+	/* 3, 3.0 and 3e0 are the same whole number; 3.5 is not. */
+	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(n),
+										  DirectFunctionCall2(numeric_trunc, NumericGetDatum(n), Int32GetDatum(0)))))
 	{
-		AddProblem(problems, pos,
-				   "\"%s\" must be a whole number written without a decimal point, not %s.",
-				   field, DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(n))));
+		AddProblem(problems, pos, "\"%s\" must be a whole number, not %s.", field, text);
 		return false;
 	}
 	value = numeric_int4_opt_error(n, &overflow);
@@ -406,14 +406,14 @@ CheckItem(AdjustProblems *problems, int pos, JsonbValue *elem, AdjustItem *item)
 		AddProblem(problems, pos, "\"sku\" is required.");
 	if (!has_wh)
 		AddProblem(problems, pos, "\"warehouse_uuid\" is required.");
+	foreach(lc, unknown)
+		UnknownField(problems, pos, (const char *) lfirst(lc));
 	if (has_on_hand && has_available)
 		AddProblem(problems, pos,
 				   "exactly one of \"on_hand\" or \"available\" is allowed, both were given.");
 	else if (!has_on_hand && !has_available)
 		AddProblem(problems, pos,
 				   "exactly one of \"on_hand\" or \"available\" is required, neither was given.");
-	foreach(lc, unknown)
-		UnknownField(problems, pos, (const char *) lfirst(lc));
 
 	item->valid = (problems->total == before);
 }

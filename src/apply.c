@@ -137,10 +137,11 @@ PreparePlans(Oid nspid)
 										queue), 2, t_int8_int4);
 	plans.take = Prepare(psprintf(
 								  "WITH taken AS (DELETE FROM %s q "
-								  "  WHERE q.batch_id OPERATOR(pg_catalog.=) ANY ($1) RETURNING q.*), "
+								  "  WHERE q.batch_id OPERATOR(pg_catalog.=) ANY ($1) "
+								  "  RETURNING q.*, q.xmin AS queued_xid), "
 								  "done AS (INSERT INTO %s "
-								  "  (batch_id, state, item_count, queued_at, queued_by, applied_at) "
-								  "  SELECT batch_id, 'applied', item_count, queued_at, queued_by, "
+								  "  (batch_id, state, item_count, queued_at, queued_by, queued_xid, applied_at) "
+								  "  SELECT batch_id, 'applied', item_count, queued_at, queued_by, queued_xid, "
 								  "         pg_catalog.clock_timestamp() FROM taken) "
 								  "SELECT batch_id, items FROM taken ORDER BY batch_id",
 								  queue, history), 1, t_int8arr);
@@ -169,10 +170,11 @@ PreparePlans(Oid nspid)
 										 levels), 5, t_rows);
 	plans.mark_failed = Prepare(psprintf(
 										 "WITH taken AS (DELETE FROM %s q "
-										 "  WHERE q.batch_id OPERATOR(pg_catalog.=) $1 RETURNING q.*) "
+										 "  WHERE q.batch_id OPERATOR(pg_catalog.=) $1 "
+										 "  RETURNING q.*, q.xmin AS queued_xid) "
 										 "INSERT INTO %s "
-										 "  (batch_id, state, item_count, queued_at, queued_by, applied_at, error, items) "
-										 "SELECT batch_id, 'failed', item_count, queued_at, queued_by, "
+										 "  (batch_id, state, item_count, queued_at, queued_by, queued_xid, applied_at, error, items) "
+										 "SELECT batch_id, 'failed', item_count, queued_at, queued_by, queued_xid, "
 										 "       pg_catalog.clock_timestamp(), $2, items FROM taken",
 										 queue, history), 2, t_failed);
 	plans.nspid = nspid;
@@ -744,6 +746,12 @@ inventory_process_queue(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_batches must not be negative")));
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("inventory_process_queue requires the READ COMMITTED isolation level"),
+				 errdetail("Batches are applied in order, which needs a new snapshot for each step."),
+				 errhint("Call it outside an explicit transaction, or in a READ COMMITTED one.")));
 
 	while (done < limit)
 	{

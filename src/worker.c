@@ -23,6 +23,7 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -163,6 +164,13 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 
 	BackgroundWorkerInitializeConnection(inventory_database, NULL, 0);
 	pgstat_report_appname("inventory worker");
+
+	/*
+	 * Apply order relies on a new snapshot for each statement, whatever the
+	 * cluster's default isolation level.
+	 */
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_SUSET, PGC_S_OVERRIDE);
 	InventorySetWorker(true);
 
 	round_context = AllocSetContextCreate(TopMemoryContext,
