@@ -19,10 +19,12 @@ COMMENT ON TABLE @extschema@.inventory_warehouses IS
  * Stock per (sku, warehouse).  available = on_hand - reserved is kept by the
  * C trigger inventory_levels_maintain.  Quantities are bigint so that
  * available + reserved can never overflow; the API accepts 0..2147483647.
+ * SKUs are identifiers: they compare bytewise (collation "C"), which is
+ * also what makes key lookups cheap.
  * fillfactor leaves room for HOT updates: no quantity column is indexed.
  */
 CREATE TABLE @extschema@.inventory_levels (
-    sku             text          NOT NULL,
+    sku             text          COLLATE "C" NOT NULL,
     warehouse_uuid  uuid          NOT NULL
                     REFERENCES @extschema@.inventory_warehouses (uuid),
     on_hand         bigint        NOT NULL,
@@ -185,6 +187,11 @@ CREATE FUNCTION @extschema@.inventory_process_queue(max_batches integer DEFAULT 
     LANGUAGE c
     VOLATILE CALLED ON NULL INPUT
     SET search_path = pg_catalog, pg_temp
+    -- key lookups are index probes whatever the table sizes (see worker.c)
+    SET enable_seqscan = off
+    SET enable_hashjoin = off
+    SET enable_mergejoin = off
+    SET jit = off
     AS 'MODULE_PATHNAME', 'inventory_process_queue';
 COMMENT ON FUNCTION @extschema@.inventory_process_queue(integer) IS
     'Apply queued batches now, in this session; returns the number of batches applied or failed';

@@ -150,13 +150,13 @@ PreparePlans(Oid nspid)
 									   "FROM %s l, ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS k(sku, wh) "
 									   "WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
 									   "AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh "
-									   "ORDER BY l.sku COLLATE \"C\", l.warehouse_uuid FOR UPDATE OF l",
+									   "ORDER BY l.sku, l.warehouse_uuid FOR NO KEY UPDATE OF l",
 									   levels), 2, t_keys);
 	plans.insert_rows = Prepare(psprintf(
 										 "INSERT INTO %s AS l (sku, warehouse_uuid, on_hand, bin_location, cost) "
 										 "SELECT k.sku, k.wh, k.on_hand, k.bin, k.cost "
 										 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS k(sku, wh, on_hand, bin, cost) "
-										 "ORDER BY k.sku COLLATE \"C\", k.wh "
+										 "ORDER BY k.sku, k.wh "
 										 "ON CONFLICT (sku, warehouse_uuid) DO NOTHING "
 										 "RETURNING l.sku, l.warehouse_uuid",
 										 levels), 5, t_rows);

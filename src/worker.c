@@ -171,6 +171,19 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 	 */
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * Every statement of a round looks up at most inventory.batch_size keys
+	 * in tables of any size: index probes are always the right plan, and a
+	 * hash join over a scan of inventory_levels (which a plan cached while
+	 * the table was small would keep) is ruinous.  The same settings are
+	 * attached to inventory_process_queue().
+	 */
+	SetConfigOption("enable_seqscan", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("enable_hashjoin", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("enable_mergejoin", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* and these short statements never gain from JIT compilation */
+	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	InventorySetWorker(true);
 
 	round_context = AllocSetContextCreate(TopMemoryContext,
