@@ -10,6 +10,8 @@ OBJS = \
 	src/inventory.o \
 	src/shmem.o \
 	src/adjust.o \
+	src/idempotency.o \
+	src/ledger.o \
 	src/apply.o \
 	src/worker.o \
 	src/triggers.o \

@@ -426,7 +426,7 @@ PreparePlans(Oid nspid)
 {
 	char	   *sql;
 	Oid			wh_types[1] = {UUIDARRAYOID};
-	Oid			ins_types[4] = {INT8OID, JSONBOID, INT4OID, NAMEOID};
+	Oid			ins_types[5] = {INT8OID, JSONBOID, INT4OID, NAMEOID, BOOLOID};
 
 	if (plans_nspid == nspid && warehouse_plan != NULL && insert_plan != NULL)
 		return;
@@ -444,10 +444,10 @@ PreparePlans(Oid nspid)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(warehouse_plan);
 
-	sql = psprintf("INSERT INTO %s (batch_id, items, item_count, queued_by) "
-				   "VALUES ($1, $2, $3, $4)",
+	sql = psprintf("INSERT INTO %s (batch_id, items, item_count, queued_by, create_missing) "
+				   "VALUES ($1, $2, $3, $4, $5)",
 				   InventoryQualify(nspid, "inventory_queue"));
-	insert_plan = SPI_prepare(sql, 4, ins_types);
+	insert_plan = SPI_prepare(sql, 5, ins_types);
 	if (insert_plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(insert_plan);
@@ -568,10 +568,14 @@ FindItems(Jsonb *body, Jsonb **items_jsonb)
 }
 
 /*
- * inventory_adjust(body jsonb) returns bigint
+ * inventory_adjust(body jsonb, create_missing boolean DEFAULT true,
+ *					idempotency_key text DEFAULT NULL) returns bigint
  *
  * Validates the batch and queues it; returns the batch id.  The batch is
- * applied after the calling transaction commits.
+ * applied after the calling transaction commits.  With create_missing =
+ * false (Sellbrite's PATCH) items whose level row does not exist are
+ * skipped when applied.  A retried call with the same idempotency key and
+ * request returns the first call's batch id and queues nothing.
  */
 Datum
 inventory_adjust(PG_FUNCTION_ARGS)
@@ -583,10 +587,14 @@ inventory_adjust(PG_FUNCTION_ARGS)
 	AdjustItem *checked;
 	AdjustProblems problems;
 	int			bad_items = 0;
+	bool		create_missing = true;
+	char	   *key = NULL;
+	bytea	   *hash = NULL;
 	Oid			nspid;
 	Oid			seqid;
-	int64		batch_id = 0;
-	Datum		args[4];
+	int64		batch_id;
+	int64		claimed;
+	Datum		args[5];
 	int			ret;
 
 	if (PG_ARGISNULL(0))
@@ -595,6 +603,23 @@ inventory_adjust(PG_FUNCTION_ARGS)
 				 errmsg("inventory batch must not be null"),
 				 errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));
 	body = PG_GETARG_JSONB_P(0);
+	if (PG_NARGS() > 1)
+	{
+		if (PG_ARGISNULL(1))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("create_missing must not be null"),
+					 errhint("Pass true to create missing level rows (PUT) or false to skip their items (PATCH).")));
+		create_missing = PG_GETARG_BOOL(1);
+	}
+	if (PG_NARGS() > 2 && !PG_ARGISNULL(2))
+	{
+		key = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		if (key[0] == '\0' || strlen(key) > 255)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("idempotency key must have 1 to 255 bytes")));
+	}
 
 	items = FindItems(body, &items_jsonb);
 	nitems = JsonContainerSize(items);
@@ -623,7 +648,7 @@ inventory_adjust(PG_FUNCTION_ARGS)
 		CheckItem(&problems, i + 1, elem, &checked[i]);
 	}
 
-	nspid = get_func_namespace(fcinfo->flinfo->fn_oid);
+	nspid = InventoryFunctionSchema(fcinfo);
 	seqid = InventoryRelid(nspid, "inventory_batch_id_seq");
 	if (!OidIsValid(seqid))
 		elog(ERROR, "inventory_batch_id_seq is missing from schema %s",
@@ -636,7 +661,6 @@ inventory_adjust(PG_FUNCTION_ARGS)
 	if (problems.total > 0)
 	{
 		/* count items with at least one problem */
-		bad_items = 0;
 		for (int i = 0; i < nitems; i++)
 			if (!checked[i].valid)
 				bad_items++;
@@ -651,25 +675,28 @@ inventory_adjust(PG_FUNCTION_ARGS)
 				 errhint("Nothing was queued. Correct the listed items and send the whole batch again.")));
 	}
 
-	/* Take the batch id, announcing it to the applier (see shmem.c). */
-	InventoryBatchIdReserving();
-	PG_TRY();
+	/* Take the batch id, announcing it to the applier first (shmem.c). */
+	InventoryPublishIdBound(INVENTORY_ID_BATCH, seqid);
+	batch_id = nextval_internal(seqid, false);
+
+	if (key != NULL)
 	{
-		batch_id = nextval_internal(seqid, false);
+		hash = InventoryRequestHash(body, create_missing);
+		claimed = InventoryClaimIdempotencyKey(nspid, key, hash, batch_id);
+		if (claimed != batch_id)
+		{
+			/* a retry of a request already queued: queue nothing */
+			SPI_finish();
+			PG_RETURN_INT64(claimed);
+		}
 	}
-	PG_CATCH();
-	{
-		InventoryBatchIdAbandoned();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	InventoryBatchIdAssigned(batch_id);
 
 	args[0] = Int64GetDatum(batch_id);
 	args[1] = JsonbPGetDatum(items_jsonb);
 	args[2] = Int32GetDatum(nitems);
 	args[3] = DirectFunctionCall1(namein,
 								  CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
+	args[4] = BoolGetDatum(create_missing);
 	ret = SPI_execute_plan(insert_plan, args, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "queuing the batch failed: %s", SPI_result_code_string(ret));

@@ -38,9 +38,13 @@ PG_FUNCTION_INFO_V1(inventory_process_queue);
 /* Advisory lock field4 value that marks the applier lock */
 #define APPLY_LOCK_FIELD4	0x494E
 
-/* One queued item */
+/* One queued item, and what applying it did */
 typedef struct ApplyItem
 {
+	int64		batch_id;
+	int32		pos;			/* 1-based position in its batch */
+	bool		create_missing; /* its batch's mode */
+	const char *queued_by;
 	const char *sku;
 	int			skulen;
 	pg_uuid_t	wh;
@@ -48,36 +52,52 @@ typedef struct ApplyItem
 	int32		value;
 	text	   *bin_location;	/* NULL when not given */
 	Numeric		cost;			/* NULL when not given */
+	text	   *description;	/* NULL when not given */
+	bool		skipped;		/* row missing and create_missing false */
+	int64		on_hand_before;
+	int64		on_hand_after;
+	int64		reserved;		/* constant while the row is locked */
 } ApplyItem;
 
-/* One distinct (sku, warehouse) of a round, with what will be written */
+/* One distinct (sku, warehouse) of a round */
 typedef struct ApplyKey
 {
 	const char *sku;
 	int			skulen;
 	pg_uuid_t	wh;
-	int			last;			/* index of the last item for this key */
+	int			first;			/* its items: order[first .. last] */
+	int			last;
+	bool		found;			/* row exists and is locked by us */
+	bool		inserted;		/* row created by this round */
+	int64		on_hand;		/* values of the locked row */
+	int64		reserved;
+	bool		write;			/* the row must be written */
+	int64		final_on_hand;
 	text	   *bin_location;	/* last given, or NULL */
 	Numeric		cost;			/* last given, or NULL */
-	bool		found;			/* row exists (locked) */
-	int64		on_hand;		/* current values of the locked row */
-	int64		reserved;
 } ApplyKey;
 
 /* Prepared statements, kept for the session */
 typedef struct ApplyPlans
 {
 	Oid			nspid;
-	SPIPlanPtr	last_value;
 	SPIPlanPtr	candidates;
 	SPIPlanPtr	take;
 	SPIPlanPtr	lock_rows;
 	SPIPlanPtr	insert_rows;
 	SPIPlanPtr	update_rows;
+	SPIPlanPtr	ledger;
+	SPIPlanPtr	skipped;
 	SPIPlanPtr	mark_failed;
 } ApplyPlans;
 
 static ApplyPlans plans = {InvalidOid};
+
+/* "unnest($n)" for n in first .. first + count - 1, as one ROWS FROM list */
+#define UNNEST2 "pg_catalog.unnest($1), pg_catalog.unnest($2)"
+#define UNNEST5 UNNEST2 ", pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)"
+#define UNNEST9 UNNEST5 ", pg_catalog.unnest($6), pg_catalog.unnest($7), " \
+	"pg_catalog.unnest($8), pg_catalog.unnest($9)"
 
 /*
  * Prepare and keep one statement.
@@ -103,21 +123,26 @@ PreparePlans(Oid nspid)
 	char	   *queue = InventoryQualify(nspid, "inventory_queue");
 	char	   *history = InventoryQualify(nspid, "inventory_batch_history");
 	char	   *levels = InventoryQualify(nspid, "inventory_levels");
-	char	   *seq = InventoryQualify(nspid, "inventory_batch_id_seq");
+	char	   *ledger = InventoryQualify(nspid, "inventory_ledger");
+	char	   *ledger_seq = InventoryQualify(nspid, "inventory_ledger_id_seq");
 	Oid			t_int8_int4[2] = {INT8OID, INT4OID};
 	Oid			t_int8arr[1] = {INT8ARRAYOID};
 	Oid			t_keys[2] = {TEXTARRAYOID, UUIDARRAYOID};
 	Oid			t_rows[5] = {TEXTARRAYOID, UUIDARRAYOID, INT8ARRAYOID,
 	TEXTARRAYOID, NUMERICARRAYOID};
+	Oid			t_ledger[9] = {TEXTARRAYOID, UUIDARRAYOID, INT8ARRAYOID, INT4ARRAYOID,
+		TEXTARRAYOID, NAMEARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+	INT8ARRAYOID};
+	Oid			t_skipped[4] = {INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, UUIDARRAYOID};
 	Oid			t_failed[2] = {INT8OID, TEXTOID};
 
 	if (plans.nspid == nspid)
 		return;
 	if (OidIsValid(plans.nspid))
 	{
-		SPIPlanPtr *all[] = {&plans.last_value, &plans.candidates, &plans.take,
-			&plans.lock_rows, &plans.insert_rows, &plans.update_rows,
-		&plans.mark_failed};
+		SPIPlanPtr *all[] = {&plans.candidates, &plans.take, &plans.lock_rows,
+			&plans.insert_rows, &plans.update_rows, &plans.ledger,
+		&plans.skipped, &plans.mark_failed};
 
 		for (int i = 0; i < (int) lengthof(all); i++)
 		{
@@ -127,9 +152,6 @@ PreparePlans(Oid nspid)
 		plans.nspid = InvalidOid;
 	}
 
-	plans.last_value = Prepare(psprintf(
-										"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM %s",
-										seq), 0, NULL);
 	plans.candidates = Prepare(psprintf(
 										"SELECT batch_id, item_count FROM %s "
 										"WHERE batch_id OPERATOR(pg_catalog.<=) $1 "
@@ -139,15 +161,15 @@ PreparePlans(Oid nspid)
 								  "WITH taken AS (DELETE FROM %s q "
 								  "  WHERE q.batch_id OPERATOR(pg_catalog.=) ANY ($1) "
 								  "  RETURNING q.*, q.xmin AS queued_xid), "
-								  "done AS (INSERT INTO %s "
-								  "  (batch_id, state, item_count, queued_at, queued_by, queued_xid, applied_at) "
-								  "  SELECT batch_id, 'applied', item_count, queued_at, queued_by, queued_xid, "
-								  "         pg_catalog.clock_timestamp() FROM taken) "
-								  "SELECT batch_id, items FROM taken ORDER BY batch_id",
+								  "done AS (INSERT INTO %s (batch_id, state, item_count, create_missing, "
+								  "  queued_at, queued_by, queued_xid, applied_at) "
+								  "  SELECT batch_id, 'applied', item_count, create_missing, "
+								  "         queued_at, queued_by, queued_xid, pg_catalog.clock_timestamp() FROM taken) "
+								  "SELECT batch_id, items, create_missing, queued_by FROM taken ORDER BY batch_id",
 								  queue, history), 1, t_int8arr);
 	plans.lock_rows = Prepare(psprintf(
 									   "SELECT l.sku, l.warehouse_uuid, l.on_hand, l.reserved "
-									   "FROM %s l, ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS k(sku, wh) "
+									   "FROM %s l, ROWS FROM (" UNNEST2 ") AS k(sku, wh) "
 									   "WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
 									   "AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh "
 									   "ORDER BY l.sku, l.warehouse_uuid FOR NO KEY UPDATE OF l",
@@ -155,7 +177,7 @@ PreparePlans(Oid nspid)
 	plans.insert_rows = Prepare(psprintf(
 										 "INSERT INTO %s AS l (sku, warehouse_uuid, on_hand, bin_location, cost) "
 										 "SELECT k.sku, k.wh, k.on_hand, k.bin, k.cost "
-										 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS k(sku, wh, on_hand, bin, cost) "
+										 "FROM ROWS FROM (" UNNEST5 ") AS k(sku, wh, on_hand, bin, cost) "
 										 "ORDER BY k.sku, k.wh "
 										 "ON CONFLICT (sku, warehouse_uuid) DO NOTHING "
 										 "RETURNING l.sku, l.warehouse_uuid",
@@ -164,38 +186,57 @@ PreparePlans(Oid nspid)
 										 "UPDATE %s AS l SET on_hand = k.on_hand, "
 										 "  bin_location = COALESCE(k.bin, l.bin_location), "
 										 "  cost = COALESCE(k.cost, l.cost) "
-										 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)) AS k(sku, wh, on_hand, bin, cost) "
+										 "FROM ROWS FROM (" UNNEST5 ") AS k(sku, wh, on_hand, bin, cost) "
 										 "WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
 										 "AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh",
 										 levels), 5, t_rows);
+	plans.ledger = Prepare(psprintf(
+									"INSERT INTO %s (id, at, sku, warehouse_uuid, source, batch_id, item, "
+									"  description, role, xid, on_hand_before, on_hand_after, "
+									"  reserved_before, reserved_after, available_before, available_after) "
+									"SELECT pg_catalog.nextval('%s'::pg_catalog.regclass), pg_catalog.now(), "
+									"  k.sku, k.wh, 'adjust', k.batch, k.item, k.descr, k.role, "
+									"  pg_catalog.pg_current_xact_id(), k.ob, k.oa, k.r, k.r, "
+									"  k.ob OPERATOR(pg_catalog.-) k.r, k.oa OPERATOR(pg_catalog.-) k.r "
+									"FROM ROWS FROM (" UNNEST9 ") AS k(sku, wh, batch, item, descr, role, ob, oa, r)",
+									ledger, ledger_seq), 9, t_ledger);
+	plans.skipped = Prepare(psprintf(
+									 "UPDATE %s h SET skipped = s.items "
+									 "FROM (SELECT k.b, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+									 "  'item', k.i, 'sku', k.sku, 'warehouse_uuid', k.wh) ORDER BY k.i) AS items "
+									 "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+									 "  pg_catalog.unnest($3), pg_catalog.unnest($4)) AS k(b, i, sku, wh) "
+									 "  GROUP BY k.b) s "
+									 "WHERE h.batch_id OPERATOR(pg_catalog.=) s.b",
+									 history), 4, t_skipped);
 	plans.mark_failed = Prepare(psprintf(
 										 "WITH taken AS (DELETE FROM %s q "
 										 "  WHERE q.batch_id OPERATOR(pg_catalog.=) $1 "
 										 "  RETURNING q.*, q.xmin AS queued_xid) "
-										 "INSERT INTO %s "
-										 "  (batch_id, state, item_count, queued_at, queued_by, queued_xid, applied_at, error, items) "
-										 "SELECT batch_id, 'failed', item_count, queued_at, queued_by, queued_xid, "
-										 "       pg_catalog.clock_timestamp(), $2, items FROM taken",
+										 "INSERT INTO %s (batch_id, state, item_count, create_missing, queued_at, "
+										 "  queued_by, queued_xid, applied_at, error, items) "
+										 "SELECT batch_id, 'failed', item_count, create_missing, queued_at, "
+										 "       queued_by, queued_xid, pg_catalog.clock_timestamp(), $2, items FROM taken",
 										 queue, history), 2, t_failed);
 	plans.nspid = nspid;
 }
 
 /*
  * Take the applier lock, which makes appliers of one database run one at a
- * time (so batches are applied in order).  Transaction-scoped.  With wait =
- * false, returns false instead of waiting when another applier holds it.
+ * time (so batches are applied in order).  Transaction-scoped.
  */
-static bool
-TakeApplyLock(Oid queue_relid, bool wait)
+static void
+TakeApplyLock(Oid queue_relid)
 {
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) queue_relid, 0, APPLY_LOCK_FIELD4);
-	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
+	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 }
 
 /*
- * Order of (sku, warehouse) keys: bytewise sku (collation "C"), then uuid.
+ * Order of (sku, warehouse) keys: bytewise sku (collation "C", as the
+ * table's), then uuid.
  */
 static int
 CompareKey(const char *sku1, int len1, const pg_uuid_t *wh1,
@@ -231,10 +272,24 @@ CompareItemIndex(const void *a, const void *b)
 }
 
 /*
+ * Text of an optional string field of an item object, or NULL.
+ */
+static text *
+ItemText(JsonbContainer *obj, const char *field)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(obj, field, strlen(field), NULL);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+}
+
+/*
  * Read the items of one queued batch into items[*nitems...].
  */
 static void
-ReadBatchItems(Jsonb *batch, ApplyItem *items, int *nitems)
+ReadBatchItems(Jsonb *batch, int64 batch_id, bool create_missing,
+			   const char *queued_by, ApplyItem *items, int *nitems)
 {
 	JsonbContainer *arr = &batch->root;
 	int			n = JsonContainerSize(arr);
@@ -251,6 +306,10 @@ ReadBatchItems(Jsonb *batch, ApplyItem *items, int *nitems)
 			elog(ERROR, "queued item %d is not an object", i + 1);
 		obj = elem->val.binary.data;
 		memset(item, 0, sizeof(*item));
+		item->batch_id = batch_id;
+		item->pos = i + 1;
+		item->create_missing = create_missing;
+		item->queued_by = queued_by;
 
 		v = getKeyJsonValueFromContainer(obj, "sku", 3, NULL);
 		if (v == NULL || v->type != jbvString)
@@ -275,10 +334,8 @@ ReadBatchItems(Jsonb *batch, ApplyItem *items, int *nitems)
 		if (overflow)
 			elog(ERROR, "queued item %d has an out-of-range quantity", i + 1);
 
-		v = getKeyJsonValueFromContainer(obj, "bin_location", 12, NULL);
-		if (v != NULL && v->type == jbvString)
-			item->bin_location = cstring_to_text_with_len(v->val.string.val,
-														  v->val.string.len);
+		item->bin_location = ItemText(obj, "bin_location");
+		item->description = ItemText(obj, "description");
 		v = getKeyJsonValueFromContainer(obj, "cost", 4, NULL);
 		if (v != NULL && v->type == jbvNumeric)
 			item->cost = v->val.numeric;
@@ -307,6 +364,22 @@ FindKey(ApplyKey *keys, int nkeys, const char *sku, int skulen, const pg_uuid_t 
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+/*
+ * The key of a result row whose first two columns are sku and warehouse.
+ */
+static ApplyKey *
+RowKey(ApplyKey *keys, int nkeys, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	text	   *sku = DatumGetTextPP(SPI_getbinval(tup, desc, 1, &isnull));
+	pg_uuid_t  *wh = DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull));
+	ApplyKey   *k = FindKey(keys, nkeys, VARDATA_ANY(sku), VARSIZE_ANY_EXHDR(sku), wh);
+
+	if (k == NULL)
+		elog(ERROR, "inventory apply met an unexpected level row");
+	return k;
 }
 
 /*
@@ -339,13 +412,59 @@ Execute(SPIPlanPtr plan, Datum *args, int expected)
 }
 
 /*
- * Write rows for the keys whose found flag equals "existing" (update the
- * locked rows, or insert the missing ones): each gets its final on_hand.
- * Returns false when there was nothing to write and no statement ran.
+ * Work out what the items of one key do, in order, starting from the row
+ * as it is (k->found, k->on_hand, k->reserved): which are skipped, each
+ * one's on_hand before and after, and what must be written.
+ */
+static void
+EvaluateKey(ApplyKey *k, ApplyItem *items, int *order)
+{
+	bool		exists = k->found;
+	int64		on_hand = k->found ? k->on_hand : 0;
+	int64		reserved = k->found ? k->reserved : 0;
+	bool		applied = false;
+
+	k->bin_location = NULL;
+	k->cost = NULL;
+	for (int i = k->first; i <= k->last; i++)
+	{
+		ApplyItem  *it = &items[order[i]];
+
+		it->skipped = !exists && !it->create_missing;
+		if (it->skipped)
+			continue;
+		exists = true;
+		it->on_hand_before = on_hand;
+		it->reserved = reserved;
+		if (!it->is_available)
+			on_hand = it->value;
+		else if (pg_add_s64_overflow(it->value, reserved, &on_hand))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("on_hand would be out of range for sku \"%.*s\"",
+							it->skulen, it->sku)));
+		it->on_hand_after = on_hand;
+		if (it->bin_location)
+			k->bin_location = it->bin_location;
+		if (it->cost)
+			k->cost = it->cost;
+		applied = true;
+	}
+	k->final_on_hand = on_hand;
+	if (k->found)
+		k->write = applied && (on_hand != k->on_hand ||
+							   k->bin_location != NULL || k->cost != NULL);
+	else
+		k->write = applied;
+}
+
+/*
+ * Write rows for the keys to write whose found flag equals "existing":
+ * update the locked rows, or insert the missing ones.  Returns false when
+ * there was nothing to write and no statement ran.
  */
 static bool
-WriteKeys(SPIPlanPtr plan, ApplyKey *keys, int nkeys, ApplyItem *items,
-		  bool existing, int expected)
+WriteKeys(SPIPlanPtr plan, ApplyKey *keys, int nkeys, bool existing, int expected)
 {
 	Datum	   *skus = palloc(sizeof(Datum) * nkeys);
 	Datum	   *whs = palloc(sizeof(Datum) * nkeys);
@@ -360,27 +479,12 @@ WriteKeys(SPIPlanPtr plan, ApplyKey *keys, int nkeys, ApplyItem *items,
 	for (int i = 0; i < nkeys; i++)
 	{
 		ApplyKey   *k = &keys[i];
-		ApplyItem  *last = &items[k->last];
-		int64		target;
 
-		if (k->found != existing)
+		if (!k->write || k->inserted || k->found != existing)
 			continue;
-		if (!last->is_available)
-			target = last->value;
-		else if (pg_add_s64_overflow(last->value, existing ? k->reserved : 0, &target))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("on_hand would be out of range for sku \"%.*s\"",
-							k->skulen, k->sku)));
-
-		/* An existing row that would not change is left alone. */
-		if (existing && target == k->on_hand &&
-			k->bin_location == NULL && k->cost == NULL)
-			continue;
-
 		skus[n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
 		whs[n] = UUIDPGetDatum(&k->wh);
-		onhand[n] = Int64GetDatum(target);
+		onhand[n] = Int64GetDatum(k->final_on_hand);
 		bins[n] = PointerGetDatum(k->bin_location);
 		binnull[n] = (k->bin_location == NULL);
 		costs[n] = NumericGetDatum(k->cost);
@@ -400,8 +504,8 @@ WriteKeys(SPIPlanPtr plan, ApplyKey *keys, int nkeys, ApplyItem *items,
 }
 
 /*
- * Lock the existing rows of the given keys in key order and note their
- * current values.  Keys already found are skipped.
+ * Lock the existing rows of the keys not found yet, in key order, and note
+ * their current values.
  */
 static void
 LockExistingRows(ApplyKey *keys, int nkeys)
@@ -429,13 +533,9 @@ LockExistingRows(ApplyKey *keys, int nkeys)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
+		ApplyKey   *k = RowKey(keys, nkeys, tup, desc);
 		bool		isnull;
-		text	   *sku = DatumGetTextPP(SPI_getbinval(tup, desc, 1, &isnull));
-		pg_uuid_t  *wh = DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull));
-		ApplyKey   *k = FindKey(keys, nkeys, VARDATA_ANY(sku), VARSIZE_ANY_EXHDR(sku), wh);
 
-		if (k == NULL)
-			elog(ERROR, "locked an unexpected inventory level row");
 		k->found = true;
 		k->on_hand = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 		k->reserved = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
@@ -443,11 +543,128 @@ LockExistingRows(ApplyKey *keys, int nkeys)
 }
 
 /*
+ * Create the missing rows that items create, with their final values.  A
+ * row someone else created meanwhile is locked and evaluated again.
+ */
+static void
+CreateMissingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
+{
+	for (int attempt = 0;; attempt++)
+	{
+		SPITupleTable *created;
+		uint64		ncreated;
+		bool		lost = false;
+
+		for (int i = 0; i < nkeys; i++)
+			if (!keys[i].found)
+				EvaluateKey(&keys[i], items, order);
+		if (!WriteKeys(plans.insert_rows, keys, nkeys, false, SPI_OK_INSERT_RETURNING))
+			return;
+		created = SPI_tuptable;
+		ncreated = SPI_processed;
+		for (uint64 r = 0; r < ncreated; r++)
+		{
+			ApplyKey   *k = RowKey(keys, nkeys, created->vals[r], created->tupdesc);
+
+			k->inserted = true;
+			k->found = true;
+			k->on_hand = 0;
+			k->reserved = 0;
+		}
+		for (int i = 0; i < nkeys; i++)
+			if (!keys[i].found && keys[i].write)
+				lost = true;
+		if (!lost)
+			return;
+		if (attempt >= 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("inventory level rows kept changing while being created"),
+					 errdetail("The round is retried.")));
+		LockExistingRows(keys, nkeys);
+	}
+}
+
+/*
+ * Record a ledger row for every applied item, in key order then item
+ * order, while the rows are locked.
+ */
+static void
+WriteLedger(Oid nspid, ApplyItem *items, int *order, int nitems)
+{
+	Datum	   *v[9];
+	bool	   *descnull = palloc(sizeof(bool) * nitems);
+	Oid			types[9] = {TEXTOID, UUIDOID, INT8OID, INT4OID, TEXTOID, NAMEOID,
+	INT8OID, INT8OID, INT8OID};
+	Datum		args[9];
+	int			n = 0;
+
+	for (int c = 0; c < 9; c++)
+		v[c] = palloc(sizeof(Datum) * nitems);
+	for (int i = 0; i < nitems; i++)
+	{
+		ApplyItem  *it = &items[order[i]];
+
+		if (it->skipped)
+			continue;
+		v[0][n] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
+		v[1][n] = UUIDPGetDatum(&it->wh);
+		v[2][n] = Int64GetDatum(it->batch_id);
+		v[3][n] = Int32GetDatum(it->pos);
+		v[4][n] = PointerGetDatum(it->description);
+		descnull[n] = (it->description == NULL);
+		v[5][n] = CStringGetDatum(it->queued_by);
+		v[6][n] = Int64GetDatum(it->on_hand_before);
+		v[7][n] = Int64GetDatum(it->on_hand_after);
+		v[8][n] = Int64GetDatum(it->reserved);
+		n++;
+	}
+	if (n == 0)
+		return;
+	InventoryLedgerReserveIds(nspid);
+	for (int c = 0; c < 9; c++)
+		args[c] = MakeArray(v[c], c == 4 ? descnull : NULL, n, types[c]);
+	Execute(plans.ledger, args, SPI_OK_INSERT);
+}
+
+/*
+ * Record the skipped items of each batch in its history row.
+ */
+static void
+WriteSkipped(ApplyItem *items, int nitems)
+{
+	Datum	   *v[4];
+	Oid			types[4] = {INT8OID, INT4OID, TEXTOID, UUIDOID};
+	Datum		args[4];
+	int			n = 0;
+
+	for (int c = 0; c < 4; c++)
+		v[c] = palloc(sizeof(Datum) * nitems);
+	for (int i = 0; i < nitems; i++)
+	{
+		ApplyItem  *it = &items[i];
+
+		if (!it->skipped)
+			continue;
+		v[0][n] = Int64GetDatum(it->batch_id);
+		v[1][n] = Int32GetDatum(it->pos);
+		v[2][n] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
+		v[3][n] = UUIDPGetDatum(&it->wh);
+		n++;
+	}
+	if (n == 0)
+		return;
+	for (int c = 0; c < 4; c++)
+		args[c] = MakeArray(v[c], NULL, n, types[c]);
+	Execute(plans.skipped, args, SPI_OK_UPDATE);
+}
+
+/*
  * Apply the given batches (ids in ascending order) in the current
- * (sub)transaction.  Returns the number of items applied.
+ * (sub)transaction.  Returns the number of items applied (not skipped).
  */
 static int64
-ApplyBatches(int64 *ids, int nids)
+ApplyBatches(Oid nspid, int64 *ids, int nids)
 {
 	Datum		idarr[1];
 	Datum	   *iddatums = palloc(sizeof(Datum) * nids);
@@ -457,6 +674,7 @@ ApplyBatches(int64 *ids, int nids)
 	int		   *order;
 	ApplyKey   *keys;
 	int			nkeys = 0;
+	int64		applied = 0;
 	uint64		ntaken;
 	SPITupleTable *taken;
 
@@ -482,94 +700,63 @@ ApplyBatches(int64 *ids, int nids)
 	items = palloc(sizeof(ApplyItem) * Max(maxitems, 1));
 	for (uint64 r = 0; r < ntaken; r++)
 	{
+		HeapTuple	tup = taken->vals[r];
+		TupleDesc	desc = taken->tupdesc;
 		bool		isnull;
-		Jsonb	   *batch = DatumGetJsonbP(SPI_getbinval(taken->vals[r], taken->tupdesc, 2, &isnull));
+		int64		batch_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		Jsonb	   *batch = DatumGetJsonbP(SPI_getbinval(tup, desc, 2, &isnull));
+		bool		create_missing = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		char	   *queued_by = NameStr(*DatumGetName(SPI_getbinval(tup, desc, 4, &isnull)));
 
-		ReadBatchItems(batch, items, &nitems);
+		ReadBatchItems(batch, batch_id, create_missing, queued_by, items, &nitems);
 	}
 	if (nitems == 0)
 		return 0;
 
-	/* Coalesce per key: the last item decides; last given bin/cost kept. */
+	/* Group the items by key, keeping queue order within a key. */
 	order = palloc(sizeof(int) * nitems);
 	for (int i = 0; i < nitems; i++)
 		order[i] = i;
 	sort_items = items;
 	qsort(order, nitems, sizeof(int), CompareItemIndex);
-
 	keys = palloc0(sizeof(ApplyKey) * nitems);
 	for (int i = 0; i < nitems; i++)
 	{
 		ApplyItem  *it = &items[order[i]];
-		ApplyKey   *k;
 
 		if (nkeys == 0 ||
 			CompareKey(it->sku, it->skulen, &it->wh,
 					   keys[nkeys - 1].sku, keys[nkeys - 1].skulen, &keys[nkeys - 1].wh) != 0)
 		{
-			k = &keys[nkeys++];
+			ApplyKey   *k = &keys[nkeys++];
+
 			k->sku = it->sku;
 			k->skulen = it->skulen;
 			k->wh = it->wh;
+			k->first = i;
 		}
-		k = &keys[nkeys - 1];
-		k->last = order[i];
-		if (it->bin_location)
-			k->bin_location = it->bin_location;
-		if (it->cost)
-			k->cost = it->cost;
+		keys[nkeys - 1].last = i;
 	}
 
-	/* Lock the rows that exist; create the missing ones with final values. */
+	/*
+	 * Lock the rows that exist, create the missing ones that items create,
+	 * then update the rest.  Every key's items are evaluated against the
+	 * row as locked, so reserved is the one at apply time.
+	 */
 	LockExistingRows(keys, nkeys);
-	if (WriteKeys(plans.insert_rows, keys, nkeys, items, false, SPI_OK_INSERT_RETURNING))
-	{
-		uint64		ncreated = SPI_processed;
-		SPITupleTable *created = SPI_tuptable;
-		bool		missing = false;
+	CreateMissingRows(keys, nkeys, items, order);
+	for (int i = 0; i < nkeys; i++)
+		if (keys[i].found && !keys[i].inserted)
+			EvaluateKey(&keys[i], items, order);
+	WriteKeys(plans.update_rows, keys, nkeys, true, SPI_OK_UPDATE);
 
-		for (uint64 r = 0; r < ncreated; r++)
-		{
-			bool		isnull;
-			text	   *sku = DatumGetTextPP(SPI_getbinval(created->vals[r], created->tupdesc, 1, &isnull));
-			pg_uuid_t  *wh = DatumGetUUIDP(SPI_getbinval(created->vals[r], created->tupdesc, 2, &isnull));
-			ApplyKey   *k = FindKey(keys, nkeys, VARDATA_ANY(sku), VARSIZE_ANY_EXHDR(sku), wh);
+	WriteLedger(nspid, items, order, nitems);
+	WriteSkipped(items, nitems);
 
-			if (k == NULL)
-				elog(ERROR, "created an unexpected inventory level row");
-			/* created with its final values: nothing left to write */
-			k->found = true;
-			k->last = -1;
-		}
-
-		/* Keys that someone else created meanwhile are updated like the rest. */
-		for (int i = 0; i < nkeys; i++)
-			if (!keys[i].found)
-				missing = true;
-		if (missing)
-		{
-			LockExistingRows(keys, nkeys);
-			for (int i = 0; i < nkeys; i++)
-				if (!keys[i].found)
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("inventory level row for sku \"%.*s\" changed concurrently",
-									keys[i].skulen, keys[i].sku),
-							 errdetail("The round is retried.")));
-		}
-	}
-
-	/* Update the existing rows (those just created are done). */
-	{
-		int			n = 0;
-
-		for (int i = 0; i < nkeys; i++)
-			if (keys[i].last >= 0)
-				keys[n++] = keys[i];
-		WriteKeys(plans.update_rows, keys, n, items, true, SPI_OK_UPDATE);
-	}
-
-	return nitems;
+	for (int i = 0; i < nitems; i++)
+		if (!items[i].skipped)
+			applied++;
+	return applied;
 }
 
 /*
@@ -600,7 +787,7 @@ ErrorIsBatchFault(ErrorData *edata)
  * error is re-thrown.
  */
 static bool
-TryApply(int64 *ids, int nids, int64 *nitems, char **error)
+TryApply(Oid nspid, int64 *ids, int nids, int64 *nitems, char **error)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -610,7 +797,7 @@ TryApply(int64 *ids, int nids, int64 *nitems, char **error)
 	MemoryContextSwitchTo(oldcontext);
 	PG_TRY();
 	{
-		*nitems = ApplyBatches(ids, nids);
+		*nitems = ApplyBatches(nspid, ids, nids);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
@@ -649,6 +836,7 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches,
 					InventoryApplyResult *result)
 {
 	Oid			queue_relid = InventoryRelid(nspid, "inventory_queue");
+	Oid			seqid = InventoryRelid(nspid, "inventory_batch_id_seq");
 	int64		last_assigned;
 	int64		horizon;
 	int			blocking_pid;
@@ -661,16 +849,14 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches,
 	Datum		args[2];
 
 	memset(result, 0, sizeof(*result));
-	if (!OidIsValid(queue_relid))
+	if (!OidIsValid(queue_relid) || !OidIsValid(seqid))
 		return;
 	PreparePlans(nspid);
-	TakeApplyLock(queue_relid, true);
+	TakeApplyLock(queue_relid);
 
-	/* The last batch id handed out, then who still holds one (shmem.c). */
-	Execute(plans.last_value, NULL, SPI_OK_SELECT);
-	last_assigned = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-												SPI_tuptable->tupdesc, 1, &isnull));
-	horizon = InventoryApplyHorizon(last_assigned, &blocking_pid);
+	/* The last batch id handed out, then who may still queue one below it. */
+	last_assigned = InventorySequenceLastValue(seqid);
+	horizon = InventoryIdHorizon(INVENTORY_ID_BATCH, last_assigned, &blocking_pid);
 	result->blocked = (blocking_pid != 0);
 	result->blocking_pid = blocking_pid;
 	if (horizon <= 0)
@@ -700,7 +886,7 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches,
 	if (nids == 0)
 		return;
 
-	if (TryApply(ids, nids, &nitems, &error))
+	if (TryApply(nspid, ids, nids, &nitems, &error))
 	{
 		result->batches_applied = nids;
 		result->items_applied = nitems;
@@ -710,7 +896,7 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches,
 	/* Something in these batches failed: apply them one by one. */
 	for (int i = 0; i < nids; i++)
 	{
-		if (TryApply(&ids[i], 1, &nitems, &error))
+		if (TryApply(nspid, &ids[i], 1, &nitems, &error))
 		{
 			result->batches_applied++;
 			result->items_applied += nitems;
@@ -740,7 +926,7 @@ inventory_process_queue(PG_FUNCTION_ARGS)
 {
 	int64		limit = PG_ARGISNULL(0) ? PG_INT64_MAX : PG_GETARG_INT32(0);
 	int64		done = 0;
-	Oid			nspid = get_func_namespace(fcinfo->flinfo->fn_oid);
+	Oid			nspid = InventoryFunctionSchema(fcinfo);
 
 	if (limit < 0)
 		ereport(ERROR,

@@ -12,6 +12,8 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include <limits.h>
+
 #include "inventory.h"
 
 PG_MODULE_MAGIC;
@@ -21,6 +23,12 @@ int			inventory_naptime_ms = 1000;
 bool		inventory_enabled = true;
 int			inventory_batch_size = 5000;
 int			inventory_max_batch_items = 50;
+int			inventory_idempotency_retention_s = 86400;
+char	   *inventory_change_source = NULL;
+static char *inventory_change_order = NULL;
+static char *inventory_change_line = NULL;
+static char *inventory_change_via = NULL;
+static char *inventory_change_reason = NULL;
 
 void		_PG_init(void);
 
@@ -46,6 +54,47 @@ DefineParameters(void)
 							5000, 1, 1000000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("inventory.idempotency_retention",
+							"How long idempotency keys of inventory_adjust are kept.",
+							"A key older than this may be used again for a new request.",
+							&inventory_idempotency_retention_s,
+							86400, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("inventory.change_reason",
+							   "Description recorded in the ledger for direct changes of stock.",
+							   "Set it (SET LOCAL) before changing inventory_levels or inventory_reservations by hand.",
+							   &inventory_change_reason,
+							   "",
+							   PGC_USERSET, 0,
+							   NULL, NULL, NULL);
+
+	/*
+	 * Ledger context, set by the extension's own functions through their
+	 * SET clauses and set_config(); not for users.
+	 */
+	DefineCustomStringVariable("inventory.change_source",
+							   "Source recorded in the ledger (set by the extension's functions).",
+							   NULL, &inventory_change_source, "",
+							   PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("inventory.change_order",
+							   "Order reference recorded in the ledger (set by the extension's functions).",
+							   NULL, &inventory_change_order, "",
+							   PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("inventory.change_line",
+							   "Order line recorded in the ledger (set by the extension's functions).",
+							   NULL, &inventory_change_line, "",
+							   PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("inventory.change_via",
+							   "Path recorded in the ledger when no source is set (set by the extension's triggers).",
+							   NULL, &inventory_change_via, "",
+							   PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

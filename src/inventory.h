@@ -35,6 +35,8 @@ extern int	inventory_naptime_ms;
 extern bool inventory_enabled;
 extern int	inventory_batch_size;
 extern int	inventory_max_batch_items;
+extern int	inventory_idempotency_retention_s;
+extern char *inventory_change_source;
 
 /* Applying queued batches (apply.c) */
 typedef struct InventoryApplyResult
@@ -64,10 +66,15 @@ typedef struct InventoryWorkerStats
 /* Shared state and commit-time wake-up (shmem.c) */
 extern void InventoryShmemInit(void);
 extern bool InventoryShmemAvailable(void);
-extern void InventoryBatchIdReserving(void);
-extern void InventoryBatchIdAssigned(int64 batch_id);
-extern void InventoryBatchIdAbandoned(void);
-extern int64 InventoryApplyHorizon(int64 last_assigned, int *blocking_pid);
+typedef enum InventoryIdKind
+{
+	INVENTORY_ID_BATCH,			/* inventory_batch_id_seq */
+	INVENTORY_ID_LEDGER,		/* inventory_ledger_id_seq */
+	INVENTORY_NUM_ID_KINDS
+} InventoryIdKind;
+
+extern void InventoryPublishIdBound(InventoryIdKind kind, Oid seqid);
+extern int64 InventoryIdHorizon(InventoryIdKind kind, int64 last_assigned, int *blocking_pid);
 extern void InventorySetWorker(bool running);
 extern void InventoryWakeWorker(void);
 extern void InventoryXactCallback(XactEvent event, void *arg);
@@ -78,6 +85,15 @@ extern void InventoryReportRound(bool enabled, bool extension_found, int blockin
 extern void InventoryApplyRound(Oid nspid, int max_items, int max_batches,
 								InventoryApplyResult *result);
 
+/* Ledger and change feed (ledger.c) */
+extern void InventoryLedgerReserveIds(Oid nspid);
+extern int64 InventoryLedgerHorizon(Oid nspid);
+
+/* Idempotency keys (idempotency.c) */
+extern bytea *InventoryRequestHash(Jsonb *body, bool create_missing);
+extern int64 InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash,
+										  int64 batch_id);
+
 /* Background worker (worker.c) */
 extern void InventoryRegisterWorker(void);
 extern PGDLLEXPORT void inventory_worker_main(Datum main_arg);
@@ -86,6 +102,8 @@ extern PGDLLEXPORT void inventory_worker_main(Datum main_arg);
 extern Oid	InventoryExtensionSchema(void);
 extern Oid	InventoryRelid(Oid nspid, const char *relname);
 extern char *InventoryQualify(Oid nspid, const char *name);
+extern int64 InventorySequenceLastValue(Oid seqid);
+extern Oid	InventoryFunctionSchema(FunctionCallInfo fcinfo);
 struct pg_uuid_t;
 extern bool InventoryParseUuid(const char *s, int len, struct pg_uuid_t *uuid);
 

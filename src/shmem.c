@@ -4,16 +4,16 @@
  *	  Shared state of the inventory extension: where the worker's latch is,
  *	  and which backends hold batches that are queued but not committed.
  *
- * Order guarantee.  Batches are applied in batch_id order.  A batch id is
- * taken from a sequence before the queuing transaction commits, so a batch
- * with a smaller id may still be in flight when a larger one is visible.
- * Every backend therefore publishes, in its slot, the first batch id its
- * open transaction queued (or RESERVING while it is taking one).  The
- * applier reads the sequence's last value L, then the slots, then takes its
- * snapshot, and applies only batches with ids up to the smallest published
- * id minus one and up to L.  Any id at or below L was taken after its slot
- * said RESERVING, so the applier sees it either in a slot or, if that
- * transaction has ended, in its snapshot.
+ * Order guarantee.  Batch ids (and ledger ids) come from sequences before
+ * the writing transaction commits, so a row with a smaller id may still be
+ * in flight when a larger one is visible.  Before its first nextval, every
+ * transaction therefore publishes in its slot a lower bound of the ids it
+ * will take: the sequence's last value, read then, plus one.  A reader
+ * reads the sequence's last value L, then the slots, then takes its
+ * snapshot, and reads only ids up to L and below every published bound.
+ * An id at or below L was taken before the reader read L, so after its
+ * slot was published: the reader sees the bound in the slot or, if that
+ * transaction has ended, the row in its snapshot.
  *
  * Wake-up.  inventory_adjust() only sets a backend-local flag; the
  * transaction callback sets the worker's latch after commit (and after
@@ -37,11 +37,11 @@
 #include "inventory.h"
 
 #define SLOT_EMPTY		UINT64CONST(0)
-#define SLOT_RESERVING	PG_UINT64_MAX
 
 typedef struct InventorySlot
 {
-	pg_atomic_uint64 pending;	/* first batch id of the open transaction */
+	pg_atomic_uint64 pending[INVENTORY_NUM_ID_KINDS];	/* lowest id the open
+														 * transaction may take */
 	Oid			dboid;			/* database of that transaction */
 } InventorySlot;
 
@@ -60,7 +60,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* Backend-local state of the current transaction */
 static bool wake_requested = false;
-static bool slot_published = false;
+static bool slot_published[INVENTORY_NUM_ID_KINDS];
 
 /*
  * Size of the shared state: one slot per backend that can run queries.
@@ -103,7 +103,8 @@ InventoryShmemStartup(void)
 		InventoryShared->nslots = MaxBackends;
 		for (int i = 0; i < MaxBackends; i++)
 		{
-			pg_atomic_init_u64(&InventoryShared->slots[i].pending, SLOT_EMPTY);
+			for (int k = 0; k < INVENTORY_NUM_ID_KINDS; k++)
+				pg_atomic_init_u64(&InventoryShared->slots[i].pending[k], SLOT_EMPTY);
 			InventoryShared->slots[i].dboid = InvalidOid;
 		}
 	}
@@ -144,57 +145,33 @@ MySlot(void)
 }
 
 /*
- * Announce that this backend is about to take a batch id.  Must be followed
- * by InventoryBatchIdAssigned, or by InventoryBatchIdAbandoned on error.
+ * Publish, before this transaction takes its first id of the given kind
+ * from sequence seqid, a lower bound of the ids it will take (see the
+ * header comment).  Also asks for a wake-up of the worker at commit.
  */
 void
-InventoryBatchIdReserving(void)
-{
-	InventorySlot *slot = MySlot();
-
-	if (slot == NULL || slot_published)
-		return;
-	slot->dboid = MyDatabaseId;
-	pg_atomic_write_u64(&slot->pending, SLOT_RESERVING);
-	pg_memory_barrier();
-}
-
-/*
- * Publish the batch id just taken, if it is the transaction's first, and
- * ask for a wake-up at commit.
- */
-void
-InventoryBatchIdAssigned(int64 batch_id)
+InventoryPublishIdBound(InventoryIdKind kind, Oid seqid)
 {
 	InventorySlot *slot = MySlot();
 
 	wake_requested = true;
-	if (slot == NULL || slot_published)
+	if (slot == NULL || slot_published[kind])
 		return;
-	pg_atomic_write_u64(&slot->pending, (uint64) batch_id);
-	slot_published = true;
+	slot->dboid = MyDatabaseId;
+	pg_atomic_write_u64(&slot->pending[kind],
+						(uint64) InventorySequenceLastValue(seqid) + 1);
+	pg_memory_barrier();
+	slot_published[kind] = true;
 }
 
 /*
- * Clear this backend's slot after taking an id failed.
- */
-void
-InventoryBatchIdAbandoned(void)
-{
-	InventorySlot *slot = MySlot();
-
-	if (slot == NULL || slot_published)
-		return;
-	pg_atomic_write_u64(&slot->pending, SLOT_EMPTY);
-}
-
-/*
- * Largest batch id that may be applied now, given the sequence's last value
- * read just before.  0 means nothing may be applied yet.  *blocking_pid gets
- * the pid of a backend holding an earlier batch back, or 0.
+ * Largest id of the given kind that may be read now: last_assigned (the
+ * sequence's last value, read just before) or, when an open transaction of
+ * this database published a lower bound, one less than the lowest bound.
+ * *blocking_pid gets the pid of that transaction's backend, or 0.
  */
 int64
-InventoryApplyHorizon(int64 last_assigned, int *blocking_pid)
+InventoryIdHorizon(InventoryIdKind kind, int64 last_assigned, int *blocking_pid)
 {
 	int64		horizon = last_assigned;
 
@@ -210,12 +187,12 @@ InventoryApplyHorizon(int64 last_assigned, int *blocking_pid)
 
 		if (MyProc != NULL && i == MyProc->pgprocno)
 			continue;
-		pending = pg_atomic_read_u64(&slot->pending);
+		pending = pg_atomic_read_u64(&slot->pending[kind]);
 		if (pending == SLOT_EMPTY || slot->dboid != MyDatabaseId)
 			continue;
-		if (pending == SLOT_RESERVING || (int64) pending - 1 < horizon)
+		if ((int64) pending - 1 < horizon)
 		{
-			horizon = (pending == SLOT_RESERVING) ? 0 : (int64) pending - 1;
+			horizon = (int64) pending - 1;
 			*blocking_pid = ProcGlobal->allProcs[i].pid;
 		}
 	}
@@ -285,7 +262,7 @@ InventoryXactCallback(XactEvent event, void *arg pg_attribute_unused())
 	switch (event)
 	{
 		case XACT_EVENT_PRE_PREPARE:
-			if (wake_requested)
+			if (slot_published[INVENTORY_ID_BATCH])
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that queued inventory batches"),
@@ -298,13 +275,16 @@ InventoryXactCallback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			slot = MySlot();
-			if (slot != NULL && (slot_published ||
-								 pg_atomic_read_u64(&slot->pending) != SLOT_EMPTY))
-				pg_atomic_write_u64(&slot->pending, SLOT_EMPTY);
-			if (wake_requested || slot_published)
+			for (int k = 0; k < INVENTORY_NUM_ID_KINDS; k++)
+			{
+				if (slot != NULL && slot_published[k])
+					pg_atomic_write_u64(&slot->pending[k], SLOT_EMPTY);
+				slot_published[k] = false;
+			}
+			/* after abort too: a reader may have been waiting for us */
+			if (wake_requested)
 				InventoryWakeWorker();
 			wake_requested = false;
-			slot_published = false;
 			break;
 
 		default:

@@ -10,6 +10,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
@@ -20,6 +21,9 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/uuid.h"
+#include "storage/bufmgr.h"
+#include "catalog/pg_sequence.h"
+#include "commands/sequence.h"
 
 #include "inventory.h"
 
@@ -123,3 +127,43 @@ InventoryParseUuid(const char *s, int len, pg_uuid_t *uuid)
 	return byte == UUID_LEN;
 }
 
+
+/*
+ * Last value handed out by a sequence (0 if none yet), read from its
+ * buffer under a share lock: nextval changes it under an exclusive lock,
+ * so the read is ordered with every nextval (see shmem.c).
+ */
+int64
+InventorySequenceLastValue(Oid seqid)
+{
+	Relation	rel = relation_open(seqid, AccessShareLock);
+	Buffer		buf;
+	Page		page;
+	ItemId		lp;
+	HeapTupleData tuple;
+	Form_pg_sequence_data seq;
+	int64		last;
+
+	if (rel->rd_rel->relkind != RELKIND_SEQUENCE)
+		elog(ERROR, "\"%s\" is not a sequence", RelationGetRelationName(rel));
+	buf = ReadBuffer(rel, 0);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	lp = PageGetItemId(page, FirstOffsetNumber);
+	tuple.t_data = (HeapTupleHeader) PageGetItem(page, lp);
+	tuple.t_len = ItemIdGetLength(lp);
+	seq = (Form_pg_sequence_data) GETSTRUCT(&tuple);
+	last = seq->is_called ? seq->last_value : 0;
+	UnlockReleaseBuffer(buf);
+	relation_close(rel, AccessShareLock);
+	return last;
+}
+
+/*
+ * Schema of the calling SQL function: where the extension's objects are.
+ */
+Oid
+InventoryFunctionSchema(FunctionCallInfo fcinfo)
+{
+	return get_func_namespace(fcinfo->flinfo->fn_oid);
+}

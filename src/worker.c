@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/async.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -45,6 +46,15 @@ typedef enum RoundOutcome
 /* Whether we already logged that the extension is missing */
 static bool absent_logged = false;
 
+/* Ledger horizon last announced with NOTIFY inventory_changes */
+static int64 notified_horizon = -1;
+
+/* When expired idempotency keys were last deleted */
+static TimestampTz last_purge = 0;
+
+/* Seconds between deletions of expired idempotency keys */
+#define PURGE_INTERVAL_S	60
+
 /*
  * Register the worker; called from _PG_init when preloaded.
  */
@@ -63,6 +73,51 @@ InventoryRegisterWorker(void)
 	snprintf(worker.bgw_type, BGW_MAXLEN, "inventory worker");
 	worker.bgw_notify_pid = 0;
 	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * Wake consumers of inventory_changes(): NOTIFY (delivered at our commit)
+ * when the ledger horizon moved.  The transactions that write ledger rows
+ * wake us at their commit, so they need not take the notification queue's
+ * lock themselves.
+ */
+static void
+AnnounceChanges(Oid nspid)
+{
+	int64		horizon;
+	char		payload[32];
+
+	if (!OidIsValid(InventoryRelid(nspid, "inventory_ledger_id_seq")))
+		return;
+	horizon = InventoryLedgerHorizon(nspid);
+	if (horizon <= notified_horizon)
+		return;
+	snprintf(payload, sizeof(payload), INT64_FORMAT, horizon);
+	Async_Notify("inventory_changes", payload);
+	notified_horizon = horizon;
+}
+
+/*
+ * Delete idempotency keys older than inventory.idempotency_retention, once
+ * a minute.
+ */
+static void
+PurgeIdempotencyKeys(Oid nspid)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	char	   *sql;
+
+	if (!TimestampDifferenceExceeds(last_purge, now, PURGE_INTERVAL_S * 1000))
+		return;
+	last_purge = now;
+	if (!OidIsValid(InventoryRelid(nspid, "inventory_idempotency_keys")))
+		return;
+	sql = psprintf("DELETE FROM %s WHERE created_at OPERATOR(pg_catalog.<) "
+				   "(pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => %d))",
+				   InventoryQualify(nspid, "inventory_idempotency_keys"),
+				   inventory_idempotency_retention_s);
+	if (SPI_execute(sql, false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "deleting expired idempotency keys failed");
 }
 
 /*
@@ -101,6 +156,8 @@ RunRound(void)
 	pgstat_report_activity(STATE_RUNNING, "applying queued inventory batches");
 	SPI_connect();
 	InventoryApplyRound(nspid, inventory_batch_size, PG_INT32_MAX, &result);
+	AnnounceChanges(nspid);
+	PurgeIdempotencyKeys(nspid);
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -184,6 +241,8 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 	SetConfigOption("enable_mergejoin", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	/* and these short statements never gain from JIT compilation */
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	/* the apply writes one ledger row per item itself */
+	SetConfigOption("inventory.change_source", "adjust", PGC_SUSET, PGC_S_OVERRIDE);
 	InventorySetWorker(true);
 
 	round_context = AllocSetContextCreate(TopMemoryContext,

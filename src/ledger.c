@@ -1,0 +1,105 @@
+/*-------------------------------------------------------------------------
+ *
+ * ledger.c
+ *	  Support for the ledger and the change feed: who made a change, and up
+ *	  to which ledger id readers may safely read.
+ *
+ * Ledger ids come from a sequence while the writing transaction is open, so
+ * a consumer reading "every change after my cursor" could move its cursor
+ * past a change that commits later with a smaller id.  Writers publish a
+ * lower bound of their ids before taking any (shmem.c), and
+ * inventory_changes() reads only up to inventory_ledger_horizon().
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "inventory.h"
+
+PG_FUNCTION_INFO_V1(inventory_outer_role);
+PG_FUNCTION_INFO_V1(inventory_ledger_reserve_ids);
+PG_FUNCTION_INFO_V1(inventory_ledger_horizon);
+
+/*
+ * inventory_outer_role(): the role in effect outside SECURITY DEFINER
+ * functions (the one SET ROLE chose), recorded in ledger rows.
+ */
+Datum
+inventory_outer_role(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(DirectFunctionCall1(namein,
+										CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false))));
+}
+
+/*
+ * Sequence of ledger ids in the given schema.
+ */
+static Oid
+LedgerSequence(Oid nspid)
+{
+	Oid			seqid = InventoryRelid(nspid, "inventory_ledger_id_seq");
+
+	if (!OidIsValid(seqid))
+		elog(ERROR, "inventory_ledger_id_seq is missing");
+	return seqid;
+}
+
+/*
+ * Publish the lowest ledger id this transaction may write; called before
+ * writing ledger rows.
+ */
+void
+InventoryLedgerReserveIds(Oid nspid)
+{
+	InventoryPublishIdBound(INVENTORY_ID_LEDGER, LedgerSequence(nspid));
+}
+
+/*
+ * Largest ledger id up to which every change is committed or will never
+ * exist; changes above it may still appear.
+ */
+int64
+InventoryLedgerHorizon(Oid nspid)
+{
+	int			blocking_pid;
+	int64		last = InventorySequenceLastValue(LedgerSequence(nspid));
+
+	return InventoryIdHorizon(INVENTORY_ID_LEDGER, last, &blocking_pid);
+}
+
+/*
+ * inventory_ledger_reserve_ids(): SQL entry point of
+ * InventoryLedgerReserveIds, for the ledger trigger.
+ */
+Datum
+inventory_ledger_reserve_ids(PG_FUNCTION_ARGS)
+{
+	InventoryLedgerReserveIds(InventoryFunctionSchema(fcinfo));
+	PG_RETURN_VOID();
+}
+
+/*
+ * inventory_ledger_horizon(): see InventoryLedgerHorizon.  The caller must
+ * read the ledger with a snapshot taken after this call, so READ COMMITTED
+ * is required, and shared memory: without the preload there are no
+ * published bounds to respect.
+ */
+Datum
+inventory_ledger_horizon(PG_FUNCTION_ARGS)
+{
+	if (!InventoryShmemAvailable())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("reading inventory changes requires the inventory library in shared_preload_libraries"),
+				 errdetail("Without it, a change committed late with a smaller id could be skipped.")));
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("reading inventory changes requires the READ COMMITTED isolation level"),
+				 errhint("Call it outside an explicit transaction, or in a READ COMMITTED one.")));
+	PG_RETURN_INT64(InventoryLedgerHorizon(InventoryFunctionSchema(fcinfo)));
+}
