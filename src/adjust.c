@@ -552,12 +552,14 @@ FindItems(Jsonb *body, Jsonb **items_jsonb)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("inventory batch has no \"inventory\" field"),
+					 errdetail("The body is an object without the field \"inventory\"."),
 					 errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));
 		if (inv->type != jbvBinary || JsonContainerIsObject(inv->val.binary.data) ||
 			JsonContainerIsScalar(inv->val.binary.data))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("\"inventory\" must be a JSON array, not %s", JsonTypeName(inv)),
+					 errdetail("The items of a batch are the elements of the array \"inventory\"."),
 					 errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));
 		*items_jsonb = JsonbValueToJsonb(inv);
 		return &(*items_jsonb)->root;
@@ -601,6 +603,7 @@ inventory_adjust(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("inventory batch must not be null"),
+				 errdetail("The body argument is NULL."),
 				 errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));
 	body = PG_GETARG_JSONB_P(0);
 	if (PG_NARGS() > 1)
@@ -609,6 +612,7 @@ inventory_adjust(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("create_missing must not be null"),
+					 errdetail("The create_missing argument is NULL."),
 					 errhint("Pass true to create missing level rows (PUT) or false to skip their items (PATCH).")));
 		create_missing = PG_GETARG_BOOL(1);
 	}
@@ -618,7 +622,8 @@ inventory_adjust(PG_FUNCTION_ARGS)
 		if (key[0] == '\0' || strlen(key) > 255)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("idempotency key must have 1 to 255 bytes")));
+					 errmsg("idempotency key must have 1 to 255 bytes"),
+					 errdetail("The key has %zu bytes.", strlen(key))));
 	}
 
 	items = FindItems(body, &items_jsonb);
