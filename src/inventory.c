@@ -24,6 +24,7 @@ bool		inventory_enabled = true;
 int			inventory_batch_size = 5000;
 int			inventory_max_batch_items = 50;
 int			inventory_idempotency_retention_s = 86400;
+int			inventory_debug_hold_ms = 0;
 char	   *inventory_change_source = NULL;
 static char *inventory_change_order = NULL;
 static char *inventory_change_line = NULL;
@@ -113,6 +114,14 @@ DefineParameters(void)
 							&inventory_naptime_ms,
 							1000, 10, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("inventory.debug_hold_before_commit",
+							"Test only: how long the worker waits between applying a round and committing it.",
+							"Lets crash tests kill the worker while a round is applied but not committed; 0 (the default) in production.",
+							&inventory_debug_hold_ms,
+							0, 0, 600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("inventory.enabled",

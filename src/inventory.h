@@ -36,6 +36,7 @@ extern bool inventory_enabled;
 extern int	inventory_batch_size;
 extern int	inventory_max_batch_items;
 extern int	inventory_idempotency_retention_s;
+extern int	inventory_debug_hold_ms;
 extern char *inventory_change_source;
 
 /* Applying queued batches (apply.c) */

@@ -121,6 +121,31 @@ PurgeIdempotencyKeys(Oid nspid)
 }
 
 /*
+ * Test only (inventory.debug_hold_before_commit): wait with the round
+ * applied but not committed, saying so in pg_stat_activity, so that a
+ * crash test can kill the worker at exactly that point.
+ */
+static void
+HoldBeforeCommit(void)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													inventory_debug_hold_ms);
+
+	pgstat_report_activity(STATE_RUNNING, "inventory worker: holding a round before commit");
+	for (;;)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
  * Run one round in its own transaction.
  */
 static RoundOutcome
@@ -159,6 +184,8 @@ RunRound(void)
 	AnnounceChanges(nspid);
 	PurgeIdempotencyKeys(nspid);
 	SPI_finish();
+	if (inventory_debug_hold_ms > 0 && result.batches_applied + result.batches_failed > 0)
+		HoldBeforeCommit();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
