@@ -17,8 +17,8 @@ SELECT :batch AS batch, inventory_wait(:batch) AS state;
 SELECT demo_check((on_hand, reserved, available) = (3, 0, 3), 'on_hand 3, reserved 0, available 3')
   FROM inventory_levels WHERE sku = 'SB-DEMO-1' AND warehouse_uuid = :'wh' \gset
 
-\echo '--- 2. An order for 1 arrives: reserved = 1 (simulated with UPDATE; the trigger recomputes available)'
-UPDATE inventory_levels SET reserved = 1 WHERE sku = 'SB-DEMO-1' AND warehouse_uuid = :'wh';
+\echo '--- 2. An order for 1 arrives: inventory_reserve(''SO-1001'', ''SB-DEMO-1'', Austin, 1)'
+SELECT on_hand, reserved, available FROM inventory_reserve('SO-1001', 'SB-DEMO-1', :'wh', 1);
 :show;
 SELECT demo_check((on_hand, reserved, available) = (3, 1, 2), 'on_hand 3, reserved 1, available 2')
   FROM inventory_levels WHERE sku = 'SB-DEMO-1' AND warehouse_uuid = :'wh' \gset
