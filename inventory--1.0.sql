@@ -145,10 +145,13 @@ CREATE TABLE @extschema@.inventory_ledger (
     available_before  bigint      NOT NULL,
     available_after   bigint      NOT NULL
 );
-CREATE INDEX inventory_ledger_key_idx
-    ON @extschema@.inventory_ledger (sku, warehouse_uuid, id);
+-- Cheap to maintain on an append-heavy table: a hash index for looking up
+-- one sku's history, and BRIN for batches (their rows are written in batch
+-- order, so the ranges are tight).
+CREATE INDEX inventory_ledger_sku_idx
+    ON @extschema@.inventory_ledger USING hash (sku);
 CREATE INDEX inventory_ledger_batch_idx
-    ON @extschema@.inventory_ledger (batch_id, item) WHERE batch_id IS NOT NULL;
+    ON @extschema@.inventory_ledger USING brin (batch_id) WITH (autosummarize = on);
 COMMENT ON TABLE @extschema@.inventory_ledger IS
     'Append-only history of every change of on_hand or reserved: who, when, why, before and after';
 COMMENT ON COLUMN @extschema@.inventory_ledger.source IS

@@ -73,6 +73,7 @@ typedef struct ApplyKey
 	int64		reserved;
 	bool		write;			/* the row must be written */
 	int64		final_on_hand;
+	int64		captured_on_hand;	/* what the UPDATE wrote (sanity check) */
 	text	   *bin_location;	/* last given, or NULL */
 	Numeric		cost;			/* last given, or NULL */
 } ApplyKey;
@@ -83,7 +84,6 @@ typedef struct ApplyPlans
 	Oid			nspid;
 	SPIPlanPtr	candidates;
 	SPIPlanPtr	take;
-	SPIPlanPtr	lock_rows;
 	SPIPlanPtr	insert_rows;
 	SPIPlanPtr	update_rows;
 	SPIPlanPtr	ledger;
@@ -96,6 +96,7 @@ static ApplyPlans plans = {InvalidOid};
 /* "unnest($n)" for n in first .. first + count - 1, as one ROWS FROM list */
 #define UNNEST2 "pg_catalog.unnest($1), pg_catalog.unnest($2)"
 #define UNNEST5 UNNEST2 ", pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)"
+#define UNNEST6 UNNEST5 ", pg_catalog.unnest($6)"
 #define UNNEST9 UNNEST5 ", pg_catalog.unnest($6), pg_catalog.unnest($7), " \
 	"pg_catalog.unnest($8), pg_catalog.unnest($9)"
 
@@ -127,7 +128,8 @@ PreparePlans(Oid nspid)
 	char	   *ledger_seq = InventoryQualify(nspid, "inventory_ledger_id_seq");
 	Oid			t_int8_int4[2] = {INT8OID, INT4OID};
 	Oid			t_int8arr[1] = {INT8ARRAYOID};
-	Oid			t_keys[2] = {TEXTARRAYOID, UUIDARRAYOID};
+	Oid			t_update[6] = {TEXTARRAYOID, UUIDARRAYOID, BOOLARRAYOID, INT8ARRAYOID,
+	TEXTARRAYOID, NUMERICARRAYOID};
 	Oid			t_rows[5] = {TEXTARRAYOID, UUIDARRAYOID, INT8ARRAYOID,
 	TEXTARRAYOID, NUMERICARRAYOID};
 	Oid			t_ledger[9] = {TEXTARRAYOID, UUIDARRAYOID, INT8ARRAYOID, INT4ARRAYOID,
@@ -140,7 +142,7 @@ PreparePlans(Oid nspid)
 		return;
 	if (OidIsValid(plans.nspid))
 	{
-		SPIPlanPtr *all[] = {&plans.candidates, &plans.take, &plans.lock_rows,
+		SPIPlanPtr *all[] = {&plans.candidates, &plans.take,
 			&plans.insert_rows, &plans.update_rows, &plans.ledger,
 		&plans.skipped, &plans.mark_failed};
 
@@ -167,13 +169,6 @@ PreparePlans(Oid nspid)
 								  "         queued_at, queued_by, queued_xid, pg_catalog.clock_timestamp() FROM taken) "
 								  "SELECT batch_id, items, create_missing, queued_by FROM taken ORDER BY batch_id",
 								  queue, history), 1, t_int8arr);
-	plans.lock_rows = Prepare(psprintf(
-									   "SELECT l.sku, l.warehouse_uuid, l.on_hand, l.reserved "
-									   "FROM %s l, ROWS FROM (" UNNEST2 ") AS k(sku, wh) "
-									   "WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
-									   "AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh "
-									   "ORDER BY l.sku, l.warehouse_uuid FOR NO KEY UPDATE OF l",
-									   levels), 2, t_keys);
 	plans.insert_rows = Prepare(psprintf(
 										 "INSERT INTO %s AS l (sku, warehouse_uuid, on_hand, bin_location, cost) "
 										 "SELECT k.sku, k.wh, k.on_hand, k.bin, k.cost "
@@ -183,13 +178,14 @@ PreparePlans(Oid nspid)
 										 "RETURNING l.sku, l.warehouse_uuid",
 										 levels), 5, t_rows);
 	plans.update_rows = Prepare(psprintf(
-										 "UPDATE %s AS l SET on_hand = k.on_hand, "
+										 "UPDATE %s AS l SET on_hand = CASE WHEN k.avail "
+										 "  THEN k.v OPERATOR(pg_catalog.+) l.reserved ELSE k.v END, "
 										 "  bin_location = COALESCE(k.bin, l.bin_location), "
 										 "  cost = COALESCE(k.cost, l.cost) "
-										 "FROM ROWS FROM (" UNNEST5 ") AS k(sku, wh, on_hand, bin, cost) "
+										 "FROM ROWS FROM (" UNNEST6 ") AS k(sku, wh, avail, v, bin, cost) "
 										 "WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
 										 "AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh",
-										 levels), 5, t_rows);
+										 levels), 6, t_update);
 	plans.ledger = Prepare(psprintf(
 									"INSERT INTO %s (id, at, sku, warehouse_uuid, source, batch_id, item, "
 									"  description, role, xid, on_hand_before, on_hand_after, "
@@ -459,12 +455,12 @@ EvaluateKey(ApplyKey *k, ApplyItem *items, int *order)
 }
 
 /*
- * Write rows for the keys to write whose found flag equals "existing":
- * update the locked rows, or insert the missing ones.  Returns false when
- * there was nothing to write and no statement ran.
+ * Insert the rows of the missing keys that items create, with their final
+ * values, unless someone created them meanwhile.  Returns false when there
+ * was nothing to insert and no statement ran.
  */
 static bool
-WriteKeys(SPIPlanPtr plan, ApplyKey *keys, int nkeys, bool existing, int expected)
+InsertMissingRows(ApplyKey *keys, int nkeys)
 {
 	Datum	   *skus = palloc(sizeof(Datum) * nkeys);
 	Datum	   *whs = palloc(sizeof(Datum) * nkeys);
@@ -480,7 +476,7 @@ WriteKeys(SPIPlanPtr plan, ApplyKey *keys, int nkeys, bool existing, int expecte
 	{
 		ApplyKey   *k = &keys[i];
 
-		if (!k->write || k->inserted || k->found != existing)
+		if (!k->write || k->inserted || k->found)
 			continue;
 		skus[n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
 		whs[n] = UUIDPGetDatum(&k->wh);
@@ -499,46 +495,84 @@ WriteKeys(SPIPlanPtr plan, ApplyKey *keys, int nkeys, bool existing, int expecte
 	args[2] = MakeArray(onhand, NULL, n, INT8OID);
 	args[3] = MakeArray(bins, binnull, n, TEXTOID);
 	args[4] = MakeArray(costs, costnull, n, NUMERICOID);
-	Execute(plan, args, expected);
+	Execute(plans.insert_rows, args, SPI_OK_INSERT_RETURNING);
 	return true;
 }
 
 /*
- * Lock the existing rows of the keys not found yet, in key order, and note
- * their current values.
+ * Update the existing rows of the keys not found yet, in key order, to the
+ * last item's target (for an existing row every item applies, and the last
+ * decides).  The row trigger captures each row's values before the change,
+ * read under the row lock, and skips the rows that would not change (they
+ * stay locked all the same).
  */
 static void
-LockExistingRows(ApplyKey *keys, int nkeys)
+UpdateExistingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
 {
-	Datum	   *skus = palloc(sizeof(Datum) * nkeys);
-	Datum	   *whs = palloc(sizeof(Datum) * nkeys);
+	Datum	   *v[6];
+	bool	   *binnull = palloc(sizeof(bool) * nkeys);
+	bool	   *costnull = palloc(sizeof(bool) * nkeys);
+	Oid			types[6] = {TEXTOID, UUIDOID, BOOLOID, INT8OID, TEXTOID, NUMERICOID};
+	Datum		args[6];
 	int			n = 0;
-	Datum		args[2];
+	InventoryCapturedRow *rows;
+	int			nrows;
 
+	for (int c = 0; c < 6; c++)
+		v[c] = palloc(sizeof(Datum) * nkeys);
 	for (int i = 0; i < nkeys; i++)
 	{
-		if (keys[i].found)
+		ApplyKey   *k = &keys[i];
+		ApplyItem  *last = &items[order[k->last]];
+		text	   *bin = NULL;
+		Numeric		cost = NULL;
+
+		if (k->found)
 			continue;
-		skus[n] = PointerGetDatum(cstring_to_text_with_len(keys[i].sku, keys[i].skulen));
-		whs[n] = UUIDPGetDatum(&keys[i].wh);
+		for (int j = k->first; j <= k->last; j++)
+		{
+			if (items[order[j]].bin_location)
+				bin = items[order[j]].bin_location;
+			if (items[order[j]].cost)
+				cost = items[order[j]].cost;
+		}
+		v[0][n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
+		v[1][n] = UUIDPGetDatum(&k->wh);
+		v[2][n] = BoolGetDatum(last->is_available);
+		v[3][n] = Int64GetDatum((int64) last->value);
+		v[4][n] = PointerGetDatum(bin);
+		binnull[n] = (bin == NULL);
+		v[5][n] = NumericGetDatum(cost);
+		costnull[n] = (cost == NULL);
 		n++;
 	}
 	if (n == 0)
 		return;
-	args[0] = MakeArray(skus, NULL, n, TEXTOID);
-	args[1] = MakeArray(whs, NULL, n, UUIDOID);
-	Execute(plans.lock_rows, args, SPI_OK_SELECT);
+	for (int c = 0; c < 6; c++)
+		args[c] = MakeArray(v[c], c == 4 ? binnull : (c == 5 ? costnull : NULL), n, types[c]);
 
-	for (uint64 r = 0; r < SPI_processed; r++)
+	InventoryCaptureBegin();
+	PG_TRY();
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		ApplyKey   *k = RowKey(keys, nkeys, tup, desc);
-		bool		isnull;
+		Execute(plans.update_rows, args, SPI_OK_UPDATE);
+	}
+	PG_FINALLY();
+	{
+		rows = InventoryCaptureEnd(&nrows);
+	}
+	PG_END_TRY();
 
+	for (int r = 0; r < nrows; r++)
+	{
+		ApplyKey   *k = FindKey(keys, nkeys, VARDATA_ANY(rows[r].sku),
+								VARSIZE_ANY_EXHDR(rows[r].sku), &rows[r].wh);
+
+		if (k == NULL)
+			elog(ERROR, "inventory apply updated an unexpected level row");
 		k->found = true;
-		k->on_hand = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		k->reserved = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		k->on_hand = rows[r].old_on_hand;
+		k->reserved = rows[r].old_reserved;
+		k->captured_on_hand = rows[r].new_on_hand;
 	}
 }
 
@@ -558,7 +592,7 @@ CreateMissingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
 		for (int i = 0; i < nkeys; i++)
 			if (!keys[i].found)
 				EvaluateKey(&keys[i], items, order);
-		if (!WriteKeys(plans.insert_rows, keys, nkeys, false, SPI_OK_INSERT_RETURNING))
+		if (!InsertMissingRows(keys, nkeys))
 			return;
 		created = SPI_tuptable;
 		ncreated = SPI_processed;
@@ -581,7 +615,7 @@ CreateMissingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("inventory level rows kept changing while being created"),
 					 errdetail("The round is retried.")));
-		LockExistingRows(keys, nkeys);
+		UpdateExistingRows(keys, nkeys, items, order);
 	}
 }
 
@@ -739,16 +773,24 @@ ApplyBatches(Oid nspid, int64 *ids, int nids)
 	}
 
 	/*
-	 * Lock the rows that exist, create the missing ones that items create,
-	 * then update the rest.  Every key's items are evaluated against the
-	 * row as locked, so reserved is the one at apply time.
+	 * Update the rows that exist (the trigger tells us their values before,
+	 * under the row lock, so reserved is the one at apply time), create the
+	 * missing ones that items create, then work out every item's before
+	 * and after.
 	 */
-	LockExistingRows(keys, nkeys);
+	UpdateExistingRows(keys, nkeys, items, order);
 	CreateMissingRows(keys, nkeys, items, order);
 	for (int i = 0; i < nkeys; i++)
-		if (keys[i].found && !keys[i].inserted)
-			EvaluateKey(&keys[i], items, order);
-	WriteKeys(plans.update_rows, keys, nkeys, true, SPI_OK_UPDATE);
+	{
+		ApplyKey   *k = &keys[i];
+
+		if (!k->found || k->inserted)
+			continue;
+		EvaluateKey(k, items, order);
+		if (k->final_on_hand != k->captured_on_hand)
+			elog(ERROR, "inventory apply computed on_hand " INT64_FORMAT " but wrote " INT64_FORMAT,
+				 k->final_on_hand, k->captured_on_hand);
+	}
 
 	WriteLedger(nspid, items, order, nitems);
 	WriteSkipped(items, nitems);

@@ -14,6 +14,7 @@
 #include "fmgr.h"
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
+#include "utils/uuid.h"
 
 #if PG_VERSION_NUM < 150000
 #error "inventory requires PostgreSQL 15 or later"
@@ -95,6 +96,19 @@ extern bytea *InventoryRequestHash(Jsonb *body, bool create_missing);
 extern int64 InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash,
 										  int64 batch_id);
 
+/* Row triggers (triggers.c) */
+typedef struct InventoryCapturedRow
+{
+	text	   *sku;
+	pg_uuid_t	wh;
+	int64		old_on_hand;
+	int64		old_reserved;
+	int64		new_on_hand;
+} InventoryCapturedRow;
+
+extern void InventoryCaptureBegin(void);
+extern InventoryCapturedRow *InventoryCaptureEnd(int *nrows);
+
 /* Background worker (worker.c) */
 extern void InventoryRegisterWorker(void);
 extern PGDLLEXPORT void inventory_worker_main(Datum main_arg);
@@ -105,7 +119,6 @@ extern Oid	InventoryRelid(Oid nspid, const char *relname);
 extern char *InventoryQualify(Oid nspid, const char *name);
 extern int64 InventorySequenceLastValue(Oid seqid);
 extern Oid	InventoryFunctionSchema(FunctionCallInfo fcinfo);
-struct pg_uuid_t;
-extern bool InventoryParseUuid(const char *s, int len, struct pg_uuid_t *uuid);
+extern bool InventoryParseUuid(const char *s, int len, pg_uuid_t *uuid);
 
 #endif							/* INVENTORY_H */
