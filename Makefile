@@ -22,7 +22,7 @@ DATA = $(wildcard inventory--*.sql)
 
 # pg_regress tests (sql/ and expected/); run against a server that preloads
 # the library, see test/run-tests.
-REGRESS = setup validation apply triggers worker
+REGRESS = setup validation apply triggers worker orders ledger
 # The database must exist already and be the worker's inventory.database;
 # test/run-tests passes CONTRIB_TESTDB and ISOLATION_TESTDB to name it.
 REGRESS_OPTS = --use-existing

@@ -378,25 +378,36 @@ DECLARE
     ship boolean := COALESCE(pg_catalog.current_setting('inventory.change_source', true)
                              OPERATOR(pg_catalog.=) 'fulfill', false);
 BEGIN
+    -- Keys without a level row get one (a reservation inserted for, or
+    -- moved to, a new key); then the change of reserved per key, summed
+    -- over the statement, is added with one UPDATE.  Each event has its own
+    -- statements: a trigger sees only its own transition tables.
     IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
-        INSERT INTO @extschema@.inventory_levels AS l (sku, warehouse_uuid, on_hand, reserved)
-        SELECT n.sku, n.warehouse_uuid, 0, pg_catalog.sum(n.quantity)
-          FROM new_rows n
-         GROUP BY n.sku, n.warehouse_uuid
-         ORDER BY n.sku, n.warehouse_uuid
-        ON CONFLICT (sku, warehouse_uuid) DO UPDATE
-           SET reserved = l.reserved OPERATOR(pg_catalog.+) excluded.reserved;
-        RETURN NULL;
-    END IF;
-
-    IF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        INSERT INTO @extschema@.inventory_levels (sku, warehouse_uuid, on_hand)
+        SELECT DISTINCT n.sku, n.warehouse_uuid, 0 FROM new_rows n
+         ORDER BY 1, 2
+        ON CONFLICT (sku, warehouse_uuid) DO NOTHING;
+        UPDATE @extschema@.inventory_levels AS l
+           SET reserved = l.reserved OPERATOR(pg_catalog.+) d.delta,
+               on_hand = CASE WHEN ship THEN l.on_hand OPERATOR(pg_catalog.+) d.delta ELSE l.on_hand END
+          FROM (SELECT c.sku, c.warehouse_uuid, pg_catalog.sum(c.q) AS delta
+                  FROM (SELECT n.sku, n.warehouse_uuid, n.quantity AS q FROM new_rows n) c
+                 GROUP BY c.sku, c.warehouse_uuid
+                HAVING pg_catalog.sum(c.q) OPERATOR(pg_catalog.<>) 0) d
+         WHERE l.sku OPERATOR(pg_catalog.=) d.sku
+           AND l.warehouse_uuid OPERATOR(pg_catalog.=) d.warehouse_uuid;
+    ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
+        INSERT INTO @extschema@.inventory_levels (sku, warehouse_uuid, on_hand)
+        SELECT DISTINCT n.sku, n.warehouse_uuid, 0 FROM new_rows n
+         ORDER BY 1, 2
+        ON CONFLICT (sku, warehouse_uuid) DO NOTHING;
         UPDATE @extschema@.inventory_levels AS l
            SET reserved = l.reserved OPERATOR(pg_catalog.+) d.delta,
                on_hand = CASE WHEN ship THEN l.on_hand OPERATOR(pg_catalog.+) d.delta ELSE l.on_hand END
           FROM (SELECT c.sku, c.warehouse_uuid, pg_catalog.sum(c.q) AS delta
                   FROM (SELECT n.sku, n.warehouse_uuid, n.quantity AS q FROM new_rows n
                         UNION ALL
-                        SELECT o.sku, o.warehouse_uuid, OPERATOR(pg_catalog.-) o.quantity FROM old_rows o) c
+                        SELECT o.sku, o.warehouse_uuid, OPERATOR(pg_catalog.-) o.quantity AS q FROM old_rows o) c
                  GROUP BY c.sku, c.warehouse_uuid
                 HAVING pg_catalog.sum(c.q) OPERATOR(pg_catalog.<>) 0) d
          WHERE l.sku OPERATOR(pg_catalog.=) d.sku
@@ -405,9 +416,10 @@ BEGIN
         UPDATE @extschema@.inventory_levels AS l
            SET reserved = l.reserved OPERATOR(pg_catalog.+) d.delta,
                on_hand = CASE WHEN ship THEN l.on_hand OPERATOR(pg_catalog.+) d.delta ELSE l.on_hand END
-          FROM (SELECT o.sku, o.warehouse_uuid, OPERATOR(pg_catalog.-) pg_catalog.sum(o.quantity) AS delta
-                  FROM old_rows o
-                 GROUP BY o.sku, o.warehouse_uuid) d
+          FROM (SELECT c.sku, c.warehouse_uuid, pg_catalog.sum(c.q) AS delta
+                  FROM (SELECT o.sku, o.warehouse_uuid, OPERATOR(pg_catalog.-) o.quantity AS q FROM old_rows o) c
+                 GROUP BY c.sku, c.warehouse_uuid
+                HAVING pg_catalog.sum(c.q) OPERATOR(pg_catalog.<>) 0) d
          WHERE l.sku OPERATOR(pg_catalog.=) d.sku
            AND l.warehouse_uuid OPERATOR(pg_catalog.=) d.warehouse_uuid;
     END IF;
@@ -443,10 +455,15 @@ CREATE FUNCTION @extschema@.inventory_check_order_args(
 BEGIN
     IF order_ref IS NULL OR sku IS NULL OR warehouse_uuid IS NULL
        OR (quantity_required AND quantity IS NULL) THEN
-        RAISE EXCEPTION 'order_ref, sku, warehouse_uuid and quantity must not be null'
+        IF quantity_required THEN
+            RAISE EXCEPTION 'order_ref, sku, warehouse_uuid and quantity must not be null'
+                USING ERRCODE = 'null_value_not_allowed',
+                      DETAIL = 'One of the arguments is NULL.';
+        END IF;
+        RAISE EXCEPTION 'order_ref, sku and warehouse_uuid must not be null'
             USING ERRCODE = 'null_value_not_allowed',
-                  HINT = CASE WHEN quantity_required THEN NULL
-                         ELSE 'Leave quantity out (or NULL) to take the whole reservation.' END;
+                  DETAIL = 'One of the arguments is NULL.',
+                  HINT = 'Leave quantity out (or NULL) to take the whole reservation.';
     END IF;
     IF order_ref OPERATOR(pg_catalog.=) '' OR pg_catalog.length(order_ref) OPERATOR(pg_catalog.>) 255 THEN
         RAISE EXCEPTION 'order_ref must have 1 to 255 characters'
