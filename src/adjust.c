@@ -194,7 +194,6 @@ static bool
 CheckQuantity(AdjustProblems *problems, int pos, const char *field, JsonbValue *v)
 {
 	Numeric		n;
-	char	   *text;
 	bool		overflow = false;
 	int32		value;
 
@@ -205,18 +204,22 @@ CheckQuantity(AdjustProblems *problems, int pos, const char *field, JsonbValue *
 		return false;
 	}
 	n = v->val.numeric;
-	text = numeric_normalize(n);
 
 	/* 3, 3.0 and 3e0 are the same whole number; 3.5 is not. */
-	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(n),
-										  DirectFunctionCall2(numeric_trunc, NumericGetDatum(n), Int32GetDatum(0)))))
+	if (DatumGetInt32(DirectFunctionCall1(numeric_scale, NumericGetDatum(n))) > 0 &&
+		!DatumGetBool(DirectFunctionCall2(numeric_eq, NumericGetDatum(n),
+										  DirectFunctionCall2(numeric_trunc, NumericGetDatum(n),
+															  Int32GetDatum(0)))))
 	{
-		AddProblem(problems, pos, "\"%s\" must be a whole number, not %s.", field, text);
+		AddProblem(problems, pos, "\"%s\" must be a whole number, not %s.",
+				   field, numeric_normalize(n));
 		return false;
 	}
 	value = numeric_int4_opt_error(n, &overflow);
 	if (overflow || value > INVENTORY_MAX_QUANTITY)
 	{
+		char	   *text = numeric_normalize(n);
+
 		if (text[0] == '-')
 			AddProblem(problems, pos, "\"%s\" must not be negative, got %s.", field, text);
 		else

@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -228,6 +229,45 @@ TakeApplyLock(Oid queue_relid)
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) queue_relid, 0, APPLY_LOCK_FIELD4);
 	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+/*
+ * Lock every relation a round writes or checks, in one fixed order, before
+ * touching any, so that the round never waits holding some of them (a
+ * DROP EXTENSION taking its locks in its own order could otherwise
+ * deadlock with it).  With wait = false, returns false as soon as one is
+ * not available.
+ */
+static bool
+LockRoundRelations(Oid nspid, bool wait)
+{
+	static const struct
+	{
+		const char *name;
+		LOCKMODE	mode;
+	}			rels[] = {
+		{"inventory_warehouses", RowShareLock},
+		{"inventory_levels", RowExclusiveLock},
+		{"inventory_queue", RowExclusiveLock},
+		{"inventory_batch_history", RowExclusiveLock},
+		{"inventory_ledger", RowExclusiveLock},
+		{"inventory_ledger_id_seq", RowExclusiveLock},
+		{"inventory_batch_id_seq", AccessShareLock},
+		{"inventory_idempotency_keys", RowExclusiveLock},
+	};
+
+	for (int i = 0; i < (int) lengthof(rels); i++)
+	{
+		Oid			relid = InventoryRelid(nspid, rels[i].name);
+
+		if (!OidIsValid(relid))
+			return false;
+		if (wait)
+			LockRelationOid(relid, rels[i].mode);
+		else if (!ConditionalLockRelationOid(relid, rels[i].mode))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -874,7 +914,7 @@ TryApply(Oid nspid, int64 *ids, int nids, int64 *nitems, char **error)
  * transaction.
  */
 void
-InventoryApplyRound(Oid nspid, int max_items, int max_batches,
+InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 					InventoryApplyResult *result)
 {
 	Oid			queue_relid = InventoryRelid(nspid, "inventory_queue");
@@ -893,6 +933,11 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches,
 	memset(result, 0, sizeof(*result));
 	if (!OidIsValid(queue_relid) || !OidIsValid(seqid))
 		return;
+	if (!LockRoundRelations(nspid, wait))
+	{
+		result->blocked = true;
+		return;
+	}
 	PreparePlans(nspid);
 	TakeApplyLock(queue_relid);
 
@@ -989,7 +1034,7 @@ inventory_process_queue(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		/* one SPI connection per round, so memory is freed as we go */
 		SPI_connect();
-		InventoryApplyRound(nspid, inventory_batch_size, max_batches, &result);
+		InventoryApplyRound(nspid, inventory_batch_size, max_batches, true, &result);
 		SPI_finish();
 		done += result.batches_applied + result.batches_failed;
 		if (!result.more)

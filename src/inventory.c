@@ -25,6 +25,7 @@ int			inventory_batch_size = 5000;
 int			inventory_max_batch_items = 50;
 int			inventory_idempotency_retention_s = 86400;
 int			inventory_debug_hold_ms = 0;
+static bool inventory_restoring = false;
 char	   *inventory_change_source = NULL;
 static char *inventory_change_order = NULL;
 static char *inventory_change_line = NULL;
@@ -71,6 +72,14 @@ DefineParameters(void)
 							   "",
 							   PGC_USERSET, 0,
 							   NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("inventory.restoring",
+							 "Whether data is being restored (pg_restore), so the ledger and reservation triggers stand aside.",
+							 "Set it for the restoring session, e.g. PGOPTIONS='-c inventory.restoring=on' pg_restore ...: the dump already holds the ledger and the reserved sums.",
+							 &inventory_restoring,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 
 	/*
 	 * Ledger context, set by the extension's own functions through their

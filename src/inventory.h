@@ -84,7 +84,7 @@ extern void InventoryReportRound(bool enabled, bool extension_found, int blockin
 								 const InventoryApplyResult *result);
 
 /* Applying queued batches (apply.c) */
-extern void InventoryApplyRound(Oid nspid, int max_items, int max_batches,
+extern void InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 								InventoryApplyResult *result);
 
 /* Ledger and change feed (ledger.c) */

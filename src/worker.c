@@ -180,7 +180,7 @@ RunRound(void)
 
 	pgstat_report_activity(STATE_RUNNING, "applying queued inventory batches");
 	SPI_connect();
-	InventoryApplyRound(nspid, inventory_batch_size, PG_INT32_MAX, &result);
+	InventoryApplyRound(nspid, inventory_batch_size, PG_INT32_MAX, false, &result);
 	AnnounceChanges(nspid);
 	PurgeIdempotencyKeys(nspid);
 	SPI_finish();

@@ -1,0 +1,208 @@
+
+# pg_dump -Fc / pg_restore of a database using the extension: every table
+# comes back identical (warehouses, levels, reservations, queue, history,
+# ledger, idempotency keys), the sequences carry over, and a worker serving
+# the restored database applies its queue consistently.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep time);
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use InventoryTest;
+
+my @WH = ('44444444-4444-4444-8444-444444444444', '55555555-5555-4555-8555-555555555555');
+my $GONE = '66666666-6666-4666-8666-666666666666';
+
+my @TABLES = qw(inventory_warehouses inventory_levels inventory_reservations inventory_queue
+  inventory_batch_history inventory_ledger inventory_idempotency_keys);
+my @SEQUENCES = qw(inventory_batch_id_seq inventory_ledger_id_seq inventory_reservations_id_seq);
+
+my $node = PostgreSQL::Test::Cluster->new('dump');
+$node->init;
+$node->append_conf('postgresql.conf', "log_line_prefix = '%m [%p] %b '");
+$node->start;
+$node->safe_psql('postgres', 'CREATE DATABASE shop');
+$node->stop;
+$node->append_conf(
+	'postgresql.conf', qq{
+shared_preload_libraries = 'inventory'
+inventory.database = 'shop'
+inventory.naptime = '100ms'
+});
+$node->start;
+
+sub adjust
+{
+	my ($body, @opts) = @_;
+	my $extra = @opts ? ', ' . join(', ', @opts) : '';
+	return $node->safe_psql('shop', "SELECT inventory_adjust('$body'$extra)");
+}
+
+sub item
+{
+	my ($sku, $w, $field, $v, $more) = @_;
+	return sprintf('{"sku": "%s", "warehouse_uuid": "%s", "%s": %d%s}',
+		$sku, $WH[$w], $field, $v, $more ? ", $more" : '');
+}
+
+$node->safe_psql('shop', qq{
+	CREATE EXTENSION inventory;
+	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH[0]', 'East'), ('$WH[1]', 'West'),
+	    ('$GONE', 'Closing');
+});
+
+###########################################################################
+# Applied batches, reservations, a failed batch.
+###########################################################################
+my @applied;
+push @applied, adjust('[' . join(', ',
+		item('DR-1', 0, 'on_hand', 100, '"bin_location": "A-01", "cost": 12.50, "description": "initial count"'),
+		item('DR-2', 0, 'on_hand', 40),
+		item('DR-1', 1, 'on_hand', 7, '"bin_location": "W-9"'),
+		item('DR-3', 1, 'available', 25)) . ']');
+push @applied, adjust('{"inventory": [' . join(', ', item('DR-2', 0, 'on_hand', 45), item('DR-4', 1, 'on_hand', 3)) . ']}',
+	"idempotency_key => 'dr-key-1'");
+for my $b (@applied)
+{
+	is($node->safe_psql('shop', "SELECT inventory_wait($b, '60 s')"), 'applied', "batch $b applied");
+}
+$node->safe_psql('shop', qq{
+	SELECT 1 FROM inventory_reserve('ORDER-1', 'DR-1', '$WH[0]', 10, line_ref => 'l1');
+	SELECT 1 FROM inventory_reserve('ORDER-1', 'DR-2', '$WH[0]', 5, line_ref => 'l2');
+	SELECT 1 FROM inventory_reserve('ORDER-2', 'DR-1', '$WH[0]', 4);
+	SELECT 1 FROM inventory_reserve('ORDER-3', 'DR-3', '$WH[1]', 30);   -- oversold
+	SELECT 1 FROM inventory_fulfill('ORDER-1', 'DR-2', '$WH[0]', 2);
+	SELECT 1 FROM inventory_release('ORDER-2', 'DR-1', '$WH[0]', 1);
+});
+# an available item after reservations: on_hand = available + reserved
+push @applied, adjust('[' . item('DR-1', 0, 'available', 50) . ']', "idempotency_key => 'dr-key-2'");
+is($node->safe_psql('shop', "SELECT inventory_wait($applied[-1], '60 s')"), 'applied',
+	"batch $applied[-1] applied");
+
+###########################################################################
+# Pause the worker and queue batches that stay queued.
+###########################################################################
+$node->safe_psql('shop', 'ALTER SYSTEM SET inventory.enabled = off; SELECT pg_reload_conf()');
+ok(poll_until($node, 'shop', 'SELECT enabled FROM inventory_worker_status()', 'f', 60),
+	'worker paused');
+
+my @queued;
+push @queued, adjust('[' . join(', ', item('DR-1', 0, 'on_hand', 200), item('DR-5', 0, 'on_hand', 9)) . ']',
+	"idempotency_key => 'dr-key-3'");
+# PATCH mode: DR-6 has no level row in West, so its item is skipped
+my $patch = adjust('[' . item('DR-6', 1, 'on_hand', 6) . ']', 'create_missing => false');
+push @queued, $patch;
+push @queued, adjust('[' . item('DR-3', 1, 'available', 1, '"cost": 3.10') . ']');
+# a batch that will fail: its warehouse is deleted after it was accepted
+my $doomed = $node->safe_psql('shop',
+	qq{SELECT inventory_adjust('[{"sku": "DR-X", "warehouse_uuid": "$GONE", "on_hand": 1}]')});
+push @queued, $doomed;
+$node->safe_psql('shop', "DELETE FROM inventory_warehouses WHERE uuid = '$GONE'");
+push @queued, adjust('[' . item('DR-2', 0, 'on_hand', 60) . ']');
+my $qlist = join(',', @queued);
+
+is($node->safe_psql('shop', 'SELECT count(*) FROM inventory_queue'), scalar(@queued),
+	'batches queued while the worker is paused');
+cmp_ok($node->safe_psql('shop', 'SELECT count(*) FROM inventory_ledger'), '>', 0, 'the ledger has rows');
+is($node->safe_psql('shop', "SELECT count(*) FROM inventory_reservations"), '4', 'reservations exist');
+is($node->safe_psql('shop', 'SELECT count(*) FROM inventory_verify()'), '0', 'source database is consistent');
+
+###########################################################################
+# Dump and restore.
+###########################################################################
+my $dump = PostgreSQL::Test::Utils::tempdir() . '/shop.dump';
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', 'shop' ], 'pg_dump -Fc of shop');
+$node->command_ok([ 'createdb', 'restored' ], 'createdb restored');
+my ($stdout, $stderr) = ('', '');
+my $restore_ok = IPC::Run::run(
+	[ 'pg_restore', '-d', $node->connstr('restored') . " options='-c inventory.restoring=on'", $dump ],
+	'>', \$stdout, '2>', \$stderr);
+ok($restore_ok, 'pg_restore -d restored succeeds') or diag($stderr);
+note("pg_restore said: $stderr") if $stderr ne '';
+
+sub table_md5
+{
+	my ($db, $table) = @_;
+	return $node->safe_psql($db,
+		"SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '-') FROM $table t");
+}
+for my $t (@TABLES)
+{
+	my $src = table_md5('shop', $t);
+	my $dst = table_md5('restored', $t);
+	is($dst, $src, "$t is identical after restore ($src)");
+	if ($dst ne $src)
+	{
+		# show what differs
+		diag("$t in shop but not in restored:\n" . $node->safe_psql('shop', "SELECT t::text FROM $t t ORDER BY 1 LIMIT 5"));
+		diag("$t in restored:\n" . $node->safe_psql('restored', "SELECT t::text FROM $t t ORDER BY 1 LIMIT 5"));
+	}
+}
+for my $s (@SEQUENCES)
+{
+	my $src = $node->safe_psql('shop', "SELECT last_value || ' ' || is_called FROM $s");
+	my $dst = $node->safe_psql('restored', "SELECT last_value || ' ' || is_called FROM $s");
+	is($dst, $src, "sequence $s carried over ($src)");
+}
+is($node->safe_psql('restored', "SELECT count(*) FROM inventory_batches WHERE state = 'queued'"),
+	scalar(@queued), 'the restored queue holds the queued batches');
+
+###########################################################################
+# Serve the restored database.
+###########################################################################
+$node->append_conf('postgresql.conf', "inventory.database = 'restored'");
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET inventory.enabled');
+my $off = -s $node->logfile;
+$node->restart;
+ok(poll_until($node, 'postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'inventory worker' AND datname = 'restored'",
+		'1', 30),
+	'worker serves the restored database');
+ok(poll_until($node, 'restored', 'SELECT count(*) FROM inventory_queue', '0', 60),
+	'the restored queue is drained');
+is($node->safe_psql('restored', qq{
+	SELECT string_agg(batch_id || ':' || state, ',' ORDER BY batch_id) FROM inventory_batches
+	 WHERE batch_id IN ($qlist)}),
+	join(',', map { "$_:" . ($_ == $doomed ? 'failed' : 'applied') } @queued),
+	'each restored batch applied (the one naming a deleted warehouse failed)');
+is($node->safe_psql('restored', qq{
+	SELECT count(*) FROM inventory_batch_history b
+	 WHERE b.batch_id IN ($qlist) AND b.state = 'applied'
+	   AND b.item_count - coalesce(jsonb_array_length(b.skipped), 0)
+	       <> (SELECT count(*) FROM inventory_ledger l WHERE l.batch_id = b.batch_id)}),
+	'0', 'one ledger row per applied item of each applied batch');
+is($node->safe_psql('restored', "SELECT skipped->0->>'sku' FROM inventory_batch_history WHERE batch_id = $patch"),
+	'DR-6', 'the PATCH batch skipped its item with no level row');
+is($node->safe_psql('restored', qq{
+	SELECT string_agg(sku || ':' || left(warehouse_uuid::text, 1) || '=' || on_hand || '/' || reserved || '/' || available,
+	                  ',' ORDER BY sku, warehouse_uuid) FROM inventory_levels}),
+	# DR-1 East: available 50 + reserved 13 = 63, then on_hand 200 from the
+	# queue; DR-3 West: available 1 + reserved 30
+	'DR-1:4=200/13/187,DR-1:5=7/0/7,DR-2:4=60/3/57,DR-3:5=31/30/1,DR-4:5=3/0/3,DR-5:4=9/0/9',
+	'levels after the restored queue is applied');
+is($node->safe_psql('restored', "SELECT bin_location || ' ' || cost FROM inventory_levels WHERE sku = 'DR-1' AND warehouse_uuid = '$WH[0]'"),
+	'A-01 12.50', 'bin_location and cost survived the restore');
+is($node->safe_psql('restored', 'SELECT * FROM inventory_verify()'), '', 'inventory_verify() is empty in restored');
+
+# New ids do not collide with restored ones.
+my $new = $node->safe_psql('restored',
+	qq{SELECT inventory_adjust('[{"sku": "DR-NEW", "warehouse_uuid": "$WH[0]", "on_hand": 1}]', idempotency_key => 'dr-key-new')});
+cmp_ok($new, '>', $queued[-1], "a new batch gets a fresh id ($new)");
+is($node->safe_psql('restored', "SELECT inventory_wait($new, '60 s')"), 'applied', 'and is applied');
+is($node->safe_psql('restored', 'SELECT count(*) FROM (SELECT id FROM inventory_ledger GROUP BY id HAVING count(*) > 1) d'),
+	'0', 'ledger ids stay unique');
+is($node->safe_psql('restored', "SELECT inventory_adjust('[" . item('DR-1', 0, 'on_hand', 200) . ", " . item('DR-5', 0, 'on_hand', 9) . "]', idempotency_key => 'dr-key-3')"),
+	$queued[0], 'a restored idempotency key still returns its batch');
+is($node->safe_psql('restored', 'SELECT * FROM inventory_verify()'), '', 'inventory_verify() still empty');
+
+my @errs = worker_lines($node, $off, qr/^(ERROR|FATAL|PANIC)$/, qr/./);
+note('worker errors while serving restored (the failed batch may log one): ' . scalar(@errs));
+note($_) for @errs;
+
+$node->stop;
+done_testing();
