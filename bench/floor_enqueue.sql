@@ -1,0 +1,2 @@
+\set i random(1, 20000)
+INSERT INTO floor_queue (body) SELECT body FROM bench_bodies WHERE id = :i;

@@ -1,0 +1,40 @@
+-- bench/setup.sql: data for the benchmark (run by bench/run-bench).
+-- :keys level rows over 4 warehouses, 20 000 prebuilt 50-item bodies
+-- (a quarter of the items set "available"), and the floor's plain tables.
+\set ON_ERROR_STOP 1
+CREATE EXTENSION inventory;
+INSERT INTO inventory_warehouses (uuid, name)
+SELECT ('00000000-0000-4000-8000-00000000000' || i)::uuid, 'W' || i FROM generate_series(1, 4) i;
+
+SELECT setseed(0.42);
+CREATE TABLE bench_bodies (id int PRIMARY KEY, body jsonb NOT NULL);
+INSERT INTO bench_bodies
+SELECT b, jsonb_build_object('inventory', (
+         SELECT jsonb_agg(jsonb_build_object(
+                  'sku', 'SKU-' || (k % (:keys / 4)),
+                  'warehouse_uuid', '00000000-0000-4000-8000-00000000000' || (1 + k / (:keys / 4)),
+                  CASE WHEN r < 0.25 THEN 'available' ELSE 'on_hand' END, q))
+           FROM (SELECT (random() * (:keys - 1))::int AS k, random() AS r,
+                        (random() * 1000)::int AS q
+                   FROM generate_series(1, 50) WHERE b IS NOT NULL) s))
+  FROM generate_series(1, 20000) b;
+
+-- every key exists before the apply is measured, on both sides
+INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand)
+SELECT 'SKU-' || (k % (:keys / 4)), ('00000000-0000-4000-8000-00000000000' || (1 + k / (:keys / 4)))::uuid, 0
+  FROM generate_series(0, :keys - 1) k;
+
+-- the floor: plain tables with only what the same writes need
+CREATE TABLE floor_queue (id bigserial PRIMARY KEY, body jsonb NOT NULL);
+CREATE TABLE floor_levels (
+    sku text COLLATE "C", warehouse_uuid uuid, on_hand bigint NOT NULL,
+    reserved bigint NOT NULL DEFAULT 0, available bigint NOT NULL, updated_at timestamptz,
+    PRIMARY KEY (sku, warehouse_uuid)) WITH (fillfactor = 90);
+INSERT INTO floor_levels (sku, warehouse_uuid, on_hand, available)
+SELECT sku, warehouse_uuid, 0, 0 FROM inventory_levels;
+CREATE TABLE floor_ledger (LIKE inventory_ledger);
+ALTER TABLE floor_ledger ADD PRIMARY KEY (id);
+CREATE SEQUENCE floor_ledger_seq;
+CREATE TABLE floor_items (batch_id bigint, item int, sku text COLLATE "C", warehouse_uuid uuid,
+                          is_available boolean, value bigint, description text);
+VACUUM ANALYZE;
