@@ -78,6 +78,7 @@ typedef enum InventoryIdKind
 extern void InventoryPublishIdBound(InventoryIdKind kind, Oid seqid);
 extern int64 InventoryIdHorizon(InventoryIdKind kind, int64 last_assigned, int *blocking_pid);
 extern void InventorySetWorker(bool running);
+extern void InventoryTakeWakeReasons(bool *batches, bool *changes);
 extern void InventoryWakeWorker(void);
 extern void InventoryXactCallback(XactEvent event, void *arg);
 extern void InventoryReportRound(bool enabled, bool extension_found, int blocking_pid,

@@ -50,6 +50,8 @@ typedef struct InventorySharedState
 	slock_t		mutex;			/* protects the worker fields */
 	int			worker_procno;	/* pgprocno of the worker, or -1 */
 	InventoryWorkerStats stats; /* what the worker reports */
+	pg_atomic_uint32 batches_waiting;	/* a batch was queued (or released) */
+	pg_atomic_uint32 changes_waiting;	/* ledger rows were committed */
 	int			nslots;
 	InventorySlot slots[FLEXIBLE_ARRAY_MEMBER];
 } InventorySharedState;
@@ -59,7 +61,6 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* Backend-local state of the current transaction */
-static bool wake_requested = false;
 static bool slot_published[INVENTORY_NUM_ID_KINDS];
 
 /*
@@ -100,6 +101,8 @@ InventoryShmemStartup(void)
 	{
 		SpinLockInit(&InventoryShared->mutex);
 		InventoryShared->worker_procno = -1;
+		pg_atomic_init_u32(&InventoryShared->batches_waiting, 0);
+		pg_atomic_init_u32(&InventoryShared->changes_waiting, 0);
 		InventoryShared->nslots = MaxBackends;
 		for (int i = 0; i < MaxBackends; i++)
 		{
@@ -147,14 +150,13 @@ MySlot(void)
 /*
  * Publish, before this transaction takes its first id of the given kind
  * from sequence seqid, a lower bound of the ids it will take (see the
- * header comment).  Also asks for a wake-up of the worker at commit.
+ * header comment).  The worker is told at commit.
  */
 void
 InventoryPublishIdBound(InventoryIdKind kind, Oid seqid)
 {
 	InventorySlot *slot = MySlot();
 
-	wake_requested = true;
 	if (slot == NULL || slot_published[kind])
 		return;
 	slot->dboid = MyDatabaseId;
@@ -197,6 +199,20 @@ InventoryIdHorizon(InventoryIdKind kind, int64 last_assigned, int *blocking_pid)
 		}
 	}
 	return horizon;
+}
+
+/*
+ * Why the worker was woken since it last asked: batches queued (or an
+ * earlier batch's transaction ended), changes committed.  Clears both.
+ */
+void
+InventoryTakeWakeReasons(bool *batches, bool *changes)
+{
+	*batches = *changes = false;
+	if (InventoryShared == NULL)
+		return;
+	*batches = pg_atomic_exchange_u32(&InventoryShared->batches_waiting, 0) != 0;
+	*changes = pg_atomic_exchange_u32(&InventoryShared->changes_waiting, 0) != 0;
 }
 
 /*
@@ -262,11 +278,11 @@ InventoryXactCallback(XactEvent event, void *arg pg_attribute_unused())
 	switch (event)
 	{
 		case XACT_EVENT_PRE_PREPARE:
-			if (slot_published[INVENTORY_ID_BATCH])
+			if (slot_published[INVENTORY_ID_BATCH] || slot_published[INVENTORY_ID_LEDGER])
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that queued inventory batches"),
-						 errdetail("Batches must be applied in order, which a prepared transaction could hold back indefinitely.")));
+						 errmsg("cannot PREPARE a transaction that queued inventory batches or changed stock"),
+						 errdetail("Batches and changes are read in order, which a prepared transaction could hold back indefinitely.")));
 			break;
 
 		case XACT_EVENT_COMMIT:
@@ -275,16 +291,26 @@ InventoryXactCallback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			slot = MySlot();
+			if (slot == NULL)
+				break;
 			for (int k = 0; k < INVENTORY_NUM_ID_KINDS; k++)
-			{
-				if (slot != NULL && slot_published[k])
+				if (slot_published[k])
 					pg_atomic_write_u64(&slot->pending[k], SLOT_EMPTY);
-				slot_published[k] = false;
-			}
-			/* after abort too: a reader may have been waiting for us */
-			if (wake_requested)
+
+			/*
+			 * Tell the worker what happened: a batch queued, or (even on
+			 * abort) a bound it may have been waiting on gone; or changes
+			 * to announce.
+			 */
+			if (slot_published[INVENTORY_ID_BATCH])
+				pg_atomic_write_u32(&InventoryShared->batches_waiting, 1);
+			if (slot_published[INVENTORY_ID_LEDGER] &&
+				(event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT))
+				pg_atomic_write_u32(&InventoryShared->changes_waiting, 1);
+			if (slot_published[INVENTORY_ID_BATCH] || slot_published[INVENTORY_ID_LEDGER])
 				InventoryWakeWorker();
-			wake_requested = false;
+			for (int k = 0; k < INVENTORY_NUM_ID_KINDS; k++)
+				slot_published[k] = false;
 			break;
 
 		default:

@@ -55,6 +55,15 @@ static TimestampTz last_purge = 0;
 /* Seconds between deletions of expired idempotency keys */
 #define PURGE_INTERVAL_S	60
 
+/* Milliseconds at least between two announcements of changes alone */
+#define ANNOUNCE_INTERVAL_MS	10
+
+/* State of the main loop (static: kept across the error recovery longjmp) */
+static RoundOutcome outcome = ROUND_IDLE;
+static bool changes_pending = false;
+static TimestampTz last_apply = 0;
+static TimestampTz last_announce = 0;
+
 /*
  * Register the worker; called from _PG_init when preloaded.
  */
@@ -202,6 +211,25 @@ RunRound(void)
 }
 
 /*
+ * Announce committed changes (from order functions and direct writes)
+ * without applying anything: a short transaction for the NOTIFY.
+ */
+static void
+RunAnnounce(void)
+{
+	Oid			nspid;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	nspid = InventoryExtensionSchema();
+	if (OidIsValid(nspid))
+		AnnounceChanges(nspid);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
  * Sleep until the latch is set or timeout_ms passes, handling interrupts.
  */
 static void
@@ -280,7 +308,12 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 
 	for (;;)
 	{
-		RoundOutcome outcome = ROUND_IDLE;
+		bool		batches,
+					changes;
+		volatile bool apply_due;
+		bool		announce_due;
+		long		timeout;
+		TimestampTz now;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -289,12 +322,36 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		if (inventory_enabled)
+		/*
+		 * Apply when a batch was queued, when the last round left more, and
+		 * every naptime as a safety net; announce changes of the order
+		 * functions at most every ANNOUNCE_INTERVAL_MS, so that a stream of
+		 * reservations does not keep the worker running rounds.
+		 */
+		InventoryTakeWakeReasons(&batches, &changes);
+		if (changes)
+			changes_pending = true;
+		now = GetCurrentTimestamp();
+		apply_due = inventory_enabled &&
+			(batches || outcome == ROUND_MORE ||
+			 TimestampDifferenceExceeds(last_apply, now, inventory_naptime_ms));
+		announce_due = changes_pending &&
+			TimestampDifferenceExceeds(last_announce, now, ANNOUNCE_INTERVAL_MS);
+
+		if (apply_due || announce_due)
 		{
 			MemoryContextSwitchTo(round_context);
 			PG_TRY();
 			{
-				outcome = RunRound();
+				if (apply_due)
+				{
+					outcome = RunRound();
+					last_apply = now;
+				}
+				else
+					RunAnnounce();
+				changes_pending = false;
+				last_announce = now;
 			}
 			PG_CATCH();
 			{
@@ -306,6 +363,8 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 				RESUME_INTERRUPTS();
 				MemoryContextSwitchTo(TopMemoryContext);
 				MemoryContextReset(round_context);
+				outcome = ROUND_IDLE;
+				last_apply = GetCurrentTimestamp();
 				PauseAfterError();
 				continue;
 			}
@@ -313,22 +372,28 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 			MemoryContextSwitchTo(TopMemoryContext);
 			MemoryContextReset(round_context);
 		}
-		else
-			InventoryReportRound(false, false, 0, NULL);
-
-		switch (outcome)
+		if (!inventory_enabled)
 		{
-			case ROUND_MORE:
-				/* keep going, but let signals in */
-				break;
-			case ROUND_BLOCKED:
-				/* the holder's commit or abort sets our latch */
-				Sleep(inventory_naptime_ms);
-				break;
-			case ROUND_IDLE:
-			case ROUND_ABSENT:
-				Sleep(inventory_naptime_ms);
-				break;
+			InventoryReportRound(false, false, 0, NULL);
+			outcome = ROUND_IDLE;
 		}
+
+		/* More to apply: go on at once (CHECK_FOR_INTERRUPTS lets signals in). */
+		if (inventory_enabled && outcome == ROUND_MORE)
+			continue;
+
+		/*
+		 * Otherwise sleep until woken (a commit, or the end of a transaction
+		 * holding an earlier batch back) or until the next poll or
+		 * announcement is due.
+		 */
+		now = GetCurrentTimestamp();
+		timeout = inventory_naptime_ms -
+			TimestampDifferenceMilliseconds(last_apply, now);
+		if (changes_pending)
+			timeout = Min(timeout, ANNOUNCE_INTERVAL_MS -
+						  TimestampDifferenceMilliseconds(last_announce, now));
+		if (timeout > 0)
+			Sleep(timeout);
 	}
 }
