@@ -707,6 +707,9 @@ CREATE FUNCTION @extschema@.inventory_process_queue(max_batches integer DEFAULT 
     RETURNS bigint
     LANGUAGE c
     VOLATILE CALLED ON NULL INPUT
+    -- applies as the owner, like the worker: a role granted EXECUTE needs
+    -- no rights on the tables
+    SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     -- key lookups are index probes whatever the table sizes (see worker.c)
     SET enable_seqscan = off

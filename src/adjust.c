@@ -39,13 +39,24 @@ typedef struct AdjustItem
 	pg_uuid_t	uuid;
 } AdjustItem;
 
+/* One problem found: a sentence about item pos (1-based; 0: the batch) */
+typedef struct AdjustProblem
+{
+	int			pos;
+	int			seq;			/* order found, to keep a stable order */
+	char	   *text;
+} AdjustProblem;
+
 /* Collected problems of a batch */
 typedef struct AdjustProblems
 {
-	StringInfoData detail;
-	int			listed;
+	AdjustProblem *list;
 	int			total;
+	int			allocated;
 } AdjustProblems;
+
+/* Longest piece of a caller's input quoted back in a message, in bytes */
+#define MAX_QUOTED_LEN 64
 
 /* The fields an item may have, in the order problems are listed */
 typedef enum ItemField
@@ -80,28 +91,87 @@ static void
 AddProblem(AdjustProblems *problems, int pos, const char *fmt,...)
 {
 	va_list		args;
+	StringInfoData buf;
 
-	problems->total++;
-	if (problems->listed >= MAX_LISTED_PROBLEMS)
-		return;
-	problems->listed++;
-
-	if (problems->detail.len > 0)
-		appendStringInfoChar(&problems->detail, '\n');
-	if (pos > 0)
-		appendStringInfo(&problems->detail, "Item %d: ", pos);
-
+	initStringInfo(&buf);
 	for (;;)
 	{
 		int			needed;
 
 		va_start(args, fmt);
-		needed = appendStringInfoVA(&problems->detail, fmt, args);
+		needed = appendStringInfoVA(&buf, fmt, args);
 		va_end(args);
 		if (needed == 0)
 			break;
-		enlargeStringInfo(&problems->detail, needed);
+		enlargeStringInfo(&buf, needed);
 	}
+
+	if (problems->total >= problems->allocated)
+	{
+		problems->allocated = Max(16, problems->allocated * 2);
+		problems->list = problems->list
+			? repalloc(problems->list, sizeof(AdjustProblem) * problems->allocated)
+			: palloc(sizeof(AdjustProblem) * problems->allocated);
+	}
+	problems->list[problems->total].pos = pos;
+	problems->list[problems->total].seq = problems->total;
+	problems->list[problems->total].text = buf.data;
+	problems->total++;
+}
+
+/*
+ * qsort comparator: problems by item, then in the order they were found.
+ */
+static int
+CompareProblems(const void *a, const void *b)
+{
+	const AdjustProblem *x = a;
+	const AdjustProblem *y = b;
+
+	if (x->pos != y->pos)
+		return x->pos < y->pos ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/*
+ * The DETAIL of a rejection: one line a problem, in item order, the first
+ * MAX_LISTED_PROBLEMS of them.
+ */
+static char *
+ProblemsDetail(AdjustProblems *problems)
+{
+	StringInfoData detail;
+	int			listed = Min(problems->total, MAX_LISTED_PROBLEMS);
+
+	qsort(problems->list, problems->total, sizeof(AdjustProblem), CompareProblems);
+	initStringInfo(&detail);
+	for (int i = 0; i < listed; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(&detail, '\n');
+		if (problems->list[i].pos > 0)
+			appendStringInfo(&detail, "Item %d: ", problems->list[i].pos);
+		appendStringInfoString(&detail, problems->list[i].text);
+	}
+	if (problems->total > listed)
+		appendStringInfo(&detail, "\n%d more problems are not listed.",
+						 problems->total - listed);
+	return detail.data;
+}
+
+/*
+ * A piece of the caller's input for a message: cut to MAX_QUOTED_LEN bytes
+ * (on a character boundary), with "..." when cut.
+ */
+static char *
+Quoted(const char *s, int len)
+{
+	int			cut;
+
+	if (len <= MAX_QUOTED_LEN)
+		return pnstrdup(s, len);
+	cut = pg_mbcliplen(s, len, MAX_QUOTED_LEN);
+	return psprintf("%.*s...", cut, s);
 }
 
 /*
@@ -125,15 +195,6 @@ JsonTypeName(JsonbValue *v)
 		default:
 			return "a JSON value";
 	}
-}
-
-/*
- * A string value as a NUL-terminated C string.
- */
-static char *
-JsonString(JsonbValue *v)
-{
-	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
 /*
@@ -170,7 +231,12 @@ CheckString(AdjustProblems *problems, int pos, const char *field,
 	}
 	for (int i = 0; i < len; i++)
 	{
-		if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
+		unsigned char c = (unsigned char) s[i];
+
+		/* C0 controls, DEL, and in UTF-8 the C1 controls U+0080..U+009F */
+		if (c < 0x20 || c == 0x7f ||
+			(c == 0xc2 && i + 1 < len && ((unsigned char) s[i + 1] & 0xe0) == 0x80 &&
+			 GetDatabaseEncoding() == PG_UTF8))
 		{
 			AddProblem(problems, pos, "\"%s\" must not contain control characters.",
 					   field);
@@ -369,7 +435,7 @@ CheckItem(AdjustProblems *problems, int pos, JsonbValue *elem, AdjustItem *item)
 			present[f] = true;
 		}
 		else
-			unknown = lappend(unknown, pnstrdup(key.val.string.val, key.val.string.len));
+			unknown = lappend(unknown, Quoted(key.val.string.val, key.val.string.len));
 	}
 
 	has_sku = present[F_SKU];
@@ -388,7 +454,7 @@ CheckItem(AdjustProblems *problems, int pos, JsonbValue *elem, AdjustItem *item)
 		else if (!InventoryParseUuid(v->val.string.val, v->val.string.len, &item->uuid))
 			AddProblem(problems, pos,
 					   "\"warehouse_uuid\" must be a UUID like \"5b1e7a9c-0d2f-4e6a-9b3c-1f2e3d4c5b6a\", got \"%s\".",
-					   JsonString(v));
+					   Quoted(v->val.string.val, v->val.string.len));
 		else
 			item->has_uuid = true;
 	}
@@ -545,7 +611,8 @@ FindItems(Jsonb *body, Jsonb **items_jsonb)
 				continue;
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("inventory batch has an unknown field \"%s\"", JsonString(&v)),
+					 errmsg("inventory batch has an unknown field \"%s\"",
+							Quoted(v.val.string.val, v.val.string.len)),
 					 errdetail("The body object may only have the field \"inventory\"."),
 					 errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));
 		}
@@ -645,9 +712,9 @@ inventory_adjust(PG_FUNCTION_ARGS)
 				 errhint("Split the adjustments into batches of at most %d items (inventory.max_batch_items).",
 						 inventory_max_batch_items)));
 
-	initStringInfo(&problems.detail);
-	problems.listed = 0;
+	problems.list = NULL;
 	problems.total = 0;
+	problems.allocated = 0;
 	checked = palloc(sizeof(AdjustItem) * nitems);
 	for (int i = 0; i < nitems; i++)
 	{
@@ -672,32 +739,31 @@ inventory_adjust(PG_FUNCTION_ARGS)
 		for (int i = 0; i < nitems; i++)
 			if (!checked[i].valid)
 				bad_items++;
-		if (problems.total > problems.listed)
-			appendStringInfo(&problems.detail, "\n%d more problems are not listed.",
-							 problems.total - problems.listed);
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("inventory batch rejected: %d of %d items are invalid",
 						Max(bad_items, 1), nitems),
-				 errdetail_internal("%s", problems.detail.data),
+				 errdetail_internal("%s", ProblemsDetail(&problems)),
 				 errhint("Nothing was queued. Correct the listed items and send the whole batch again.")));
+	}
+
+	/* A retry of a request already queued gets its batch id; nothing else. */
+	if (key != NULL)
+	{
+		hash = InventoryRequestHash(body, create_missing);
+		claimed = InventoryClaimIdempotencyKey(nspid, key, hash);
+		if (claimed != 0)
+		{
+			SPI_finish();
+			PG_RETURN_INT64(claimed);
+		}
 	}
 
 	/* Take the batch id, announcing it to the applier first (shmem.c). */
 	InventoryPublishIdBound(INVENTORY_ID_BATCH, seqid);
 	batch_id = nextval_internal(seqid, false);
-
 	if (key != NULL)
-	{
-		hash = InventoryRequestHash(body, create_missing);
-		claimed = InventoryClaimIdempotencyKey(nspid, key, hash, batch_id);
-		if (claimed != batch_id)
-		{
-			/* a retry of a request already queued: queue nothing */
-			SPI_finish();
-			PG_RETURN_INT64(claimed);
-		}
-	}
+		InventoryRecordIdempotencyKey(nspid, key, batch_id);
 
 	args[0] = Int64GetDatum(batch_id);
 	args[1] = JsonbPGetDatum(items_jsonb);

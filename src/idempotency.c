@@ -26,6 +26,7 @@
 static SPIPlanPtr claim_plan = NULL;
 static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr replace_plan = NULL;
+static SPIPlanPtr record_plan = NULL;
 static Oid	plans_nspid = InvalidOid;
 
 /*
@@ -57,41 +58,48 @@ static void
 PreparePlans(Oid nspid)
 {
 	char	   *keys = InventoryQualify(nspid, "inventory_idempotency_keys");
-	Oid			t_claim[3] = {TEXTOID, BYTEAOID, INT8OID};
+	Oid			t_claim[2] = {TEXTOID, BYTEAOID};
 	Oid			t_lookup[2] = {TEXTOID, INT4OID};
+	Oid			t_record[2] = {TEXTOID, INT8OID};
 
 	if (plans_nspid == nspid)
 		return;
 	claim_plan = SPI_prepare(psprintf("INSERT INTO %s (key, request_hash, batch_id) "
-									  "VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING",
-									  keys), 3, t_claim);
+									  "VALUES ($1, $2, 0) ON CONFLICT (key) DO NOTHING",
+									  keys), 2, t_claim);
 	lookup_plan = SPI_prepare(psprintf("SELECT request_hash, batch_id, "
 									   "created_at OPERATOR(pg_catalog.<) (pg_catalog.now() "
 									   "OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $2)) "
 									   "FROM %s WHERE key OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 									   keys), 2, t_lookup);
-	replace_plan = SPI_prepare(psprintf("UPDATE %s SET request_hash = $2, batch_id = $3, "
+	replace_plan = SPI_prepare(psprintf("UPDATE %s SET request_hash = $2, batch_id = 0, "
 										"created_at = pg_catalog.now() "
 										"WHERE key OPERATOR(pg_catalog.=) $1",
-										keys), 3, t_claim);
-	if (claim_plan == NULL || lookup_plan == NULL || replace_plan == NULL)
+										keys), 2, t_claim);
+	record_plan = SPI_prepare(psprintf("UPDATE %s SET batch_id = $2 "
+									   "WHERE key OPERATOR(pg_catalog.=) $1",
+									   keys), 2, t_record);
+	if (claim_plan == NULL || lookup_plan == NULL || replace_plan == NULL || record_plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	SPI_keepplan(claim_plan);
 	SPI_keepplan(lookup_plan);
 	SPI_keepplan(replace_plan);
+	SPI_keepplan(record_plan);
 	plans_nspid = nspid;
 }
 
 /*
- * Claim key for batch_id.  Returns batch_id when the key is new (or its
- * previous use has expired), or the batch id of the earlier identical
- * request; raises an error when the key was used for another request.
- * The caller is connected to SPI.
+ * Claim key for a new batch.  Returns 0 when the key is new (or its
+ * previous use has expired): the caller queues the batch and records its
+ * id with InventoryRecordIdempotencyKey.  Returns the batch id of an
+ * earlier identical request; raises an error, having used no batch id,
+ * when the key was used for another request.  The caller is connected to
+ * SPI.
  */
 int64
-InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash, int64 batch_id)
+InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash)
 {
-	Datum		args[3];
+	Datum		args[2];
 	bool		isnull;
 	bytea	   *old_hash;
 	int64		old_batch;
@@ -100,11 +108,10 @@ InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash, int64 batc
 	PreparePlans(nspid);
 	args[0] = CStringGetTextDatum(key);
 	args[1] = PointerGetDatum(hash);
-	args[2] = Int64GetDatum(batch_id);
 	if (SPI_execute_plan(claim_plan, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "claiming the idempotency key failed");
 	if (SPI_processed == 1)
-		return batch_id;
+		return 0;
 
 	/* The key is taken: by the same request, another, or an expired one. */
 	args[1] = Int32GetDatum(inventory_idempotency_retention_s);
@@ -124,7 +131,7 @@ InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash, int64 batc
 		args[1] = PointerGetDatum(hash);
 		if (SPI_execute_plan(replace_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "renewing the idempotency key failed");
-		return batch_id;
+		return 0;
 	}
 	if (VARSIZE_ANY_EXHDR(old_hash) != VARSIZE_ANY_EXHDR(hash) ||
 		memcmp(VARDATA_ANY(old_hash), VARDATA_ANY(hash), VARSIZE_ANY_EXHDR(hash)) != 0)
@@ -135,4 +142,19 @@ InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash, int64 batc
 						   (long long) old_batch),
 				 errhint("Use a new key for a new request; reuse a key only to retry the same request.")));
 	return old_batch;
+}
+
+/*
+ * Record the batch queued under a key just claimed.
+ */
+void
+InventoryRecordIdempotencyKey(Oid nspid, const char *key, int64 batch_id)
+{
+	Datum		args[2];
+
+	PreparePlans(nspid);
+	args[0] = CStringGetTextDatum(key);
+	args[1] = Int64GetDatum(batch_id);
+	if (SPI_execute_plan(record_plan, args, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
+		elog(ERROR, "recording the idempotency key's batch failed");
 }

@@ -94,8 +94,8 @@ extern int64 InventoryLedgerHorizon(Oid nspid);
 
 /* Idempotency keys (idempotency.c) */
 extern bytea *InventoryRequestHash(Jsonb *body, bool create_missing);
-extern int64 InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash,
-										  int64 batch_id);
+extern int64 InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash);
+extern void InventoryRecordIdempotencyKey(Oid nspid, const char *key, int64 batch_id);
 
 /* Row triggers (triggers.c) */
 typedef struct InventoryCapturedRow

@@ -1,0 +1,7 @@
+-- pgbench script for test/t/013_stress.pl: ship all (NULL) or 1 to 3 units
+-- of an order's reservation of a hot key (IN002 counted by the wrapper).
+\set k random(1, 20)
+\set o random(1, 50)
+\set q random(0, 3)
+SELECT stress.fulfill('ORD-' || :o, 'HOT-' || lpad(:k::text, 2, '0'),
+                      '11111111-1111-4111-8111-111111111111', NULLIF(:q, 0));
