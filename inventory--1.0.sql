@@ -300,13 +300,20 @@ CREATE FUNCTION @extschema@.inventory_levels_ledger()
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
-    src text := COALESCE(NULLIF(pg_catalog.current_setting('inventory.change_source', true), ''),
-                         NULLIF(pg_catalog.current_setting('inventory.change_via', true), ''),
-                         'direct');
-    ord text := NULLIF(pg_catalog.current_setting('inventory.change_order', true), '');
-    line text := NULLIF(pg_catalog.current_setting('inventory.change_line', true), '');
-    reason text := NULLIF(pg_catalog.current_setting('inventory.change_reason', true), '');
+    src text;
+    ord text;
+    line text;
+    reason text;
 BEGIN
+    -- Load the library first: until it is loaded, inventory.* settings are
+    -- placeholders that any role could have set; loading it checks them.
+    PERFORM @extschema@.inventory_outer_role();
+    src := COALESCE(NULLIF(pg_catalog.current_setting('inventory.change_source', true), ''),
+                    NULLIF(pg_catalog.current_setting('inventory.change_via', true), ''),
+                    'direct');
+    ord := NULLIF(pg_catalog.current_setting('inventory.change_order', true), '');
+    line := NULLIF(pg_catalog.current_setting('inventory.change_line', true), '');
+    reason := NULLIF(pg_catalog.current_setting('inventory.change_reason', true), '');
     -- the worker's own rows, and rows being restored, are already recorded
     IF src OPERATOR(pg_catalog.=) 'adjust'
        OR pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
@@ -379,9 +386,12 @@ CREATE FUNCTION @extschema@.inventory_reservations_sync()
     SET inventory.change_via = 'reservations'
     AS $$
 DECLARE
-    ship boolean := COALESCE(pg_catalog.current_setting('inventory.change_source', true)
-                             OPERATOR(pg_catalog.=) 'fulfill', false);
+    ship boolean;
 BEGIN
+    -- Load the library first (see inventory_levels_ledger).
+    PERFORM @extschema@.inventory_outer_role();
+    ship := COALESCE(pg_catalog.current_setting('inventory.change_source', true)
+                     OPERATOR(pg_catalog.=) 'fulfill', false);
     -- restored reservations come with their level rows and sums
     IF pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
         RETURN NULL;

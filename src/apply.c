@@ -83,6 +83,7 @@ typedef struct ApplyKey
 typedef struct ApplyPlans
 {
 	Oid			nspid;
+	char		queue_name[2 * NAMEDATALEN + 8];	/* detects schema renames */
 	SPIPlanPtr	candidates;
 	SPIPlanPtr	take;
 	SPIPlanPtr	insert_rows;
@@ -139,7 +140,7 @@ PreparePlans(Oid nspid)
 	Oid			t_skipped[4] = {INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, UUIDARRAYOID};
 	Oid			t_failed[2] = {INT8OID, TEXTOID};
 
-	if (plans.nspid == nspid)
+	if (plans.nspid == nspid && strcmp(plans.queue_name, queue) == 0)
 		return;
 	if (OidIsValid(plans.nspid))
 	{
@@ -191,12 +192,12 @@ PreparePlans(Oid nspid)
 									"INSERT INTO %s (id, at, sku, warehouse_uuid, source, batch_id, item, "
 									"  description, role, xid, on_hand_before, on_hand_after, "
 									"  reserved_before, reserved_after, available_before, available_after) "
-									"SELECT pg_catalog.nextval('%s'::pg_catalog.regclass), pg_catalog.now(), "
+									"SELECT pg_catalog.nextval(%s::pg_catalog.regclass), pg_catalog.now(), "
 									"  k.sku, k.wh, 'adjust', k.batch, k.item, k.descr, k.role, "
 									"  pg_catalog.pg_current_xact_id(), k.ob, k.oa, k.r, k.r, "
 									"  k.ob OPERATOR(pg_catalog.-) k.r, k.oa OPERATOR(pg_catalog.-) k.r "
 									"FROM ROWS FROM (" UNNEST9 ") AS k(sku, wh, batch, item, descr, role, ob, oa, r)",
-									ledger, ledger_seq), 9, t_ledger);
+									ledger, quote_literal_cstr(ledger_seq)), 9, t_ledger);
 	plans.skipped = Prepare(psprintf(
 									 "UPDATE %s h SET skipped = s.items "
 									 "FROM (SELECT k.b, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
@@ -216,19 +217,21 @@ PreparePlans(Oid nspid)
 										 "       queued_by, queued_xid, pg_catalog.clock_timestamp(), $2, items FROM taken",
 										 queue, history), 2, t_failed);
 	plans.nspid = nspid;
+	strlcpy(plans.queue_name, queue, sizeof(plans.queue_name));
 }
 
 /*
  * Take the applier lock, which makes appliers of one database run one at a
- * time (so batches are applied in order).  Transaction-scoped.
+ * time (so batches are applied in order).  Transaction-scoped.  With wait =
+ * false, returns false instead of waiting for another applier.
  */
-static void
-TakeApplyLock(Oid queue_relid)
+static bool
+TakeApplyLock(Oid queue_relid, bool wait)
 {
 	LOCKTAG		tag;
 
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, (uint32) queue_relid, 0, APPLY_LOCK_FIELD4);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
+	return LockAcquire(&tag, ExclusiveLock, false, !wait) != LOCKACQUIRE_NOT_AVAIL;
 }
 
 /*
@@ -843,12 +846,19 @@ ApplyBatches(Oid nspid, int64 *ids, int nids)
 
 /*
  * Whether an error is the batch's fault (its data or the constraints and
- * triggers it ran into) rather than a passing condition such as a deadlock,
- * a cancel or a lack of resources, after which the round is simply retried.
+ * triggers of the level rows it ran into) rather than a passing condition
+ * such as a deadlock, a cancel or a lack of resources, or a fault of the
+ * extension's own bookkeeping (a ledger id taken twice after a bad
+ * restore, say), after which the round is retried rather than every batch
+ * in it marked failed.
  */
 static bool
 ErrorIsBatchFault(ErrorData *edata)
 {
+	if (edata->table_name != NULL &&
+		strcmp(edata->table_name, "inventory_levels") != 0 &&
+		strcmp(edata->table_name, "inventory_warehouses") != 0)
+		return false;
 	switch (ERRCODE_TO_CATEGORY(edata->sqlerrcode))
 	{
 		case ERRCODE_DATA_EXCEPTION:
@@ -890,12 +900,14 @@ TryApply(Oid nspid, int64 *ids, int nids, int64 *nitems, char **error)
 
 		MemoryContextSwitchTo(oldcontext);
 		edata = CopyErrorData();
-		if (!ErrorIsBatchFault(edata))
-			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+
+		/* Not the batches' fault: end this round, the caller retries. */
+		if (!ErrorIsBatchFault(edata))
+			ReThrowError(edata);
 
 		*error = edata->detail
 			? psprintf("%s (SQLSTATE %s): %s", edata->message,
@@ -933,13 +945,20 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 	memset(result, 0, sizeof(*result));
 	if (!OidIsValid(queue_relid) || !OidIsValid(seqid))
 		return;
-	if (!LockRoundRelations(nspid, wait))
+	if (!LockRoundRelations(nspid, wait) || !TakeApplyLock(queue_relid, wait))
 	{
 		result->blocked = true;
 		return;
 	}
 	PreparePlans(nspid);
-	TakeApplyLock(queue_relid);
+
+	/*
+	 * Without shared memory there are no published bounds: wait instead for
+	 * every transaction that may still queue a batch (they hold
+	 * RowExclusiveLock on the queue), so none can commit below what we read.
+	 */
+	if (!InventoryShmemAvailable())
+		LockRelationOid(queue_relid, ShareLock);
 
 	/* The last batch id handed out, then who may still queue one below it. */
 	last_assigned = InventorySequenceLastValue(seqid);

@@ -64,6 +64,15 @@ PreparePlans(Oid nspid)
 
 	if (plans_nspid == nspid)
 		return;
+	if (claim_plan)
+	{
+		SPI_freeplan(claim_plan);
+		SPI_freeplan(lookup_plan);
+		SPI_freeplan(replace_plan);
+		SPI_freeplan(record_plan);
+		claim_plan = lookup_plan = replace_plan = record_plan = NULL;
+	}
+	plans_nspid = InvalidOid;
 	claim_plan = SPI_prepare(psprintf("INSERT INTO %s (key, request_hash, batch_id) "
 									  "VALUES ($1, $2, 0) ON CONFLICT (key) DO NOTHING",
 									  keys), 2, t_claim);

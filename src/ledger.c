@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
@@ -96,6 +97,12 @@ inventory_ledger_horizon(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("reading inventory changes requires the inventory library in shared_preload_libraries"),
 				 errdetail("Without it, a change committed late with a smaller id could be skipped.")));
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("inventory changes cannot be read on a standby"),
+				 errdetail("Which changes may still commit is known only on the primary."),
+				 errhint("Read inventory_changes() on the primary.")));
 	if (IsolationUsesXactSnapshot())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),

@@ -160,6 +160,7 @@ InventoryPublishIdBound(InventoryIdKind kind, Oid seqid)
 	if (slot == NULL || slot_published[kind])
 		return;
 	slot->dboid = MyDatabaseId;
+	pg_write_barrier();			/* readers check dboid after seeing pending */
 	pg_atomic_write_u64(&slot->pending[kind],
 						(uint64) InventorySequenceLastValue(seqid) + 1);
 	pg_memory_barrier();
@@ -190,7 +191,10 @@ InventoryIdHorizon(InventoryIdKind kind, int64 last_assigned, int *blocking_pid)
 		if (MyProc != NULL && i == MyProc->pgprocno)
 			continue;
 		pending = pg_atomic_read_u64(&slot->pending[kind]);
-		if (pending == SLOT_EMPTY || slot->dboid != MyDatabaseId)
+		if (pending == SLOT_EMPTY)
+			continue;
+		pg_read_barrier();
+		if (slot->dboid != MyDatabaseId)
 			continue;
 		if ((int64) pending - 1 < horizon)
 		{

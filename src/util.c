@@ -20,6 +20,7 @@
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/uuid.h"
 #include "storage/bufmgr.h"
 #include "catalog/pg_sequence.h"
@@ -129,6 +130,26 @@ InventoryParseUuid(const char *s, int len, pg_uuid_t *uuid)
 
 
 /*
+ * The id horizons (shmem.c) need every nextval to move the sequence's
+ * stored last value, which a cache above 1 would not do.
+ */
+static void
+CheckSequenceCache(Relation rel)
+{
+	HeapTuple	tup = SearchSysCache1(SEQRELID, ObjectIdGetDatum(RelationGetRelid(rel)));
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for sequence %u", RelationGetRelid(rel));
+	if (((Form_pg_sequence) GETSTRUCT(tup))->seqcache != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sequence \"%s\" must have CACHE 1", RelationGetRelationName(rel)),
+				 errdetail("Batches and changes are read in id order, which a cache of ids would break."),
+				 errhint("ALTER SEQUENCE %s CACHE 1;", RelationGetRelationName(rel))));
+	ReleaseSysCache(tup);
+}
+
+/*
  * Last value handed out by a sequence (0 if none yet), read from its
  * buffer under a share lock: nextval changes it under an exclusive lock,
  * so the read is ordered with every nextval (see shmem.c).
@@ -146,6 +167,7 @@ InventorySequenceLastValue(Oid seqid)
 
 	if (rel->rd_rel->relkind != RELKIND_SEQUENCE)
 		elog(ERROR, "\"%s\" is not a sequence", RelationGetRelationName(rel));
+	CheckSequenceCache(rel);
 	buf = ReadBuffer(rel, 0);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);

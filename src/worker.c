@@ -99,6 +99,8 @@ AnnounceChanges(Oid nspid)
 	if (!OidIsValid(InventoryRelid(nspid, "inventory_ledger_id_seq")))
 		return;
 	horizon = InventoryLedgerHorizon(nspid);
+	if (horizon < notified_horizon)
+		notified_horizon = -1;	/* the extension was created again */
 	if (horizon <= notified_horizon)
 		return;
 	snprintf(payload, sizeof(payload), INT64_FORMAT, horizon);
@@ -121,8 +123,11 @@ PurgeIdempotencyKeys(Oid nspid)
 	last_purge = now;
 	if (!OidIsValid(InventoryRelid(nspid, "inventory_idempotency_keys")))
 		return;
-	sql = psprintf("DELETE FROM %s WHERE created_at OPERATOR(pg_catalog.<) "
-				   "(pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => %d))",
+	/* skip keys a client holds right now: never wait here */
+	sql = psprintf("DELETE FROM %1$s WHERE key IN (SELECT key FROM %1$s "
+				   "WHERE created_at OPERATOR(pg_catalog.<) "
+				   "(pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => %2$d)) "
+				   "FOR UPDATE SKIP LOCKED)",
 				   InventoryQualify(nspid, "inventory_idempotency_keys"),
 				   inventory_idempotency_retention_s);
 	if (SPI_execute(sql, false, 0) != SPI_OK_DELETE)
@@ -283,6 +288,8 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 	 */
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_OVERRIDE);
+	/* names the worker's SQL does not qualify resolve only in pg_catalog */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	/*
 	 * Every statement of a round looks up at most inventory.batch_size keys
@@ -357,7 +364,7 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 			{
 				HOLD_INTERRUPTS();
 				EmitErrorReport();
-				AbortCurrentTransaction();
+				AbortOutOfAnyTransaction();
 				FlushErrorState();
 				pgstat_report_activity(STATE_IDLE, NULL);
 				RESUME_INTERRUPTS();
