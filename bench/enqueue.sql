@@ -1,2 +1,2 @@
 \set i random(1, 20000)
-SELECT inventory_adjust(body) FROM bench_bodies WHERE id = :i;
+SELECT inventory_adjust(body::jsonb) FROM bench_bodies WHERE id = :i;
