@@ -508,18 +508,12 @@ PreparePlans(Oid nspid)
 	sql = psprintf("SELECT w.uuid, w.archived FROM %s w "
 				   "WHERE w.uuid OPERATOR(pg_catalog.=) ANY ($1)",
 				   InventoryQualify(nspid, "inventory_warehouses"));
-	warehouse_plan = SPI_prepare(sql, 1, wh_types);
-	if (warehouse_plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(warehouse_plan);
+	warehouse_plan = InventoryPrepareKept(sql, 1, wh_types);
 
 	sql = psprintf("INSERT INTO %s (batch_id, items, item_count, queued_by, create_missing) "
 				   "VALUES ($1, $2, $3, $4, $5)",
 				   InventoryQualify(nspid, "inventory_queue"));
-	insert_plan = SPI_prepare(sql, 5, ins_types);
-	if (insert_plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(insert_plan);
+	insert_plan = InventoryPrepareKept(sql, 5, ins_types);
 
 	plans_nspid = nspid;
 }

@@ -103,21 +103,6 @@ static ApplyPlans plans = {InvalidOid};
 	"pg_catalog.unnest($8), pg_catalog.unnest($9)"
 
 /*
- * Prepare and keep one statement.
- */
-static SPIPlanPtr
-Prepare(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 sql, SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
-
-/*
  * Prepare the statements of a round for the extension's schema.
  */
 static void
@@ -156,12 +141,12 @@ PreparePlans(Oid nspid)
 		plans.nspid = InvalidOid;
 	}
 
-	plans.candidates = Prepare(psprintf(
+	plans.candidates = InventoryPrepareKept(psprintf(
 										"SELECT batch_id, item_count FROM %s "
 										"WHERE batch_id OPERATOR(pg_catalog.<=) $1 "
 										"ORDER BY batch_id LIMIT $2",
 										queue), 2, t_int8_int4);
-	plans.take = Prepare(psprintf(
+	plans.take = InventoryPrepareKept(psprintf(
 								  "WITH taken AS (DELETE FROM %s q "
 								  "  WHERE q.batch_id OPERATOR(pg_catalog.=) ANY ($1) "
 								  "  RETURNING q.*, q.xmin AS queued_xid), "
@@ -171,7 +156,7 @@ PreparePlans(Oid nspid)
 								  "         queued_at, queued_by, queued_xid, pg_catalog.clock_timestamp() FROM taken) "
 								  "SELECT batch_id, items, create_missing, queued_by FROM taken ORDER BY batch_id",
 								  queue, history), 1, t_int8arr);
-	plans.insert_rows = Prepare(psprintf(
+	plans.insert_rows = InventoryPrepareKept(psprintf(
 										 "INSERT INTO %s AS l (sku, warehouse_uuid, on_hand, bin_location, cost) "
 										 "SELECT k.sku, k.wh, k.on_hand, k.bin, k.cost "
 										 "FROM ROWS FROM (" UNNEST5 ") AS k(sku, wh, on_hand, bin, cost) "
@@ -179,7 +164,7 @@ PreparePlans(Oid nspid)
 										 "ON CONFLICT (sku, warehouse_uuid) DO NOTHING "
 										 "RETURNING l.sku, l.warehouse_uuid",
 										 levels), 5, t_rows);
-	plans.update_rows = Prepare(psprintf(
+	plans.update_rows = InventoryPrepareKept(psprintf(
 										 "UPDATE %s AS l SET on_hand = CASE WHEN k.avail "
 										 "  THEN k.v OPERATOR(pg_catalog.+) l.reserved ELSE k.v END, "
 										 "  bin_location = COALESCE(k.bin, l.bin_location), "
@@ -188,7 +173,7 @@ PreparePlans(Oid nspid)
 										 "WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
 										 "AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh",
 										 levels), 6, t_update);
-	plans.ledger = Prepare(psprintf(
+	plans.ledger = InventoryPrepareKept(psprintf(
 									"INSERT INTO %s (id, at, sku, warehouse_uuid, source, batch_id, item, "
 									"  description, role, xid, on_hand_before, on_hand_after, "
 									"  reserved_before, reserved_after, available_before, available_after) "
@@ -198,7 +183,7 @@ PreparePlans(Oid nspid)
 									"  k.ob OPERATOR(pg_catalog.-) k.r, k.oa OPERATOR(pg_catalog.-) k.r "
 									"FROM ROWS FROM (" UNNEST9 ") AS k(sku, wh, batch, item, descr, role, ob, oa, r)",
 									ledger, quote_literal_cstr(ledger_seq)), 9, t_ledger);
-	plans.skipped = Prepare(psprintf(
+	plans.skipped = InventoryPrepareKept(psprintf(
 									 "UPDATE %s h SET skipped = s.items "
 									 "FROM (SELECT k.b, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 									 "  'item', k.i, 'sku', k.sku, 'warehouse_uuid', k.wh) ORDER BY k.i) AS items "
@@ -207,7 +192,7 @@ PreparePlans(Oid nspid)
 									 "  GROUP BY k.b) s "
 									 "WHERE h.batch_id OPERATOR(pg_catalog.=) s.b",
 									 history), 4, t_skipped);
-	plans.mark_failed = Prepare(psprintf(
+	plans.mark_failed = InventoryPrepareKept(psprintf(
 										 "WITH taken AS (DELETE FROM %s q "
 										 "  WHERE q.batch_id OPERATOR(pg_catalog.=) $1 "
 										 "  RETURNING q.*, q.xmin AS queued_xid) "

@@ -73,27 +73,21 @@ PreparePlans(Oid nspid)
 		claim_plan = lookup_plan = replace_plan = record_plan = NULL;
 	}
 	plans_nspid = InvalidOid;
-	claim_plan = SPI_prepare(psprintf("INSERT INTO %s (key, request_hash, batch_id) "
+	claim_plan = InventoryPrepareKept(psprintf("INSERT INTO %s (key, request_hash, batch_id) "
 									  "VALUES ($1, $2, 0) ON CONFLICT (key) DO NOTHING",
 									  keys), 2, t_claim);
-	lookup_plan = SPI_prepare(psprintf("SELECT request_hash, batch_id, "
+	lookup_plan = InventoryPrepareKept(psprintf("SELECT request_hash, batch_id, "
 									   "created_at OPERATOR(pg_catalog.<) (pg_catalog.now() "
 									   "OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $2)) "
 									   "FROM %s WHERE key OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 									   keys), 2, t_lookup);
-	replace_plan = SPI_prepare(psprintf("UPDATE %s SET request_hash = $2, batch_id = 0, "
+	replace_plan = InventoryPrepareKept(psprintf("UPDATE %s SET request_hash = $2, batch_id = 0, "
 										"created_at = pg_catalog.now() "
 										"WHERE key OPERATOR(pg_catalog.=) $1",
 										keys), 2, t_claim);
-	record_plan = SPI_prepare(psprintf("UPDATE %s SET batch_id = $2 "
+	record_plan = InventoryPrepareKept(psprintf("UPDATE %s SET batch_id = $2 "
 									   "WHERE key OPERATOR(pg_catalog.=) $1",
 									   keys), 2, t_record);
-	if (claim_plan == NULL || lookup_plan == NULL || replace_plan == NULL || record_plan == NULL)
-		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(claim_plan);
-	SPI_keepplan(lookup_plan);
-	SPI_keepplan(replace_plan);
-	SPI_keepplan(record_plan);
 	plans_nspid = nspid;
 }
 

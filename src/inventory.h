@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
@@ -120,6 +121,7 @@ extern Oid	InventoryRelid(Oid nspid, const char *relname);
 extern char *InventoryQualify(Oid nspid, const char *name);
 extern int64 InventorySequenceLastValue(Oid seqid);
 extern Oid	InventoryFunctionSchema(FunctionCallInfo fcinfo);
+extern SPIPlanPtr InventoryPrepareKept(const char *sql, int nargs, Oid *argtypes);
 extern bool InventoryParseUuid(const char *s, int len, pg_uuid_t *uuid);
 
 #endif							/* INVENTORY_H */

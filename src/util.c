@@ -22,6 +22,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
+#include "executor/spi.h"
 #include "storage/bufmgr.h"
 #include "catalog/pg_sequence.h"
 #include "commands/sequence.h"
@@ -188,4 +189,20 @@ Oid
 InventoryFunctionSchema(FunctionCallInfo fcinfo)
 {
 	return get_func_namespace(fcinfo->flinfo->fn_oid);
+}
+
+/*
+ * Prepare a statement and keep it for the session (the caller is connected
+ * to SPI).
+ */
+SPIPlanPtr
+InventoryPrepareKept(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
 }
