@@ -78,7 +78,7 @@ typedef enum InventoryIdKind
 
 extern void InventoryPublishIdBound(InventoryIdKind kind, Oid seqid);
 extern int64 InventoryIdHorizon(InventoryIdKind kind, int64 last_assigned, int *blocking_pid);
-extern void InventorySetWorker(bool running);
+extern void InventoryRegisterWorkerProcess(void);
 extern void InventoryTakeWakeReasons(bool *batches, bool *changes);
 extern void InventoryWakeWorker(void);
 extern void InventoryXactCallback(XactEvent event, void *arg);

@@ -232,24 +232,20 @@ InventoryWorkerExit(int code pg_attribute_unused(), Datum arg pg_attribute_unuse
 }
 
 /*
- * Register (running = true) the calling process as the worker to wake.
+ * Register the calling process as the worker to wake; its exit clears it.
  */
 void
-InventorySetWorker(bool running)
+InventoryRegisterWorkerProcess(void)
 {
 	if (InventoryShared == NULL)
 		return;
 	SpinLockAcquire(&InventoryShared->mutex);
-	InventoryShared->worker_procno = running ? MyProc->pgprocno : -1;
-	if (running)
-	{
-		memset(&InventoryShared->stats, 0, sizeof(InventoryWorkerStats));
-		InventoryShared->stats.pid = MyProcPid;
-		InventoryShared->stats.started_at = GetCurrentTimestamp();
-	}
+	InventoryShared->worker_procno = MyProc->pgprocno;
+	memset(&InventoryShared->stats, 0, sizeof(InventoryWorkerStats));
+	InventoryShared->stats.pid = MyProcPid;
+	InventoryShared->stats.started_at = GetCurrentTimestamp();
 	SpinLockRelease(&InventoryShared->mutex);
-	if (running)
-		before_shmem_exit(InventoryWorkerExit, (Datum) 0);
+	before_shmem_exit(InventoryWorkerExit, (Datum) 0);
 }
 
 /*

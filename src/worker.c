@@ -34,15 +34,6 @@
 /* Seconds the postmaster waits before restarting a worker that exited */
 #define WORKER_RESTART_SECONDS	5
 
-/* What a round found, for the main loop */
-typedef enum RoundOutcome
-{
-	ROUND_IDLE,					/* nothing to apply */
-	ROUND_MORE,					/* applied some, more are waiting */
-	ROUND_BLOCKED,				/* an uncommitted earlier batch holds us back */
-	ROUND_ABSENT				/* the extension is not installed */
-} RoundOutcome;
-
 /* Whether we already logged that the extension is missing */
 static bool absent_logged = false;
 
@@ -59,7 +50,7 @@ static TimestampTz last_purge = 0;
 #define ANNOUNCE_INTERVAL_MS	10
 
 /* State of the main loop (static: kept across the error recovery longjmp) */
-static RoundOutcome outcome = ROUND_IDLE;
+static bool more_queued = false;	/* the last round left batches behind */
 static bool changes_pending = false;
 static TimestampTz last_apply = 0;
 static TimestampTz last_announce = 0;
@@ -160,15 +151,16 @@ HoldBeforeCommit(void)
 }
 
 /*
- * Run one round in its own transaction.
+ * Run one round in its own transaction.  Returns whether it left applicable
+ * batches behind (the loop then goes on at once); a round that found
+ * nothing, or is held back by an uncommitted earlier batch (whose end wakes
+ * the worker), returns false.
  */
-static RoundOutcome
+static bool
 RunRound(void)
 {
 	InventoryApplyResult result;
 	Oid			nspid;
-	RoundOutcome outcome;
-
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -184,7 +176,7 @@ RunRound(void)
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		InventoryReportRound(true, false, 0, NULL);
-		return ROUND_ABSENT;
+		return false;
 	}
 	if (absent_logged)
 		ereport(LOG,
@@ -205,14 +197,7 @@ RunRound(void)
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	InventoryReportRound(true, true, result.blocking_pid, &result);
-
-	if (result.more)
-		outcome = ROUND_MORE;
-	else if (result.blocked)
-		outcome = ROUND_BLOCKED;
-	else
-		outcome = ROUND_IDLE;
-	return outcome;
+	return result.more;
 }
 
 /*
@@ -305,7 +290,7 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	/* the apply writes one ledger row per item itself */
 	SetConfigOption("inventory.change_source", "adjust", PGC_SUSET, PGC_S_OVERRIDE);
-	InventorySetWorker(true);
+	InventoryRegisterWorkerProcess();
 
 	round_context = AllocSetContextCreate(TopMemoryContext,
 										  "inventory worker round",
@@ -340,7 +325,7 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 			changes_pending = true;
 		now = GetCurrentTimestamp();
 		apply_due = inventory_enabled &&
-			(batches || outcome == ROUND_MORE ||
+			(batches || more_queued ||
 			 TimestampDifferenceExceeds(last_apply, now, inventory_naptime_ms));
 		announce_due = changes_pending &&
 			TimestampDifferenceExceeds(last_announce, now, ANNOUNCE_INTERVAL_MS);
@@ -352,7 +337,7 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 			{
 				if (apply_due)
 				{
-					outcome = RunRound();
+					more_queued = RunRound();
 					last_apply = now;
 				}
 				else
@@ -370,7 +355,7 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 				RESUME_INTERRUPTS();
 				MemoryContextSwitchTo(TopMemoryContext);
 				MemoryContextReset(round_context);
-				outcome = ROUND_IDLE;
+				more_queued = false;
 				last_apply = GetCurrentTimestamp();
 				PauseAfterError();
 				continue;
@@ -382,11 +367,11 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 		if (!inventory_enabled)
 		{
 			InventoryReportRound(false, false, 0, NULL);
-			outcome = ROUND_IDLE;
+			more_queued = false;
 		}
 
 		/* More to apply: go on at once (CHECK_FOR_INTERRUPTS lets signals in). */
-		if (inventory_enabled && outcome == ROUND_MORE)
+		if (inventory_enabled && more_queued)
 			continue;
 
 		/*
