@@ -12,6 +12,7 @@ OBJS = \
 	src/adjust.o \
 	src/idempotency.o \
 	src/ledger.o \
+	src/ledger_append.o \
 	src/apply.o \
 	src/worker.o \
 	src/triggers.o \
@@ -22,7 +23,7 @@ DATA = $(wildcard inventory--*.sql)
 
 # pg_regress tests (sql/ and expected/); run against a server that preloads
 # the library, see test/run-tests.
-REGRESS = setup validation apply triggers worker orders ledger
+REGRESS = setup validation apply triggers worker orders ledger rounds
 # The database must exist already and be the worker's inventory.database;
 # test/run-tests passes CONTRIB_TESTDB and ISOLATION_TESTDB to name it.
 REGRESS_OPTS = --use-existing

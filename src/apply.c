@@ -14,12 +14,22 @@
  * batch's data, each batch is retried alone and the ones that still fail
  * are recorded as failed with their error.
  *
+ * The items of a round are streamed: read a few batches at a time, sorted
+ * by key in a tuplesort (which spills to disk), then applied in chunks of
+ * whole keys, each with one set-based UPDATE, one INSERT of missing rows,
+ * and the chunk's ledger rows appended directly (ledger_append.c).  The
+ * worker's memory is therefore bounded by the chunk and the sort, not by
+ * the round or the backlog, and rounds can be large enough for the
+ * coalescing to pay off when a backlog builds up.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -30,6 +40,8 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/resowner.h"
+#include "utils/tuplesort.h"
+#include "utils/typcache.h"
 #include "utils/uuid.h"
 
 #include "inventory.h"
@@ -79,6 +91,40 @@ typedef struct ApplyKey
 	Numeric		cost;			/* last given, or NULL */
 } ApplyKey;
 
+/*
+ * A round streams its items: they are sorted by key (in at most
+ * APPLY_SORT_MEM_KB of memory, then on disk) and applied in chunks of about
+ * APPLY_CHUNK items (whole keys), so that the worker's memory does not grow
+ * with the size of the round or of the backlog.  The arrays of one
+ * statement are built in chunk_cxt and freed after it.
+ */
+#define APPLY_CHUNK 8192
+#define APPLY_SORT_MEM_KB 16384
+
+static MemoryContext chunk_cxt = NULL;
+
+/* Columns of the round's item sort */
+#define SORT_SKU		1
+#define SORT_WH			2
+#define SORT_SEQ		3
+#define SORT_BATCH		4
+#define SORT_POS		5
+#define SORT_CREATE		6
+#define SORT_AVAIL		7
+#define SORT_VALUE		8
+#define SORT_BIN		9
+#define SORT_COST		10
+#define SORT_DESC		11
+#define SORT_ROLE		12
+#define SORT_NATTS		12
+
+/* How a round writes its ledger rows */
+typedef struct RoundLedger
+{
+	bool		started;		/* ids reserved, writer chosen */
+	InventoryLedgerAppender *appender;	/* or NULL: INSERT statements */
+} RoundLedger;
+
 /* Prepared statements, kept for the session */
 typedef struct ApplyPlans
 {
@@ -90,6 +136,7 @@ typedef struct ApplyPlans
 	SPIPlanPtr	update_rows;
 	SPIPlanPtr	ledger;
 	SPIPlanPtr	skipped;
+	SPIPlanPtr	sort_skipped;
 	SPIPlanPtr	mark_failed;
 } ApplyPlans;
 
@@ -131,7 +178,7 @@ PreparePlans(Oid nspid)
 	{
 		SPIPlanPtr *all[] = {&plans.candidates, &plans.take,
 			&plans.insert_rows, &plans.update_rows, &plans.ledger,
-		&plans.skipped, &plans.mark_failed};
+		&plans.skipped, &plans.sort_skipped, &plans.mark_failed};
 
 		for (int i = 0; i < (int) lengthof(all); i++)
 		{
@@ -184,7 +231,7 @@ PreparePlans(Oid nspid)
 									"FROM ROWS FROM (" UNNEST9 ") AS k(sku, wh, batch, item, descr, role, ob, oa, r)",
 									ledger, quote_literal_cstr(ledger_seq)), 9, t_ledger);
 	plans.skipped = InventoryPrepareKept(psprintf(
-									 "UPDATE %s h SET skipped = s.items "
+									 "UPDATE %s h SET skipped = COALESCE(h.skipped OPERATOR(pg_catalog.||) s.items, s.items) "
 									 "FROM (SELECT k.b, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 									 "  'item', k.i, 'sku', k.sku, 'warehouse_uuid', k.wh) ORDER BY k.i) AS items "
 									 "  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
@@ -192,6 +239,12 @@ PreparePlans(Oid nspid)
 									 "  GROUP BY k.b) s "
 									 "WHERE h.batch_id OPERATOR(pg_catalog.=) s.b",
 									 history), 4, t_skipped);
+	plans.sort_skipped = InventoryPrepareKept(psprintf(
+										  "UPDATE %s h SET skipped = (SELECT pg_catalog.jsonb_agg(e.v "
+										  "  ORDER BY (e.v OPERATOR(pg_catalog.->>) 'item')::pg_catalog.int4) "
+										  "  FROM pg_catalog.jsonb_array_elements(h.skipped) AS e(v)) "
+										  "WHERE h.batch_id OPERATOR(pg_catalog.=) ANY ($1) AND h.skipped IS NOT NULL",
+										  history), 1, t_int8arr);
 	plans.mark_failed = InventoryPrepareKept(psprintf(
 										 "WITH taken AS (DELETE FROM %s q "
 										 "  WHERE q.batch_id OPERATOR(pg_catalog.=) $1 "
@@ -275,24 +328,13 @@ CompareKey(const char *sku1, int len1, const pg_uuid_t *wh1,
 	return memcmp(wh1->data, wh2->data, UUID_LEN);
 }
 
-/* qsort context: the items being sorted */
-static ApplyItem *sort_items;
-
 /*
- * qsort comparator for item indexes: by key, then by queue order.
+ * Order of two items' keys.
  */
 static int
-CompareItemIndex(const void *a, const void *b)
+CompareItemKeys(const ApplyItem *x, const ApplyItem *y)
 {
-	int			ia = *(const int *) a;
-	int			ib = *(const int *) b;
-	ApplyItem  *x = &sort_items[ia];
-	ApplyItem  *y = &sort_items[ib];
-	int			c = CompareKey(x->sku, x->skulen, &x->wh, y->sku, y->skulen, &y->wh);
-
-	if (c != 0)
-		return c;
-	return (ia > ib) - (ia < ib);
+	return CompareKey(x->sku, x->skulen, &x->wh, y->sku, y->skulen, &y->wh);
 }
 
 /*
@@ -301,7 +343,8 @@ CompareItemIndex(const void *a, const void *b)
 static text *
 ItemText(JsonbContainer *obj, const char *field)
 {
-	JsonbValue *v = getKeyJsonValueFromContainer(obj, field, strlen(field), NULL);
+	JsonbValue	buf;
+	JsonbValue *v = getKeyJsonValueFromContainer(obj, field, strlen(field), &buf);
 
 	if (v == NULL || v->type != jbvString)
 		return NULL;
@@ -309,47 +352,50 @@ ItemText(JsonbContainer *obj, const char *field)
 }
 
 /*
- * Read the items of one queued batch into items[*nitems...].
+ * Put the items of one queued batch into the round's sort, numbered on
+ * from *seq (queue order).  Allocates in the current memory context.
  */
 static void
-ReadBatchItems(Jsonb *batch, int64 batch_id, bool create_missing,
-			   const char *queued_by, ApplyItem *items, int *nitems)
+SortBatchItems(Tuplesortstate *sort, TupleTableSlot *slot, Jsonb *batch,
+			   int64 batch_id, bool create_missing, Datum queued_by, int64 *seq)
 {
 	JsonbContainer *arr = &batch->root;
 	int			n = JsonContainerSize(arr);
+	ApplyItem	itembuf;
 
 	for (int i = 0; i < n; i++)
 	{
 		JsonbValue *elem = getIthJsonbValueFromContainer(arr, i);
 		JsonbContainer *obj;
+		JsonbValue	buf;		/* lookups reuse it: strings point into batch */
 		JsonbValue *v;
-		ApplyItem  *item = &items[(*nitems)++];
+		ApplyItem  *item = &itembuf;
 		bool		overflow = false;
 
 		if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
 			elog(ERROR, "queued item %d is not an object", i + 1);
 		obj = elem->val.binary.data;
+		pfree(elem);
 		memset(item, 0, sizeof(*item));
 		item->batch_id = batch_id;
 		item->pos = i + 1;
 		item->create_missing = create_missing;
-		item->queued_by = queued_by;
 
-		v = getKeyJsonValueFromContainer(obj, "sku", 3, NULL);
+		v = getKeyJsonValueFromContainer(obj, "sku", 3, &buf);
 		if (v == NULL || v->type != jbvString)
 			elog(ERROR, "queued item %d has no sku", i + 1);
 		item->sku = v->val.string.val;
 		item->skulen = v->val.string.len;
 
-		v = getKeyJsonValueFromContainer(obj, "warehouse_uuid", 14, NULL);
+		v = getKeyJsonValueFromContainer(obj, "warehouse_uuid", 14, &buf);
 		if (v == NULL || v->type != jbvString ||
 			!InventoryParseUuid(v->val.string.val, v->val.string.len, &item->wh))
 			elog(ERROR, "queued item %d has no valid warehouse_uuid", i + 1);
 
-		v = getKeyJsonValueFromContainer(obj, "on_hand", 7, NULL);
+		v = getKeyJsonValueFromContainer(obj, "on_hand", 7, &buf);
 		if (v == NULL)
 		{
-			v = getKeyJsonValueFromContainer(obj, "available", 9, NULL);
+			v = getKeyJsonValueFromContainer(obj, "available", 9, &buf);
 			item->is_available = true;
 		}
 		if (v == NULL || v->type != jbvNumeric)
@@ -360,10 +406,128 @@ ReadBatchItems(Jsonb *batch, int64 batch_id, bool create_missing,
 
 		item->bin_location = ItemText(obj, "bin_location");
 		item->description = ItemText(obj, "description");
-		v = getKeyJsonValueFromContainer(obj, "cost", 4, NULL);
+		v = getKeyJsonValueFromContainer(obj, "cost", 4, &buf);
 		if (v != NULL && v->type == jbvNumeric)
 			item->cost = v->val.numeric;
+
+		ExecClearTuple(slot);
+		memset(slot->tts_isnull, false, sizeof(bool) * SORT_NATTS);
+		slot->tts_values[SORT_SKU - 1] =
+			PointerGetDatum(cstring_to_text_with_len(item->sku, item->skulen));
+		slot->tts_values[SORT_WH - 1] = UUIDPGetDatum(&item->wh);
+		slot->tts_values[SORT_SEQ - 1] = Int64GetDatum((*seq)++);
+		slot->tts_values[SORT_BATCH - 1] = Int64GetDatum(batch_id);
+		slot->tts_values[SORT_POS - 1] = Int32GetDatum(item->pos);
+		slot->tts_values[SORT_CREATE - 1] = BoolGetDatum(create_missing);
+		slot->tts_values[SORT_AVAIL - 1] = BoolGetDatum(item->is_available);
+		slot->tts_values[SORT_VALUE - 1] = Int32GetDatum(item->value);
+		slot->tts_values[SORT_BIN - 1] = PointerGetDatum(item->bin_location);
+		slot->tts_isnull[SORT_BIN - 1] = (item->bin_location == NULL);
+		slot->tts_values[SORT_COST - 1] = NumericGetDatum(item->cost);
+		slot->tts_isnull[SORT_COST - 1] = (item->cost == NULL);
+		slot->tts_values[SORT_DESC - 1] = PointerGetDatum(item->description);
+		slot->tts_isnull[SORT_DESC - 1] = (item->description == NULL);
+		slot->tts_values[SORT_ROLE - 1] = queued_by;
+		ExecStoreVirtualTuple(slot);
+		tuplesort_puttupleslot(sort, slot);
 	}
+}
+
+/*
+ * The descriptor of the round's item sort.
+ */
+static TupleDesc
+ItemSortDesc(void)
+{
+	TupleDesc	desc = CreateTemplateTupleDesc(SORT_NATTS);
+
+	TupleDescInitEntry(desc, SORT_SKU, "sku", TEXTOID, -1, 0);
+	TupleDescInitEntryCollation(desc, SORT_SKU, C_COLLATION_OID);
+	TupleDescInitEntry(desc, SORT_WH, "warehouse_uuid", UUIDOID, -1, 0);
+	TupleDescInitEntry(desc, SORT_SEQ, "seq", INT8OID, -1, 0);
+	TupleDescInitEntry(desc, SORT_BATCH, "batch_id", INT8OID, -1, 0);
+	TupleDescInitEntry(desc, SORT_POS, "item", INT4OID, -1, 0);
+	TupleDescInitEntry(desc, SORT_CREATE, "create_missing", BOOLOID, -1, 0);
+	TupleDescInitEntry(desc, SORT_AVAIL, "is_available", BOOLOID, -1, 0);
+	TupleDescInitEntry(desc, SORT_VALUE, "value", INT4OID, -1, 0);
+	TupleDescInitEntry(desc, SORT_BIN, "bin_location", TEXTOID, -1, 0);
+	TupleDescInitEntry(desc, SORT_COST, "cost", NUMERICOID, -1, 0);
+	TupleDescInitEntry(desc, SORT_DESC, "description", TEXTOID, -1, 0);
+	TupleDescInitEntry(desc, SORT_ROLE, "queued_by", NAMEOID, -1, 0);
+	return desc;
+}
+
+/*
+ * Start the round's item sort: by sku (bytewise), warehouse, then queue
+ * order, in at most APPLY_SORT_MEM_KB of memory (then on disk).
+ */
+static Tuplesortstate *
+BeginItemSort(TupleDesc desc)
+{
+	AttrNumber	attnums[3] = {SORT_SKU, SORT_WH, SORT_SEQ};
+	Oid			ops[3];
+	Oid			colls[3] = {C_COLLATION_OID, InvalidOid, InvalidOid};
+	bool		nullsfirst[3] = {false, false, false};
+	Oid			types[3] = {TEXTOID, UUIDOID, INT8OID};
+
+	for (int i = 0; i < 3; i++)
+		ops[i] = lookup_type_cache(types[i], TYPECACHE_LT_OPR)->lt_opr;
+#if PG_VERSION_NUM >= 150000
+	return tuplesort_begin_heap(desc, 3, attnums, ops, colls, nullsfirst,
+								APPLY_SORT_MEM_KB, NULL, TUPLESORT_NONE);
+#else
+	return tuplesort_begin_heap(desc, 3, attnums, ops, colls, nullsfirst,
+								APPLY_SORT_MEM_KB, NULL, false);
+#endif
+}
+
+/*
+ * Whether the sorted item in the slot has another key than *item.
+ */
+static bool
+SlotKeyDiffers(TupleTableSlot *slot, const ApplyItem *item)
+{
+	text	   *sku;
+
+	slot_getsomeattrs(slot, SORT_WH);
+	sku = DatumGetTextPP(slot->tts_values[SORT_SKU - 1]);
+	return CompareKey(VARDATA_ANY(sku), VARSIZE_ANY_EXHDR(sku),
+					  DatumGetUUIDP(slot->tts_values[SORT_WH - 1]),
+					  item->sku, item->skulen, &item->wh) != 0;
+}
+
+/*
+ * Read a sorted item from the slot into *item, copying what it points to
+ * into the current memory context.
+ */
+static void
+DecodeItem(TupleTableSlot *slot, ApplyItem *item)
+{
+	Datum	   *v;
+	bool	   *n;
+	text	   *sku;
+
+	slot_getallattrs(slot);
+	v = slot->tts_values;
+	n = slot->tts_isnull;
+	memset(item, 0, sizeof(*item));
+	sku = DatumGetTextPP(v[SORT_SKU - 1]);
+	item->skulen = VARSIZE_ANY_EXHDR(sku);
+	item->sku = pnstrdup(VARDATA_ANY(sku), item->skulen);
+	memcpy(&item->wh, DatumGetUUIDP(v[SORT_WH - 1]), sizeof(pg_uuid_t));
+	item->batch_id = DatumGetInt64(v[SORT_BATCH - 1]);
+	item->pos = DatumGetInt32(v[SORT_POS - 1]);
+	item->create_missing = DatumGetBool(v[SORT_CREATE - 1]);
+	item->is_available = DatumGetBool(v[SORT_AVAIL - 1]);
+	item->value = DatumGetInt32(v[SORT_VALUE - 1]);
+	if (!n[SORT_BIN - 1])
+		item->bin_location = DatumGetTextPCopy(v[SORT_BIN - 1]);
+	if (!n[SORT_COST - 1])
+		item->cost = DatumGetNumericCopy(v[SORT_COST - 1]);
+	if (!n[SORT_DESC - 1])
+		item->description = DatumGetTextPCopy(v[SORT_DESC - 1]);
+	item->queued_by = palloc(NAMEDATALEN);
+	memcpy((char *) item->queued_by, DatumGetName(v[SORT_ROLE - 1]), NAMEDATALEN);
 }
 
 /*
@@ -483,124 +647,186 @@ EvaluateKey(ApplyKey *k, ApplyItem *items, int *order)
 }
 
 /*
+ * Start a chunk: switch to the chunk memory context, which holds the
+ * arrays of one statement and is reset after it.
+ */
+static MemoryContext
+ChunkBegin(void)
+{
+	return MemoryContextSwitchTo(chunk_cxt);
+}
+
+/*
+ * End a chunk: free everything it allocated.
+ */
+static void
+ChunkEnd(MemoryContext old)
+{
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(chunk_cxt);
+}
+
+/*
  * Insert the rows of the missing keys that items create, with their final
- * values, unless someone created them meanwhile.  Returns false when there
- * was nothing to insert and no statement ran.
+ * values, unless someone created them meanwhile, in statements of at most
+ * APPLY_CHUNK rows.  The keys created are marked found and inserted.
+ * Returns false when there was nothing to insert and no statement ran.
  */
 static bool
 InsertMissingRows(ApplyKey *keys, int nkeys)
 {
-	Datum	   *skus = palloc(sizeof(Datum) * nkeys);
-	Datum	   *whs = palloc(sizeof(Datum) * nkeys);
-	Datum	   *onhand = palloc(sizeof(Datum) * nkeys);
-	Datum	   *bins = palloc(sizeof(Datum) * nkeys);
-	Datum	   *costs = palloc(sizeof(Datum) * nkeys);
-	bool	   *binnull = palloc(sizeof(bool) * nkeys);
-	bool	   *costnull = palloc(sizeof(bool) * nkeys);
-	int			n = 0;
-	Datum		args[5];
+	bool		ran = false;
+	int			next = 0;
 
-	for (int i = 0; i < nkeys; i++)
+	while (next < nkeys)
 	{
-		ApplyKey   *k = &keys[i];
+		MemoryContext old = ChunkBegin();
+		Datum	   *skus = palloc(sizeof(Datum) * APPLY_CHUNK);
+		Datum	   *whs = palloc(sizeof(Datum) * APPLY_CHUNK);
+		Datum	   *onhand = palloc(sizeof(Datum) * APPLY_CHUNK);
+		Datum	   *bins = palloc(sizeof(Datum) * APPLY_CHUNK);
+		Datum	   *costs = palloc(sizeof(Datum) * APPLY_CHUNK);
+		bool	   *binnull = palloc(sizeof(bool) * APPLY_CHUNK);
+		bool	   *costnull = palloc(sizeof(bool) * APPLY_CHUNK);
+		int			n = 0;
+		Datum		args[5];
 
-		if (!k->write || k->inserted || k->found)
-			continue;
-		skus[n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
-		whs[n] = UUIDPGetDatum(&k->wh);
-		onhand[n] = Int64GetDatum(k->final_on_hand);
-		bins[n] = PointerGetDatum(k->bin_location);
-		binnull[n] = (k->bin_location == NULL);
-		costs[n] = NumericGetDatum(k->cost);
-		costnull[n] = (k->cost == NULL);
-		n++;
+		for (; next < nkeys && n < APPLY_CHUNK; next++)
+		{
+			ApplyKey   *k = &keys[next];
+
+			if (!k->write || k->inserted || k->found)
+				continue;
+			skus[n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
+			whs[n] = UUIDPGetDatum(&k->wh);
+			onhand[n] = Int64GetDatum(k->final_on_hand);
+			bins[n] = PointerGetDatum(k->bin_location);
+			binnull[n] = (k->bin_location == NULL);
+			costs[n] = NumericGetDatum(k->cost);
+			costnull[n] = (k->cost == NULL);
+			n++;
+		}
+		if (n > 0)
+		{
+			args[0] = MakeArray(skus, NULL, n, TEXTOID);
+			args[1] = MakeArray(whs, NULL, n, UUIDOID);
+			args[2] = MakeArray(onhand, NULL, n, INT8OID);
+			args[3] = MakeArray(bins, binnull, n, TEXTOID);
+			args[4] = MakeArray(costs, costnull, n, NUMERICOID);
+			Execute(plans.insert_rows, args, SPI_OK_INSERT_RETURNING);
+			for (uint64 r = 0; r < SPI_processed; r++)
+			{
+				ApplyKey   *k = RowKey(keys, nkeys, SPI_tuptable->vals[r], SPI_tuptable->tupdesc);
+
+				k->inserted = true;
+				k->found = true;
+				k->on_hand = 0;
+				k->reserved = 0;
+			}
+			SPI_freetuptable(SPI_tuptable);
+			ran = true;
+		}
+		ChunkEnd(old);
 	}
-	if (n == 0)
-		return false;
+	return ran;
+}
 
-	args[0] = MakeArray(skus, NULL, n, TEXTOID);
-	args[1] = MakeArray(whs, NULL, n, UUIDOID);
-	args[2] = MakeArray(onhand, NULL, n, INT8OID);
-	args[3] = MakeArray(bins, binnull, n, TEXTOID);
-	args[4] = MakeArray(costs, costnull, n, NUMERICOID);
-	Execute(plans.insert_rows, args, SPI_OK_INSERT_RETURNING);
-	return true;
+/*
+ * Run an UPDATE of level rows, returning the rows the row trigger captured
+ * (allocated in the current memory context).
+ */
+static InventoryCapturedRow *
+ExecuteCaptured(SPIPlanPtr plan, Datum *args, int *nrows)
+{
+	InventoryCapturedRow *rows;
+
+	InventoryCaptureBegin();
+	PG_TRY();
+	{
+		Execute(plan, args, SPI_OK_UPDATE);
+	}
+	PG_FINALLY();
+	{
+		rows = InventoryCaptureEnd(nrows);
+	}
+	PG_END_TRY();
+	return rows;
 }
 
 /*
  * Update the existing rows of the keys not found yet, in key order, to the
  * last item's target (for an existing row every item applies, and the last
- * decides).  The row trigger captures each row's values before the change,
- * read under the row lock, and skips the rows that would not change (they
- * stay locked all the same).
+ * decides), in statements of at most APPLY_CHUNK rows.  The row trigger
+ * captures each row's values before the change, read under the row lock,
+ * and skips the rows that would not change (they stay locked all the same).
  */
 static void
 UpdateExistingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
 {
-	Datum	   *v[6];
-	bool	   *binnull = palloc(sizeof(bool) * nkeys);
-	bool	   *costnull = palloc(sizeof(bool) * nkeys);
 	Oid			types[6] = {TEXTOID, UUIDOID, BOOLOID, INT8OID, TEXTOID, NUMERICOID};
-	Datum		args[6];
-	int			n = 0;
-	InventoryCapturedRow *rows;
-	int			nrows;
+	int			next = 0;
 
-	for (int c = 0; c < 6; c++)
-		v[c] = palloc(sizeof(Datum) * nkeys);
-	for (int i = 0; i < nkeys; i++)
+	while (next < nkeys)
 	{
-		ApplyKey   *k = &keys[i];
-		ApplyItem  *last = &items[order[k->last]];
-		text	   *bin = NULL;
-		Numeric		cost = NULL;
+		MemoryContext old = ChunkBegin();
+		Datum	   *v[6];
+		bool	   *binnull = palloc(sizeof(bool) * APPLY_CHUNK);
+		bool	   *costnull = palloc(sizeof(bool) * APPLY_CHUNK);
+		Datum		args[6];
+		int			n = 0;
+		InventoryCapturedRow *rows;
+		int			nrows;
 
-		if (k->found)
-			continue;
-		for (int j = k->first; j <= k->last; j++)
+		for (int c = 0; c < 6; c++)
+			v[c] = palloc(sizeof(Datum) * APPLY_CHUNK);
+		for (; next < nkeys && n < APPLY_CHUNK; next++)
 		{
-			if (items[order[j]].bin_location)
-				bin = items[order[j]].bin_location;
-			if (items[order[j]].cost)
-				cost = items[order[j]].cost;
+			ApplyKey   *k = &keys[next];
+			ApplyItem  *last = &items[order[k->last]];
+			text	   *bin = NULL;
+			Numeric		cost = NULL;
+
+			if (k->found)
+				continue;
+			for (int j = k->first; j <= k->last; j++)
+			{
+				if (items[order[j]].bin_location)
+					bin = items[order[j]].bin_location;
+				if (items[order[j]].cost)
+					cost = items[order[j]].cost;
+			}
+			v[0][n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
+			v[1][n] = UUIDPGetDatum(&k->wh);
+			v[2][n] = BoolGetDatum(last->is_available);
+			v[3][n] = Int64GetDatum((int64) last->value);
+			v[4][n] = PointerGetDatum(bin);
+			binnull[n] = (bin == NULL);
+			v[5][n] = NumericGetDatum(cost);
+			costnull[n] = (cost == NULL);
+			n++;
 		}
-		v[0][n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
-		v[1][n] = UUIDPGetDatum(&k->wh);
-		v[2][n] = BoolGetDatum(last->is_available);
-		v[3][n] = Int64GetDatum((int64) last->value);
-		v[4][n] = PointerGetDatum(bin);
-		binnull[n] = (bin == NULL);
-		v[5][n] = NumericGetDatum(cost);
-		costnull[n] = (cost == NULL);
-		n++;
-	}
-	if (n == 0)
-		return;
-	for (int c = 0; c < 6; c++)
-		args[c] = MakeArray(v[c], c == 4 ? binnull : (c == 5 ? costnull : NULL), n, types[c]);
+		if (n == 0)
+		{
+			ChunkEnd(old);
+			break;
+		}
+		for (int c = 0; c < 6; c++)
+			args[c] = MakeArray(v[c], c == 4 ? binnull : (c == 5 ? costnull : NULL), n, types[c]);
 
-	InventoryCaptureBegin();
-	PG_TRY();
-	{
-		Execute(plans.update_rows, args, SPI_OK_UPDATE);
-	}
-	PG_FINALLY();
-	{
-		rows = InventoryCaptureEnd(&nrows);
-	}
-	PG_END_TRY();
+		rows = ExecuteCaptured(plans.update_rows, args, &nrows);
+		for (int r = 0; r < nrows; r++)
+		{
+			ApplyKey   *k = FindKey(keys, nkeys, VARDATA_ANY(rows[r].sku),
+									VARSIZE_ANY_EXHDR(rows[r].sku), &rows[r].wh);
 
-	for (int r = 0; r < nrows; r++)
-	{
-		ApplyKey   *k = FindKey(keys, nkeys, VARDATA_ANY(rows[r].sku),
-								VARSIZE_ANY_EXHDR(rows[r].sku), &rows[r].wh);
-
-		if (k == NULL)
-			elog(ERROR, "inventory apply updated an unexpected level row");
-		k->found = true;
-		k->on_hand = rows[r].old_on_hand;
-		k->reserved = rows[r].old_reserved;
-		k->captured_on_hand = rows[r].new_on_hand;
+			if (k == NULL)
+				elog(ERROR, "inventory apply updated an unexpected level row");
+			k->found = true;
+			k->on_hand = rows[r].old_on_hand;
+			k->reserved = rows[r].old_reserved;
+			k->captured_on_hand = rows[r].new_on_hand;
+		}
+		ChunkEnd(old);
 	}
 }
 
@@ -613,8 +839,6 @@ CreateMissingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
 {
 	for (int attempt = 0;; attempt++)
 	{
-		SPITupleTable *created;
-		uint64		ncreated;
 		bool		lost = false;
 
 		for (int i = 0; i < nkeys; i++)
@@ -622,17 +846,6 @@ CreateMissingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
 				EvaluateKey(&keys[i], items, order);
 		if (!InsertMissingRows(keys, nkeys))
 			return;
-		created = SPI_tuptable;
-		ncreated = SPI_processed;
-		for (uint64 r = 0; r < ncreated; r++)
-		{
-			ApplyKey   *k = RowKey(keys, nkeys, created->vals[r], created->tupdesc);
-
-			k->inserted = true;
-			k->found = true;
-			k->on_hand = 0;
-			k->reserved = 0;
-		}
 		for (int i = 0; i < nkeys; i++)
 			if (!keys[i].found && keys[i].write)
 				lost = true;
@@ -648,147 +861,167 @@ CreateMissingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
 }
 
 /*
- * Record a ledger row for every applied item, in key order then item
- * order, while the rows are locked.
+ * Write the ledger rows of WriteLedger with INSERT statements of at most
+ * APPLY_CHUNK rows.
  */
 static void
-WriteLedger(Oid nspid, ApplyItem *items, int *order, int nitems)
+WriteLedgerByInsert(ApplyItem *items, int *order, int nitems)
 {
-	Datum	   *v[9];
-	bool	   *descnull = palloc(sizeof(bool) * nitems);
 	Oid			types[9] = {TEXTOID, UUIDOID, INT8OID, INT4OID, TEXTOID, NAMEOID,
 	INT8OID, INT8OID, INT8OID};
-	Datum		args[9];
-	int			n = 0;
+	int			next = 0;
 
-	for (int c = 0; c < 9; c++)
-		v[c] = palloc(sizeof(Datum) * nitems);
-	for (int i = 0; i < nitems; i++)
+	while (next < nitems)
 	{
-		ApplyItem  *it = &items[order[i]];
+		MemoryContext old = ChunkBegin();
+		Datum	   *v[9];
+		bool	   *descnull = palloc(sizeof(bool) * APPLY_CHUNK);
+		Datum		args[9];
+		int			n = 0;
 
-		if (it->skipped)
-			continue;
-		v[0][n] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
-		v[1][n] = UUIDPGetDatum(&it->wh);
-		v[2][n] = Int64GetDatum(it->batch_id);
-		v[3][n] = Int32GetDatum(it->pos);
-		v[4][n] = PointerGetDatum(it->description);
-		descnull[n] = (it->description == NULL);
-		v[5][n] = CStringGetDatum(it->queued_by);
-		v[6][n] = Int64GetDatum(it->on_hand_before);
-		v[7][n] = Int64GetDatum(it->on_hand_after);
-		v[8][n] = Int64GetDatum(it->reserved);
-		n++;
+		for (int c = 0; c < 9; c++)
+			v[c] = palloc(sizeof(Datum) * APPLY_CHUNK);
+		for (; next < nitems && n < APPLY_CHUNK; next++)
+		{
+			ApplyItem  *it = &items[order[next]];
+
+			if (it->skipped)
+				continue;
+			v[0][n] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
+			v[1][n] = UUIDPGetDatum(&it->wh);
+			v[2][n] = Int64GetDatum(it->batch_id);
+			v[3][n] = Int32GetDatum(it->pos);
+			v[4][n] = PointerGetDatum(it->description);
+			descnull[n] = (it->description == NULL);
+			v[5][n] = CStringGetDatum(it->queued_by);
+			v[6][n] = Int64GetDatum(it->on_hand_before);
+			v[7][n] = Int64GetDatum(it->on_hand_after);
+			v[8][n] = Int64GetDatum(it->reserved);
+			n++;
+		}
+		if (n > 0)
+		{
+			for (int c = 0; c < 9; c++)
+				args[c] = MakeArray(v[c], c == 4 ? descnull : NULL, n, types[c]);
+			Execute(plans.ledger, args, SPI_OK_INSERT);
+		}
+		ChunkEnd(old);
 	}
-	if (n == 0)
-		return;
-	InventoryLedgerReserveIds(nspid);
-	for (int c = 0; c < 9; c++)
-		args[c] = MakeArray(v[c], c == 4 ? descnull : NULL, n, types[c]);
-	Execute(plans.ledger, args, SPI_OK_INSERT);
 }
 
 /*
- * Record the skipped items of each batch in its history row.
+ * Record a ledger row for every applied item, in key order then item
+ * order, while the rows are locked: appended directly when the ledger is
+ * as the extension made it (ledger_append.c), else with INSERT statements
+ * of at most APPLY_CHUNK rows.
+ */
+static void
+WriteLedger(Oid nspid, RoundLedger *ledger, ApplyItem *items, int *order, int nitems)
+{
+	bool		any = false;
+
+	for (int i = 0; i < nitems && !any; i++)
+		any = !items[i].skipped;
+	if (!any)
+		return;
+	if (!ledger->started)
+	{
+		InventoryLedgerReserveIds(nspid);
+		ledger->appender = InventoryLedgerAppendBegin(nspid);
+		ledger->started = true;
+	}
+	if (ledger->appender == NULL)
+	{
+		WriteLedgerByInsert(items, order, nitems);
+		return;
+	}
+	for (int i = 0; i < nitems; i++)
+	{
+		ApplyItem  *it = &items[order[i]];
+		InventoryLedgerRow row;
+
+		if (it->skipped)
+			continue;
+		row.sku = it->sku;
+		row.skulen = it->skulen;
+		row.wh = &it->wh;
+		row.batch_id = it->batch_id;
+		row.item = it->pos;
+		row.description = it->description;
+		row.role = it->queued_by;
+		row.on_hand_before = it->on_hand_before;
+		row.on_hand_after = it->on_hand_after;
+		row.reserved = it->reserved;
+		InventoryLedgerAppendRow(ledger->appender, &row);
+	}
+}
+
+/*
+ * Record the skipped items of each batch in its history row, appending in
+ * item order, in statements of at most APPLY_CHUNK items.
  */
 static void
 WriteSkipped(ApplyItem *items, int nitems)
 {
-	Datum	   *v[4];
 	Oid			types[4] = {INT8OID, INT4OID, TEXTOID, UUIDOID};
-	Datum		args[4];
-	int			n = 0;
+	int			next = 0;
 
-	for (int c = 0; c < 4; c++)
-		v[c] = palloc(sizeof(Datum) * nitems);
+	while (next < nitems)
+	{
+		MemoryContext old = ChunkBegin();
+		Datum	   *v[4];
+		Datum		args[4];
+		int			n = 0;
+
+		for (int c = 0; c < 4; c++)
+			v[c] = palloc(sizeof(Datum) * APPLY_CHUNK);
+		for (; next < nitems && n < APPLY_CHUNK; next++)
+		{
+			ApplyItem  *it = &items[next];
+
+			if (!it->skipped)
+				continue;
+			v[0][n] = Int64GetDatum(it->batch_id);
+			v[1][n] = Int32GetDatum(it->pos);
+			v[2][n] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
+			v[3][n] = UUIDPGetDatum(&it->wh);
+			n++;
+		}
+		if (n > 0)
+		{
+			for (int c = 0; c < 4; c++)
+				args[c] = MakeArray(v[c], NULL, n, types[c]);
+			Execute(plans.skipped, args, SPI_OK_UPDATE);
+		}
+		ChunkEnd(old);
+	}
+}
+
+/*
+ * Apply a chunk of items, sorted by key then queue order and holding whole
+ * keys.  Returns the number of items applied (not skipped).
+ */
+static int64
+ApplyChunk(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems, bool *skipped)
+{
+	int		   *order = palloc(sizeof(int) * nitems);
+	ApplyKey   *keys;
+	int			nkeys = 0;
+	int64		applied = 0;
+
+	for (int i = 0; i < nitems; i++)
+	{
+		order[i] = i;
+		if (i == 0 || CompareItemKeys(&items[i - 1], &items[i]) != 0)
+			nkeys++;
+	}
+	keys = palloc0(sizeof(ApplyKey) * nkeys);
+	nkeys = 0;
 	for (int i = 0; i < nitems; i++)
 	{
 		ApplyItem  *it = &items[i];
 
-		if (!it->skipped)
-			continue;
-		v[0][n] = Int64GetDatum(it->batch_id);
-		v[1][n] = Int32GetDatum(it->pos);
-		v[2][n] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
-		v[3][n] = UUIDPGetDatum(&it->wh);
-		n++;
-	}
-	if (n == 0)
-		return;
-	for (int c = 0; c < 4; c++)
-		args[c] = MakeArray(v[c], NULL, n, types[c]);
-	Execute(plans.skipped, args, SPI_OK_UPDATE);
-}
-
-/*
- * Apply the given batches (ids in ascending order) in the current
- * (sub)transaction.  Returns the number of items applied (not skipped).
- */
-static int64
-ApplyBatches(Oid nspid, int64 *ids, int nids)
-{
-	Datum		idarr[1];
-	Datum	   *iddatums = palloc(sizeof(Datum) * nids);
-	ApplyItem  *items;
-	int			nitems = 0;
-	int			maxitems = 0;
-	int		   *order;
-	ApplyKey   *keys;
-	int			nkeys = 0;
-	int64		applied = 0;
-	uint64		ntaken;
-	SPITupleTable *taken;
-
-	for (int i = 0; i < nids; i++)
-		iddatums[i] = Int64GetDatum(ids[i]);
-	idarr[0] = MakeArray(iddatums, NULL, nids, INT8OID);
-
-	/* Move the batches from the queue to the history. */
-	Execute(plans.take, idarr, SPI_OK_SELECT);
-	ntaken = SPI_processed;
-	taken = SPI_tuptable;
-	if (ntaken == 0)
-		return 0;
-
-	/* Read their items, in batch order then item order. */
-	for (uint64 r = 0; r < ntaken; r++)
-	{
-		bool		isnull;
-		Jsonb	   *batch = DatumGetJsonbP(SPI_getbinval(taken->vals[r], taken->tupdesc, 2, &isnull));
-
-		maxitems += JsonContainerSize(&batch->root);
-	}
-	items = palloc(sizeof(ApplyItem) * Max(maxitems, 1));
-	for (uint64 r = 0; r < ntaken; r++)
-	{
-		HeapTuple	tup = taken->vals[r];
-		TupleDesc	desc = taken->tupdesc;
-		bool		isnull;
-		int64		batch_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		Jsonb	   *batch = DatumGetJsonbP(SPI_getbinval(tup, desc, 2, &isnull));
-		bool		create_missing = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-		char	   *queued_by = NameStr(*DatumGetName(SPI_getbinval(tup, desc, 4, &isnull)));
-
-		ReadBatchItems(batch, batch_id, create_missing, queued_by, items, &nitems);
-	}
-	if (nitems == 0)
-		return 0;
-
-	/* Group the items by key, keeping queue order within a key. */
-	order = palloc(sizeof(int) * nitems);
-	for (int i = 0; i < nitems; i++)
-		order[i] = i;
-	sort_items = items;
-	qsort(order, nitems, sizeof(int), CompareItemIndex);
-	keys = palloc0(sizeof(ApplyKey) * nitems);
-	for (int i = 0; i < nitems; i++)
-	{
-		ApplyItem  *it = &items[order[i]];
-
-		if (nkeys == 0 ||
-			CompareKey(it->sku, it->skulen, &it->wh,
-					   keys[nkeys - 1].sku, keys[nkeys - 1].skulen, &keys[nkeys - 1].wh) != 0)
+		if (i == 0 || CompareItemKeys(&items[i - 1], it) != 0)
 		{
 			ApplyKey   *k = &keys[nkeys++];
 
@@ -820,12 +1053,129 @@ ApplyBatches(Oid nspid, int64 *ids, int nids)
 				 k->final_on_hand, k->captured_on_hand);
 	}
 
-	WriteLedger(nspid, items, order, nitems);
+	WriteLedger(nspid, ledger, items, order, nitems);
 	WriteSkipped(items, nitems);
 
 	for (int i = 0; i < nitems; i++)
-		if (!items[i].skipped)
+	{
+		if (items[i].skipped)
+			*skipped = true;
+		else
 			applied++;
+	}
+	return applied;
+}
+
+/*
+ * Move the given batches (an array of ids in ascending order) from the
+ * queue to the history and put their items into the sort.  The batches are
+ * read through a cursor, a few at a time.
+ */
+static void
+TakeBatches(Datum *idarr, Tuplesortstate *sort, TupleDesc desc)
+{
+	Portal		portal;
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
+	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
+													"inventory apply batch",
+													ALLOCSET_DEFAULT_SIZES);
+	int64		seq = 0;
+
+	portal = SPI_cursor_open(NULL, plans.take, idarr, NULL, false);
+	for (;;)
+	{
+		SPI_cursor_fetch(portal, true, 256);
+		if (SPI_processed == 0)
+			break;
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	tdesc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+
+			SortBatchItems(sort, slot,
+						   DatumGetJsonbP(SPI_getbinval(tup, tdesc, 2, &isnull)),
+						   DatumGetInt64(SPI_getbinval(tup, tdesc, 1, &isnull)),
+						   DatumGetBool(SPI_getbinval(tup, tdesc, 3, &isnull)),
+						   SPI_getbinval(tup, tdesc, 4, &isnull), &seq);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(batch_cxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextDelete(batch_cxt);
+}
+
+/*
+ * Apply the given batches (ids in ascending order) in the current
+ * (sub)transaction.  Returns the number of items applied (not skipped).
+ */
+static int64
+ApplyBatches(Oid nspid, int64 *ids, int nids)
+{
+	TupleDesc	desc = ItemSortDesc();
+	Tuplesortstate *sort = BeginItemSort(desc);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	MemoryContext items_cxt = AllocSetContextCreate(CurrentMemoryContext,
+													"inventory apply items",
+													ALLOCSET_DEFAULT_SIZES);
+	RoundLedger ledger = {false, NULL};
+	Datum	   *iddatums = palloc(sizeof(Datum) * nids);
+	Datum		idarr[1];
+	ApplyItem  *items = NULL;
+	int			nitems = 0;
+	int			maxitems = 0;
+	bool		skipped = false;
+	int64		applied = 0;
+
+	chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "inventory apply chunk",
+									  ALLOCSET_DEFAULT_SIZES);
+	for (int i = 0; i < nids; i++)
+		iddatums[i] = Int64GetDatum(ids[i]);
+	idarr[0] = MakeArray(iddatums, NULL, nids, INT8OID);
+	TakeBatches(idarr, sort, desc);
+	tuplesort_performsort(sort);
+
+	/* Apply the sorted items in chunks of whole keys. */
+	for (;;)
+	{
+		bool		more = tuplesort_gettupleslot(sort, true, false, slot, NULL);
+		MemoryContext old;
+
+		/* A chunk ends at the end, or once full, where the next key starts. */
+		if (nitems > 0 &&
+			(!more || (nitems >= APPLY_CHUNK && SlotKeyDiffers(slot, &items[nitems - 1]))))
+		{
+			applied += ApplyChunk(nspid, &ledger, items, nitems, &skipped);
+			MemoryContextReset(items_cxt);
+			items = NULL;
+			nitems = 0;
+			maxitems = 0;
+		}
+		if (!more)
+			break;
+		if (nitems == maxitems)
+		{
+			maxitems = Max(1024, maxitems * 2);
+			items = items
+				? repalloc(items, sizeof(ApplyItem) * maxitems)
+				: MemoryContextAlloc(items_cxt, sizeof(ApplyItem) * maxitems);
+		}
+		old = MemoryContextSwitchTo(items_cxt);
+		DecodeItem(slot, &items[nitems++]);
+		MemoryContextSwitchTo(old);
+	}
+
+	if (ledger.appender)
+		InventoryLedgerAppendEnd(ledger.appender);
+	/* chunks recorded skipped items in key order: put them in item order */
+	if (skipped)
+		Execute(plans.sort_skipped, idarr, SPI_OK_UPDATE);
+	ExecDropSingleTupleTableSlot(slot);
+	tuplesort_end(sort);
 	return applied;
 }
 
@@ -919,9 +1269,12 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 	int64		last_assigned;
 	int64		horizon;
 	int			blocking_pid;
-	int64	   *ids;
+	int			maxids = 512;
+	int64	   *ids = palloc(sizeof(int64) * maxids);
 	int			nids = 0;
 	int64		items_taken = 0;
+	bool		full = false;
+	Portal		portal;
 	int64		nitems;
 	char	   *error = NULL;
 	bool		isnull;
@@ -953,27 +1306,44 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 	if (horizon <= 0)
 		return;
 
-	/* The oldest applicable batches, as many as fit in max_items. */
+	/*
+	 * The oldest applicable batches, as many as fit in max_items, read a
+	 * few at a time so that a long queue is not read for a small round.
+	 * Not read-only: the cursor needs a snapshot taken after the horizon
+	 * was computed, so that it sees every batch below the horizon.
+	 */
 	args[0] = Int64GetDatum(horizon);
 	args[1] = Int32GetDatum(Min(max_batches, max_items));
-	Execute(plans.candidates, args, SPI_OK_SELECT);
-	ids = palloc(sizeof(int64) * Max(SPI_processed, 1));
-	for (uint64 r = 0; r < SPI_processed; r++)
+	portal = SPI_cursor_open(NULL, plans.candidates, args, NULL, false);
+	while (!full)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		int64		id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-		int32		count = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-
-		if (nids > 0 && items_taken + count > max_items)
-		{
-			result->more = true;
+		SPI_cursor_fetch(portal, true, 512);
+		if (SPI_processed == 0)
 			break;
+		for (uint64 r = 0; r < SPI_processed && !full; r++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			int64		id = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+			int32		count = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+
+			if (nids > 0 && items_taken + count > max_items)
+			{
+				full = true;
+				break;
+			}
+			if (nids == maxids)
+			{
+				maxids *= 2;
+				ids = repalloc(ids, sizeof(int64) * maxids);
+			}
+			ids[nids++] = id;
+			items_taken += count;
 		}
-		ids[nids++] = id;
-		items_taken += count;
+		SPI_freetuptable(SPI_tuptable);
 	}
-	if (SPI_processed == (uint64) Min(max_batches, max_items))
-		result->more = true;
+	SPI_cursor_close(portal);
+	/* more are eligible if we stopped early or took as many as allowed */
+	result->more = full || nids == Min(max_batches, max_items);
 	if (nids == 0)
 		return;
 

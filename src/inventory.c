@@ -21,7 +21,7 @@ PG_MODULE_MAGIC;
 char	   *inventory_database = NULL;
 int			inventory_naptime_ms = 1000;
 bool		inventory_enabled = true;
-int			inventory_batch_size = 5000;
+int			inventory_batch_size = 200000;
 int			inventory_max_batch_items = 50;
 int			inventory_idempotency_retention_s = 86400;
 int			inventory_debug_hold_ms = 0;
@@ -51,9 +51,10 @@ DefineParameters(void)
 
 	DefineCustomIntVariable("inventory.batch_size",
 							"Largest number of items applied in one transaction.",
-							"Whole batches are applied together until this many items are taken; a single larger batch is applied alone.",
+							"Whole batches are applied together until this many items are taken; a single larger batch is applied alone. "
+							"Larger rounds drain a backlog faster (items of one key are coalesced) but hold the level rows they change locked until they commit.",
 							&inventory_batch_size,
-							5000, 1, 1000000,
+							200000, 1, 1000000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 

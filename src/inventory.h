@@ -93,6 +93,27 @@ extern void InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool 
 extern void InventoryLedgerReserveIds(Oid nspid);
 extern int64 InventoryLedgerHorizon(Oid nspid);
 
+/* Appending the apply's ledger rows (ledger_append.c) */
+typedef struct InventoryLedgerAppender InventoryLedgerAppender;
+
+typedef struct InventoryLedgerRow
+{
+	const char *sku;
+	int			skulen;
+	const pg_uuid_t *wh;
+	int64		batch_id;
+	int32		item;
+	text	   *description;	/* or NULL */
+	const char *role;			/* points to a whole NameData */
+	int64		on_hand_before;
+	int64		on_hand_after;
+	int64		reserved;
+} InventoryLedgerRow;
+
+extern InventoryLedgerAppender *InventoryLedgerAppendBegin(Oid nspid);
+extern void InventoryLedgerAppendRow(InventoryLedgerAppender *a, const InventoryLedgerRow *row);
+extern void InventoryLedgerAppendEnd(InventoryLedgerAppender *a);
+
 /* Idempotency keys (idempotency.c) */
 extern bytea *InventoryRequestHash(Jsonb *body, bool create_missing);
 extern int64 InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash);

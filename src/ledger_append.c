@@ -1,0 +1,237 @@
+/*-------------------------------------------------------------------------
+ *
+ * ledger_append.c
+ *	  Bulk appending of the apply's ledger rows, straight into the table.
+ *
+ * A round writes one ledger row per applied item, often hundreds of
+ * thousands.  Passing them to an INSERT as arrays costs more than the rows
+ * themselves (every array is unnested into a tuplestore, then the executor
+ * projects each row), so the apply appends them the way COPY does: tuples
+ * built in C, inserted many at a time with table_multi_insert, and their
+ * index entries made with ExecInsertIndexTuples (unique ids are checked as
+ * for any insert).
+ *
+ * This skips only what the ledger as the extension creates it does not
+ * have: triggers, row-level security, CHECK constraints, and columns other
+ * than its own.  If a user adds any of those, InventoryLedgerAppendBegin
+ * returns NULL and the apply falls back to its INSERT statement, which
+ * honours them.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+#include "utils/xid8.h"
+
+#include "inventory.h"
+
+/* Rows handed to table_multi_insert at a time */
+#define APPEND_BATCH 1000
+
+/* The ledger's columns, in table order, as the install script makes them */
+static const struct
+{
+	const char *name;
+	Oid			type;
+}			ledger_columns[] =
+{
+	{"id", INT8OID},
+	{"at", TIMESTAMPTZOID},
+	{"sku", TEXTOID},
+	{"warehouse_uuid", UUIDOID},
+	{"source", TEXTOID},
+	{"batch_id", INT8OID},
+	{"item", INT4OID},
+	{"order_ref", TEXTOID},
+	{"line_ref", TEXTOID},
+	{"description", TEXTOID},
+	{"role", NAMEOID},
+	{"xid", XID8OID},
+	{"on_hand_before", INT8OID},
+	{"on_hand_after", INT8OID},
+	{"reserved_before", INT8OID},
+	{"reserved_after", INT8OID},
+	{"available_before", INT8OID},
+	{"available_after", INT8OID},
+};
+
+#define LEDGER_NATTS lengthof(ledger_columns)
+
+struct InventoryLedgerAppender
+{
+	Relation	rel;
+	Oid			seqid;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slots[APPEND_BATCH];
+	int			nslots;
+	MemoryContext batch_cxt;	/* values of the pending rows */
+	CommandId	cid;
+	Datum		at;
+	Datum		source;
+	Datum		xid;
+};
+
+/*
+ * Whether the ledger is exactly as the extension made it, so that appending
+ * tuples directly does everything an INSERT would.
+ */
+static bool
+LedgerIsPlain(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->trigdesc != NULL ||
+		rel->rd_rel->relrowsecurity ||
+		desc->natts != (int) LEDGER_NATTS ||
+		(desc->constr != NULL && desc->constr->num_check > 0))
+		return false;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || att->attgenerated ||
+			att->atttypid != ledger_columns[i].type ||
+			strcmp(NameStr(att->attname), ledger_columns[i].name) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Start appending ledger rows to the extension's ledger in schema nspid.
+ * Returns NULL when the ledger has anything direct appending would skip;
+ * the caller then writes its rows with an INSERT.
+ */
+InventoryLedgerAppender *
+InventoryLedgerAppendBegin(Oid nspid)
+{
+	Oid			relid = InventoryRelid(nspid, "inventory_ledger");
+	Oid			seqid = InventoryRelid(nspid, "inventory_ledger_id_seq");
+	Relation	rel;
+	InventoryLedgerAppender *a;
+
+	if (!OidIsValid(relid) || !OidIsValid(seqid))
+		return NULL;
+	rel = table_open(relid, RowExclusiveLock);
+	if (!LedgerIsPlain(rel))
+	{
+		table_close(rel, RowExclusiveLock);
+		elog(DEBUG1, "inventory ledger has triggers, policies, checks or extra columns: using INSERT");
+		return NULL;
+	}
+
+	a = palloc0(sizeof(InventoryLedgerAppender));
+	a->rel = rel;
+	a->seqid = seqid;
+	a->estate = CreateExecutorState();
+	a->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(a->rri, rel, 0, NULL, 0);
+	ExecOpenIndices(a->rri, false);
+	for (int i = 0; i < APPEND_BATCH; i++)
+		a->slots[i] = table_slot_create(rel, NULL);
+	a->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "inventory ledger append",
+										 ALLOCSET_DEFAULT_SIZES);
+	a->cid = GetCurrentCommandId(true);
+	a->at = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	a->source = CStringGetTextDatum("adjust");
+	a->xid = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	return a;
+}
+
+/*
+ * Insert the pending rows and their index entries.
+ */
+static void
+FlushRows(InventoryLedgerAppender *a)
+{
+	if (a->nslots == 0)
+		return;
+	table_multi_insert(a->rel, a->slots, a->nslots, a->cid, 0, NULL);
+	for (int i = 0; i < a->nslots; i++)
+	{
+		if (a->rri->ri_NumIndices > 0)
+		{
+#if PG_VERSION_NUM >= 160000
+			(void) ExecInsertIndexTuples(a->rri, a->slots[i], a->estate,
+										 false, false, false, NULL, NIL);
+#else
+			(void) ExecInsertIndexTuples(a->rri, a->slots[i], a->estate,
+										 false, false, NULL, NIL);
+#endif
+		}
+		ExecClearTuple(a->slots[i]);
+		ResetPerTupleExprContext(a->estate);
+	}
+	a->nslots = 0;
+	MemoryContextReset(a->batch_cxt);
+}
+
+/*
+ * Append the ledger row of one applied item.
+ */
+void
+InventoryLedgerAppendRow(InventoryLedgerAppender *a, const InventoryLedgerRow *row)
+{
+	TupleTableSlot *slot = a->slots[a->nslots];
+	Datum	   *v = slot->tts_values;
+	bool	   *n = slot->tts_isnull;
+	MemoryContext old = MemoryContextSwitchTo(a->batch_cxt);
+
+	ExecClearTuple(slot);
+	v[0] = Int64GetDatum(nextval_internal(a->seqid, false));
+	v[1] = a->at;
+	v[2] = PointerGetDatum(cstring_to_text_with_len(row->sku, row->skulen));
+	v[3] = UUIDPGetDatum(row->wh);
+	v[4] = a->source;
+	v[5] = Int64GetDatum(row->batch_id);
+	v[6] = Int32GetDatum(row->item);
+	v[9] = PointerGetDatum(row->description);
+	v[10] = NameGetDatum((Name) row->role);
+	v[11] = a->xid;
+	v[12] = Int64GetDatum(row->on_hand_before);
+	v[13] = Int64GetDatum(row->on_hand_after);
+	v[14] = Int64GetDatum(row->reserved);
+	v[15] = Int64GetDatum(row->reserved);
+	v[16] = Int64GetDatum(row->on_hand_before - row->reserved);
+	v[17] = Int64GetDatum(row->on_hand_after - row->reserved);
+	for (int i = 0; i < (int) LEDGER_NATTS; i++)
+		n[i] = (i == 7 || i == 8 || (i == 9 && row->description == NULL));
+	ExecStoreVirtualTuple(slot);
+	/* the row outlives what it points to: copy it into the slot */
+	ExecMaterializeSlot(slot);
+	MemoryContextSwitchTo(old);
+
+	if (++a->nslots == APPEND_BATCH)
+		FlushRows(a);
+}
+
+/*
+ * Insert what is pending and release everything.
+ */
+void
+InventoryLedgerAppendEnd(InventoryLedgerAppender *a)
+{
+	FlushRows(a);
+	for (int i = 0; i < APPEND_BATCH; i++)
+		ExecDropSingleTupleTableSlot(a->slots[i]);
+	ExecCloseIndices(a->rri);
+	FreeExecutorState(a->estate);
+	MemoryContextDelete(a->batch_cxt);
+	table_close(a->rel, NoLock);
+	pfree(a);
+}
