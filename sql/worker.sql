@@ -22,6 +22,37 @@ SELECT inventory_adjust(format('[{"sku": "BY-WORKER", "warehouse_uuid": "%s", "o
 SELECT test_poll(format('(SELECT last_round_at FROM inventory_worker_status()) > %L', :'t0'));
 SELECT state FROM inventory_batches WHERE batch_id = :b;
 SELECT on_hand FROM inventory_levels WHERE sku = 'BY-WORKER';
+-- ... and sleeps on its latch while paused rather than spinning: between
+-- two of its wake-ups (last_round_at moves on each one, a naptime apart),
+-- sample its wait event, with a fresh stats snapshot each time.
+DO $$
+DECLARE
+    asleep int := 0;
+    samples int := 0;
+    wakeups int := 0;
+    last timestamptz := (SELECT last_round_at FROM inventory_worker_status());
+    cur timestamptz;
+    deadline timestamptz := clock_timestamp() + interval '10 s';
+BEGIN
+    WHILE wakeups < 2 AND clock_timestamp() < deadline LOOP
+        PERFORM pg_stat_clear_snapshot();
+        cur := (SELECT last_round_at FROM inventory_worker_status());
+        IF cur > last THEN
+            wakeups := wakeups + 1;
+            last := cur;
+        ELSIF wakeups = 1 THEN
+            samples := samples + 1;
+            IF (SELECT wait_event_type FROM pg_stat_activity
+                 WHERE backend_type = 'inventory worker') = 'Extension' THEN
+                asleep := asleep + 1;
+            END IF;
+        END IF;
+        PERFORM pg_sleep(0.005);
+    END LOOP;
+    RAISE NOTICE 'paused worker between two wake-ups: %',
+        CASE WHEN samples >= 10 AND asleep >= 0.9 * samples THEN 'asleep in at least 90% of 10 or more samples'
+             ELSE format('asleep in %s of %s samples, %s wake-ups seen', asleep, samples, wakeups) END;
+END $$;
 \set VERBOSITY default
 SELECT inventory_wait(:b, '0.2 s');
 \set VERBOSITY terse

@@ -380,8 +380,11 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 		 * announcement is due.
 		 */
 		now = GetCurrentTimestamp();
-		timeout = inventory_naptime_ms -
-			TimestampDifferenceMilliseconds(last_apply, now);
+		if (inventory_enabled)
+			timeout = inventory_naptime_ms -
+				TimestampDifferenceMilliseconds(last_apply, now);
+		else
+			timeout = inventory_naptime_ms; /* paused: a reload wakes us */
 		if (changes_pending)
 			timeout = Min(timeout, ANNOUNCE_INTERVAL_MS -
 						  TimestampDifferenceMilliseconds(last_announce, now));
