@@ -40,4 +40,6 @@ ALTER TABLE floor_ledger ADD PRIMARY KEY (id);
 CREATE SEQUENCE floor_ledger_seq;
 CREATE TABLE floor_items (batch_id bigint, item int, sku text COLLATE "C", warehouse_uuid uuid,
                           is_available boolean, value bigint, description text);
+-- the floor's small-transaction run reads its items by batch
+CREATE INDEX floor_items_batch_idx ON floor_items (batch_id);
 VACUUM ANALYZE;

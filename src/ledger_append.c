@@ -77,7 +77,8 @@ struct InventoryLedgerAppender
 	EState	   *estate;
 	ResultRelInfo *rri;
 	TupleTableSlot *slots[APPEND_BATCH];
-	int			nslots;
+	int			nslots;			/* rows pending */
+	int			maxslots;		/* slots made so far */
 	MemoryContext batch_cxt;	/* values of the pending rows */
 	CommandId	cid;
 	Datum		at;
@@ -142,8 +143,6 @@ InventoryLedgerAppendBegin(Oid nspid)
 	a->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(a->rri, rel, 0, NULL, 0);
 	ExecOpenIndices(a->rri, false);
-	for (int i = 0; i < APPEND_BATCH; i++)
-		a->slots[i] = table_slot_create(rel, NULL);
 	a->batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "inventory ledger append",
 										 ALLOCSET_DEFAULT_SIZES);
 	a->cid = GetCurrentCommandId(true);
@@ -187,10 +186,18 @@ FlushRows(InventoryLedgerAppender *a)
 void
 InventoryLedgerAppendRow(InventoryLedgerAppender *a, const InventoryLedgerRow *row)
 {
-	TupleTableSlot *slot = a->slots[a->nslots];
-	Datum	   *v = slot->tts_values;
-	bool	   *n = slot->tts_isnull;
-	MemoryContext old = MemoryContextSwitchTo(a->batch_cxt);
+	TupleTableSlot *slot;
+	Datum	   *v;
+	bool	   *n;
+	MemoryContext old;
+
+	/* slots are made as needed: a small round needs few */
+	if (a->nslots == a->maxslots)
+		a->slots[a->maxslots++] = table_slot_create(a->rel, NULL);
+	slot = a->slots[a->nslots];
+	v = slot->tts_values;
+	n = slot->tts_isnull;
+	old = MemoryContextSwitchTo(a->batch_cxt);
 
 	ExecClearTuple(slot);
 	v[0] = Int64GetDatum(nextval_internal(a->seqid, false));
@@ -227,7 +234,7 @@ void
 InventoryLedgerAppendEnd(InventoryLedgerAppender *a)
 {
 	FlushRows(a);
-	for (int i = 0; i < APPEND_BATCH; i++)
+	for (int i = 0; i < a->maxslots; i++)
 		ExecDropSingleTupleTableSlot(a->slots[i]);
 	ExecCloseIndices(a->rri);
 	FreeExecutorState(a->estate);
