@@ -78,7 +78,7 @@ typedef struct ApplyKey
 	const char *sku;
 	int			skulen;
 	pg_uuid_t	wh;
-	int			first;			/* its items: order[first .. last] */
+	int			first;			/* its items: items[first .. last] */
 	int			last;
 	bool		found;			/* row exists and is locked by us */
 	bool		inserted;		/* row created by this round */
@@ -605,7 +605,7 @@ Execute(SPIPlanPtr plan, Datum *args, int expected)
  * one's on_hand before and after, and what must be written.
  */
 static void
-EvaluateKey(ApplyKey *k, ApplyItem *items, int *order)
+EvaluateKey(ApplyKey *k, ApplyItem *items)
 {
 	bool		exists = k->found;
 	int64		on_hand = k->found ? k->on_hand : 0;
@@ -616,7 +616,7 @@ EvaluateKey(ApplyKey *k, ApplyItem *items, int *order)
 	k->cost = NULL;
 	for (int i = k->first; i <= k->last; i++)
 	{
-		ApplyItem  *it = &items[order[i]];
+		ApplyItem  *it = &items[i];
 
 		it->skipped = !exists && !it->create_missing;
 		if (it->skipped)
@@ -647,8 +647,8 @@ EvaluateKey(ApplyKey *k, ApplyItem *items, int *order)
 }
 
 /*
- * Start a chunk: switch to the chunk memory context, which holds the
- * arrays of one statement and is reset after it.
+ * Start building a statement's arguments in the chunk memory context,
+ * which is reset after the statement (ChunkEnd).
  */
 static MemoryContext
 ChunkBegin(void)
@@ -657,7 +657,7 @@ ChunkBegin(void)
 }
 
 /*
- * End a chunk: free everything it allocated.
+ * Free what a statement's arguments took.
  */
 static void
 ChunkEnd(MemoryContext old)
@@ -668,67 +668,60 @@ ChunkEnd(MemoryContext old)
 
 /*
  * Insert the rows of the missing keys that items create, with their final
- * values, unless someone created them meanwhile, in statements of at most
- * APPLY_CHUNK rows.  The keys created are marked found and inserted.
- * Returns false when there was nothing to insert and no statement ran.
+ * values, unless someone created them meanwhile.  The keys created are
+ * marked found and inserted.  Returns false when there was nothing to
+ * insert and no statement ran.
  */
 static bool
 InsertMissingRows(ApplyKey *keys, int nkeys)
 {
-	bool		ran = false;
-	int			next = 0;
+	MemoryContext old = ChunkBegin();
+	Datum	   *skus = palloc(sizeof(Datum) * nkeys);
+	Datum	   *whs = palloc(sizeof(Datum) * nkeys);
+	Datum	   *onhand = palloc(sizeof(Datum) * nkeys);
+	Datum	   *bins = palloc(sizeof(Datum) * nkeys);
+	Datum	   *costs = palloc(sizeof(Datum) * nkeys);
+	bool	   *binnull = palloc(sizeof(bool) * nkeys);
+	bool	   *costnull = palloc(sizeof(bool) * nkeys);
+	int			n = 0;
+	Datum		args[5];
 
-	while (next < nkeys)
+	for (int i = 0; i < nkeys; i++)
 	{
-		MemoryContext old = ChunkBegin();
-		Datum	   *skus = palloc(sizeof(Datum) * APPLY_CHUNK);
-		Datum	   *whs = palloc(sizeof(Datum) * APPLY_CHUNK);
-		Datum	   *onhand = palloc(sizeof(Datum) * APPLY_CHUNK);
-		Datum	   *bins = palloc(sizeof(Datum) * APPLY_CHUNK);
-		Datum	   *costs = palloc(sizeof(Datum) * APPLY_CHUNK);
-		bool	   *binnull = palloc(sizeof(bool) * APPLY_CHUNK);
-		bool	   *costnull = palloc(sizeof(bool) * APPLY_CHUNK);
-		int			n = 0;
-		Datum		args[5];
+		ApplyKey   *k = &keys[i];
 
-		for (; next < nkeys && n < APPLY_CHUNK; next++)
-		{
-			ApplyKey   *k = &keys[next];
-
-			if (!k->write || k->inserted || k->found)
-				continue;
-			skus[n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
-			whs[n] = UUIDPGetDatum(&k->wh);
-			onhand[n] = Int64GetDatum(k->final_on_hand);
-			bins[n] = PointerGetDatum(k->bin_location);
-			binnull[n] = (k->bin_location == NULL);
-			costs[n] = NumericGetDatum(k->cost);
-			costnull[n] = (k->cost == NULL);
-			n++;
-		}
-		if (n > 0)
-		{
-			args[0] = MakeArray(skus, NULL, n, TEXTOID);
-			args[1] = MakeArray(whs, NULL, n, UUIDOID);
-			args[2] = MakeArray(onhand, NULL, n, INT8OID);
-			args[3] = MakeArray(bins, binnull, n, TEXTOID);
-			args[4] = MakeArray(costs, costnull, n, NUMERICOID);
-			Execute(plans.insert_rows, args, SPI_OK_INSERT_RETURNING);
-			for (uint64 r = 0; r < SPI_processed; r++)
-			{
-				ApplyKey   *k = RowKey(keys, nkeys, SPI_tuptable->vals[r], SPI_tuptable->tupdesc);
-
-				k->inserted = true;
-				k->found = true;
-				k->on_hand = 0;
-				k->reserved = 0;
-			}
-			SPI_freetuptable(SPI_tuptable);
-			ran = true;
-		}
-		ChunkEnd(old);
+		if (!k->write || k->inserted || k->found)
+			continue;
+		skus[n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
+		whs[n] = UUIDPGetDatum(&k->wh);
+		onhand[n] = Int64GetDatum(k->final_on_hand);
+		bins[n] = PointerGetDatum(k->bin_location);
+		binnull[n] = (k->bin_location == NULL);
+		costs[n] = NumericGetDatum(k->cost);
+		costnull[n] = (k->cost == NULL);
+		n++;
 	}
-	return ran;
+	if (n > 0)
+	{
+		args[0] = MakeArray(skus, NULL, n, TEXTOID);
+		args[1] = MakeArray(whs, NULL, n, UUIDOID);
+		args[2] = MakeArray(onhand, NULL, n, INT8OID);
+		args[3] = MakeArray(bins, binnull, n, TEXTOID);
+		args[4] = MakeArray(costs, costnull, n, NUMERICOID);
+		Execute(plans.insert_rows, args, SPI_OK_INSERT_RETURNING);
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			ApplyKey   *k = RowKey(keys, nkeys, SPI_tuptable->vals[r], SPI_tuptable->tupdesc);
+
+			k->inserted = true;
+			k->found = true;
+			k->on_hand = 0;
+			k->reserved = 0;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	ChunkEnd(old);
+	return n > 0;
 }
 
 /*
@@ -756,63 +749,55 @@ ExecuteCaptured(SPIPlanPtr plan, Datum *args, int *nrows)
 /*
  * Update the existing rows of the keys not found yet, in key order, to the
  * last item's target (for an existing row every item applies, and the last
- * decides), in statements of at most APPLY_CHUNK rows.  The row trigger
- * captures each row's values before the change, read under the row lock,
- * and skips the rows that would not change (they stay locked all the same).
+ * decides).  The row trigger captures each row's values before the change,
+ * read under the row lock, and skips the rows that would not change (they
+ * stay locked all the same).
  */
 static void
-UpdateExistingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
+UpdateExistingRows(ApplyKey *keys, int nkeys, ApplyItem *items)
 {
+	MemoryContext old = ChunkBegin();
 	Oid			types[6] = {TEXTOID, UUIDOID, BOOLOID, INT8OID, TEXTOID, NUMERICOID};
-	int			next = 0;
+	Datum	   *v[6];
+	bool	   *binnull = palloc(sizeof(bool) * nkeys);
+	bool	   *costnull = palloc(sizeof(bool) * nkeys);
+	Datum		args[6];
+	int			n = 0;
+	InventoryCapturedRow *rows;
+	int			nrows;
 
-	while (next < nkeys)
+	for (int c = 0; c < 6; c++)
+		v[c] = palloc(sizeof(Datum) * nkeys);
+	for (int i = 0; i < nkeys; i++)
 	{
-		MemoryContext old = ChunkBegin();
-		Datum	   *v[6];
-		bool	   *binnull = palloc(sizeof(bool) * APPLY_CHUNK);
-		bool	   *costnull = palloc(sizeof(bool) * APPLY_CHUNK);
-		Datum		args[6];
-		int			n = 0;
-		InventoryCapturedRow *rows;
-		int			nrows;
+		ApplyKey   *k = &keys[i];
+		ApplyItem  *last = &items[k->last];
+		text	   *bin = NULL;
+		Numeric		cost = NULL;
 
-		for (int c = 0; c < 6; c++)
-			v[c] = palloc(sizeof(Datum) * APPLY_CHUNK);
-		for (; next < nkeys && n < APPLY_CHUNK; next++)
+		if (k->found)
+			continue;
+		for (int j = k->first; j <= k->last; j++)
 		{
-			ApplyKey   *k = &keys[next];
-			ApplyItem  *last = &items[order[k->last]];
-			text	   *bin = NULL;
-			Numeric		cost = NULL;
-
-			if (k->found)
-				continue;
-			for (int j = k->first; j <= k->last; j++)
-			{
-				if (items[order[j]].bin_location)
-					bin = items[order[j]].bin_location;
-				if (items[order[j]].cost)
-					cost = items[order[j]].cost;
-			}
-			v[0][n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
-			v[1][n] = UUIDPGetDatum(&k->wh);
-			v[2][n] = BoolGetDatum(last->is_available);
-			v[3][n] = Int64GetDatum((int64) last->value);
-			v[4][n] = PointerGetDatum(bin);
-			binnull[n] = (bin == NULL);
-			v[5][n] = NumericGetDatum(cost);
-			costnull[n] = (cost == NULL);
-			n++;
+			if (items[j].bin_location)
+				bin = items[j].bin_location;
+			if (items[j].cost)
+				cost = items[j].cost;
 		}
-		if (n == 0)
-		{
-			ChunkEnd(old);
-			break;
-		}
+		v[0][n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
+		v[1][n] = UUIDPGetDatum(&k->wh);
+		v[2][n] = BoolGetDatum(last->is_available);
+		v[3][n] = Int64GetDatum((int64) last->value);
+		v[4][n] = PointerGetDatum(bin);
+		binnull[n] = (bin == NULL);
+		v[5][n] = NumericGetDatum(cost);
+		costnull[n] = (cost == NULL);
+		n++;
+	}
+	if (n > 0)
+	{
 		for (int c = 0; c < 6; c++)
 			args[c] = MakeArray(v[c], c == 4 ? binnull : (c == 5 ? costnull : NULL), n, types[c]);
-
 		rows = ExecuteCaptured(plans.update_rows, args, &nrows);
 		for (int r = 0; r < nrows; r++)
 		{
@@ -826,8 +811,8 @@ UpdateExistingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
 			k->reserved = rows[r].old_reserved;
 			k->captured_on_hand = rows[r].new_on_hand;
 		}
-		ChunkEnd(old);
 	}
+	ChunkEnd(old);
 }
 
 /*
@@ -835,7 +820,7 @@ UpdateExistingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
  * row someone else created meanwhile is locked and evaluated again.
  */
 static void
-CreateMissingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
+CreateMissingRows(ApplyKey *keys, int nkeys, ApplyItem *items)
 {
 	for (int attempt = 0;; attempt++)
 	{
@@ -843,7 +828,7 @@ CreateMissingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
 
 		for (int i = 0; i < nkeys; i++)
 			if (!keys[i].found)
-				EvaluateKey(&keys[i], items, order);
+				EvaluateKey(&keys[i], items);
 		if (!InsertMissingRows(keys, nkeys))
 			return;
 		for (int i = 0; i < nkeys; i++)
@@ -856,67 +841,60 @@ CreateMissingRows(ApplyKey *keys, int nkeys, ApplyItem *items, int *order)
 					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 					 errmsg("inventory level rows kept changing while being created"),
 					 errdetail("The round is retried.")));
-		UpdateExistingRows(keys, nkeys, items, order);
+		UpdateExistingRows(keys, nkeys, items);
 	}
 }
 
 /*
- * Write the ledger rows of WriteLedger with INSERT statements of at most
- * APPLY_CHUNK rows.
+ * Write the ledger rows of WriteLedger with an INSERT statement.
  */
 static void
-WriteLedgerByInsert(ApplyItem *items, int *order, int nitems)
+WriteLedgerByInsert(ApplyItem *items, int nitems)
 {
+	MemoryContext old = ChunkBegin();
 	Oid			types[9] = {TEXTOID, UUIDOID, INT8OID, INT4OID, TEXTOID, NAMEOID,
 	INT8OID, INT8OID, INT8OID};
-	int			next = 0;
+	Datum	   *v[9];
+	bool	   *descnull = palloc(sizeof(bool) * nitems);
+	Datum		args[9];
+	int			n = 0;
 
-	while (next < nitems)
+	for (int c = 0; c < 9; c++)
+		v[c] = palloc(sizeof(Datum) * nitems);
+	for (int i = 0; i < nitems; i++)
 	{
-		MemoryContext old = ChunkBegin();
-		Datum	   *v[9];
-		bool	   *descnull = palloc(sizeof(bool) * APPLY_CHUNK);
-		Datum		args[9];
-		int			n = 0;
+		ApplyItem  *it = &items[i];
 
-		for (int c = 0; c < 9; c++)
-			v[c] = palloc(sizeof(Datum) * APPLY_CHUNK);
-		for (; next < nitems && n < APPLY_CHUNK; next++)
-		{
-			ApplyItem  *it = &items[order[next]];
-
-			if (it->skipped)
-				continue;
-			v[0][n] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
-			v[1][n] = UUIDPGetDatum(&it->wh);
-			v[2][n] = Int64GetDatum(it->batch_id);
-			v[3][n] = Int32GetDatum(it->pos);
-			v[4][n] = PointerGetDatum(it->description);
-			descnull[n] = (it->description == NULL);
-			v[5][n] = CStringGetDatum(it->queued_by);
-			v[6][n] = Int64GetDatum(it->on_hand_before);
-			v[7][n] = Int64GetDatum(it->on_hand_after);
-			v[8][n] = Int64GetDatum(it->reserved);
-			n++;
-		}
-		if (n > 0)
-		{
-			for (int c = 0; c < 9; c++)
-				args[c] = MakeArray(v[c], c == 4 ? descnull : NULL, n, types[c]);
-			Execute(plans.ledger, args, SPI_OK_INSERT);
-		}
-		ChunkEnd(old);
+		if (it->skipped)
+			continue;
+		v[0][n] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
+		v[1][n] = UUIDPGetDatum(&it->wh);
+		v[2][n] = Int64GetDatum(it->batch_id);
+		v[3][n] = Int32GetDatum(it->pos);
+		v[4][n] = PointerGetDatum(it->description);
+		descnull[n] = (it->description == NULL);
+		v[5][n] = CStringGetDatum(it->queued_by);
+		v[6][n] = Int64GetDatum(it->on_hand_before);
+		v[7][n] = Int64GetDatum(it->on_hand_after);
+		v[8][n] = Int64GetDatum(it->reserved);
+		n++;
 	}
+	if (n > 0)
+	{
+		for (int c = 0; c < 9; c++)
+			args[c] = MakeArray(v[c], c == 4 ? descnull : NULL, n, types[c]);
+		Execute(plans.ledger, args, SPI_OK_INSERT);
+	}
+	ChunkEnd(old);
 }
 
 /*
  * Record a ledger row for every applied item, in key order then item
  * order, while the rows are locked: appended directly when the ledger is
- * as the extension made it (ledger_append.c), else with INSERT statements
- * of at most APPLY_CHUNK rows.
+ * as the extension made it (ledger_append.c), else with an INSERT.
  */
 static void
-WriteLedger(Oid nspid, RoundLedger *ledger, ApplyItem *items, int *order, int nitems)
+WriteLedger(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems)
 {
 	bool		any = false;
 
@@ -932,12 +910,12 @@ WriteLedger(Oid nspid, RoundLedger *ledger, ApplyItem *items, int *order, int ni
 	}
 	if (ledger->appender == NULL)
 	{
-		WriteLedgerByInsert(items, order, nitems);
+		WriteLedgerByInsert(items, nitems);
 		return;
 	}
 	for (int i = 0; i < nitems; i++)
 	{
-		ApplyItem  *it = &items[order[i]];
+		ApplyItem  *it = &items[i];
 		InventoryLedgerRow row;
 
 		if (it->skipped)
@@ -958,43 +936,38 @@ WriteLedger(Oid nspid, RoundLedger *ledger, ApplyItem *items, int *order, int ni
 
 /*
  * Record the skipped items of each batch in its history row, appending in
- * item order, in statements of at most APPLY_CHUNK items.
+ * item order (ApplyBatches sorts them at the end of the round).
  */
 static void
 WriteSkipped(ApplyItem *items, int nitems)
 {
+	MemoryContext old = ChunkBegin();
 	Oid			types[4] = {INT8OID, INT4OID, TEXTOID, UUIDOID};
-	int			next = 0;
+	Datum	   *v[4];
+	Datum		args[4];
+	int			n = 0;
 
-	while (next < nitems)
+	for (int c = 0; c < 4; c++)
+		v[c] = palloc(sizeof(Datum) * nitems);
+	for (int i = 0; i < nitems; i++)
 	{
-		MemoryContext old = ChunkBegin();
-		Datum	   *v[4];
-		Datum		args[4];
-		int			n = 0;
+		ApplyItem  *it = &items[i];
 
-		for (int c = 0; c < 4; c++)
-			v[c] = palloc(sizeof(Datum) * APPLY_CHUNK);
-		for (; next < nitems && n < APPLY_CHUNK; next++)
-		{
-			ApplyItem  *it = &items[next];
-
-			if (!it->skipped)
-				continue;
-			v[0][n] = Int64GetDatum(it->batch_id);
-			v[1][n] = Int32GetDatum(it->pos);
-			v[2][n] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
-			v[3][n] = UUIDPGetDatum(&it->wh);
-			n++;
-		}
-		if (n > 0)
-		{
-			for (int c = 0; c < 4; c++)
-				args[c] = MakeArray(v[c], NULL, n, types[c]);
-			Execute(plans.skipped, args, SPI_OK_UPDATE);
-		}
-		ChunkEnd(old);
+		if (!it->skipped)
+			continue;
+		v[0][n] = Int64GetDatum(it->batch_id);
+		v[1][n] = Int32GetDatum(it->pos);
+		v[2][n] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
+		v[3][n] = UUIDPGetDatum(&it->wh);
+		n++;
 	}
+	if (n > 0)
+	{
+		for (int c = 0; c < 4; c++)
+			args[c] = MakeArray(v[c], NULL, n, types[c]);
+		Execute(plans.skipped, args, SPI_OK_UPDATE);
+	}
+	ChunkEnd(old);
 }
 
 /*
@@ -1004,17 +977,13 @@ WriteSkipped(ApplyItem *items, int nitems)
 static int64
 ApplyChunk(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems, bool *skipped)
 {
-	int		   *order = palloc(sizeof(int) * nitems);
 	ApplyKey   *keys;
 	int			nkeys = 0;
 	int64		applied = 0;
 
 	for (int i = 0; i < nitems; i++)
-	{
-		order[i] = i;
 		if (i == 0 || CompareItemKeys(&items[i - 1], &items[i]) != 0)
 			nkeys++;
-	}
 	keys = palloc0(sizeof(ApplyKey) * nkeys);
 	nkeys = 0;
 	for (int i = 0; i < nitems; i++)
@@ -1039,21 +1008,21 @@ ApplyChunk(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems, bool *s
 	 * missing ones that items create, then work out every item's before
 	 * and after.
 	 */
-	UpdateExistingRows(keys, nkeys, items, order);
-	CreateMissingRows(keys, nkeys, items, order);
+	UpdateExistingRows(keys, nkeys, items);
+	CreateMissingRows(keys, nkeys, items);
 	for (int i = 0; i < nkeys; i++)
 	{
 		ApplyKey   *k = &keys[i];
 
 		if (!k->found || k->inserted)
 			continue;
-		EvaluateKey(k, items, order);
+		EvaluateKey(k, items);
 		if (k->final_on_hand != k->captured_on_hand)
 			elog(ERROR, "inventory apply computed on_hand " INT64_FORMAT " but wrote " INT64_FORMAT,
 				 k->final_on_hand, k->captured_on_hand);
 	}
 
-	WriteLedger(nspid, ledger, items, order, nitems);
+	WriteLedger(nspid, ledger, items, nitems);
 	WriteSkipped(items, nitems);
 
 	for (int i = 0; i < nitems; i++)
