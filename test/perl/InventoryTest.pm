@@ -8,12 +8,13 @@ use warnings;
 
 use Exporter 'import';
 use File::Basename qw(dirname);
+use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep time);
 
-our @EXPORT = qw(try_psql poll_until log_lines worker_lines wait_for_log_line
-  worker_pid wait_for_connections $WORKER_LINE);
+our @EXPORT = qw(inventory_node try_psql poll_until log_lines worker_lines
+  wait_for_log_line worker_pid wait_for_connections $WORKER_LINE);
 
 # test/run-tests runs prove without the environment "make check" would set:
 # PostgreSQL::Test::Cluster->init needs pg_regress (--config-auth); find it
@@ -29,6 +30,29 @@ if (!defined $ENV{PG_REGRESS})
 # A line of the server log written by the inventory worker, with
 # log_line_prefix = '%m [%p] %b ' (the tests set it): pid, level, message.
 our $WORKER_LINE = qr/^[^\[]*\[(\d+)\] inventory worker (\w+):  (.*)$/;
+
+# A new node with the worker preloaded, started.  Options: database (the
+# worker's, default postgres), naptime (default 200ms), utf8 (initdb with
+# UTF8 and locale C), conf (more postgresql.conf lines).  Its log lines
+# carry the prefix $WORKER_LINE expects.
+sub inventory_node
+{
+	my ($name, %opt) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	my $database = $opt{database} // 'postgres';
+	my $naptime = $opt{naptime} // '200ms';
+
+	$node->init($opt{utf8} ? (extra => [ '--encoding=UTF8', '--locale=C' ]) : ());
+	$node->append_conf(
+		'postgresql.conf', qq{
+log_line_prefix = '%m [%p] %b '
+shared_preload_libraries = 'inventory'
+inventory.database = '$database'
+inventory.naptime = '$naptime'
+} . ($opt{conf} // ''));
+	$node->start;
+	return $node;
+}
 
 # The server log from byte offset $from on, as lines.
 sub log_lines

@@ -17,15 +17,7 @@ use InventoryTest;
 
 my $WH = '5b1e7a9c-0d2f-4e6a-9b3c-1f2e3d4c5b6a';
 
-my $node = PostgreSQL::Test::Cluster->new('transient');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-log_line_prefix = '%m [%p] %b '
-shared_preload_libraries = 'inventory'
-inventory.database = 'postgres'
-inventory.naptime = '200ms'
-});
-$node->start;
+my $node = inventory_node('transient');
 $node->safe_psql('postgres', qq{
 	CREATE EXTENSION inventory;
 	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH', 'Main');

@@ -16,14 +16,7 @@ use InventoryTest;
 
 my $WH = '5b1e7a9c-0d2f-4e6a-9b3c-1f2e3d4c5b6a';
 
-my $node = PostgreSQL::Test::Cluster->new('feed');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'inventory'
-inventory.database = 'postgres'
-inventory.naptime = '10s'
-});
-$node->start;
+my $node = inventory_node('feed', naptime => '10s');
 $node->safe_psql('postgres', qq{
 	CREATE EXTENSION inventory;
 	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH', 'Main');

@@ -14,6 +14,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use InventoryTest;
 use JSON::PP;
 use File::Basename qw(dirname);
 
@@ -48,14 +51,7 @@ close $fh;
 cmp_ok(scalar(@cases), '>=', 150, "corpus has at least 150 cases (" . scalar(@cases) . ")");
 
 # ---- node with the worker preloaded
-my $node = PostgreSQL::Test::Cluster->new('malformed');
-$node->init(extra => ['--encoding=UTF8', '--locale=C']);
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'inventory'
-inventory.database = 'postgres'
-inventory.naptime = '200ms'
-});
-$node->start;
+my $node = inventory_node('malformed', utf8 => 1);
 
 $node->safe_psql('postgres', qq{
 CREATE EXTENSION inventory;

@@ -23,6 +23,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use InventoryTest;
 use File::Basename qw(dirname);
 use Time::HiRes qw(usleep time);
 
@@ -34,14 +37,7 @@ my $W1 = '11111111-1111-4111-8111-111111111111';
 my $W2 = '22222222-2222-4222-8222-222222222222';
 my $WFAKE = '66666666-6666-4666-8666-666666666666';    # never registered
 
-my $node = PostgreSQL::Test::Cluster->new('security');
-$node->init(extra => ['--encoding=UTF8', '--locale=C']);
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'inventory'
-inventory.database = 'shop'
-inventory.naptime = '200ms'
-});
-$node->start;
+my $node = inventory_node('security', utf8 => 1, database => 'shop');
 
 # The database is owned by an ordinary role (used in (d)); the extension is
 # installed by the superuser.

@@ -21,6 +21,9 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use InventoryTest;
 use File::Basename qw(dirname);
 use IPC::Run;
 use Time::HiRes qw(usleep time);
@@ -44,18 +47,11 @@ for my $s (sort keys %weight)
 	ok(-f "$stress_dir/$s.sql", "$stress_dir/$s.sql exists");
 }
 
-my $node = PostgreSQL::Test::Cluster->new('stress');
-$node->init(extra => ['--encoding=UTF8', '--locale=C']);
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'inventory'
-inventory.database = 'postgres'
-inventory.naptime = '200ms'
+my $node = inventory_node('stress', utf8 => 1, conf => qq{
 max_connections = 40
 log_statement = none
 log_min_messages = warning
-log_line_prefix = '%m [%p] %b '
 });
-$node->start;
 
 $node->safe_psql('postgres', qq{
 CREATE EXTENSION inventory;
