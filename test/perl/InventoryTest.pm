@@ -32,9 +32,11 @@ if (!defined $ENV{PG_REGRESS})
 our $WORKER_LINE = qr/^[^\[]*\[(\d+)\] inventory worker (\w+):  (.*)$/;
 
 # A new node with the worker preloaded, started.  Options: database (the
-# worker's, default postgres), naptime (default 200ms), utf8 (initdb with
-# UTF8 and locale C), conf (more postgresql.conf lines).  Its log lines
-# carry the prefix $WORKER_LINE expects.
+# worker's, default postgres), create_database (create it before the
+# worker is preloaded), naptime (default 200ms), utf8 (initdb with UTF8
+# and locale C), conf (more postgresql.conf lines), start (default 1; 0
+# leaves the node stopped).  Its log lines carry the prefix $WORKER_LINE
+# expects.
 sub inventory_node
 {
 	my ($name, %opt) = @_;
@@ -43,6 +45,12 @@ sub inventory_node
 	my $naptime = $opt{naptime} // '200ms';
 
 	$node->init($opt{utf8} ? (extra => [ '--encoding=UTF8', '--locale=C' ]) : ());
+	if ($opt{create_database})
+	{
+		$node->start;
+		$node->safe_psql('postgres', "CREATE DATABASE $database");
+		$node->stop;
+	}
 	$node->append_conf(
 		'postgresql.conf', qq{
 log_line_prefix = '%m [%p] %b '
@@ -50,7 +58,7 @@ shared_preload_libraries = 'inventory'
 inventory.database = '$database'
 inventory.naptime = '$naptime'
 } . ($opt{conf} // ''));
-	$node->start;
+	$node->start if $opt{start} // 1;
 	return $node;
 }
 

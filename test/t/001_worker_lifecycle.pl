@@ -37,19 +37,7 @@ sub fatal_rate
 	return ($n, time - $t0, $queries_ok);
 }
 
-my $node = PostgreSQL::Test::Cluster->new('lifecycle');
-$node->init;
-$node->append_conf('postgresql.conf', "log_line_prefix = '%m [%p] %b '");
-$node->start;
-$node->safe_psql('postgres', 'CREATE DATABASE shop');
-$node->stop;
-
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'inventory'
-inventory.database = 'shop'
-inventory.naptime = '200ms'
-});
+my $node = inventory_node('lifecycle', database => 'shop', create_database => 1, start => 0);
 
 ###########################################################################
 # 1. The database exists but has no extension: the worker waits, quietly.

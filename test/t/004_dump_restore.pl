@@ -22,19 +22,7 @@ my @TABLES = qw(inventory_warehouses inventory_levels inventory_reservations inv
   inventory_batch_history inventory_ledger inventory_idempotency_keys);
 my @SEQUENCES = qw(inventory_batch_id_seq inventory_ledger_id_seq inventory_reservations_id_seq);
 
-my $node = PostgreSQL::Test::Cluster->new('dump');
-$node->init;
-$node->append_conf('postgresql.conf', "log_line_prefix = '%m [%p] %b '");
-$node->start;
-$node->safe_psql('postgres', 'CREATE DATABASE shop');
-$node->stop;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'inventory'
-inventory.database = 'shop'
-inventory.naptime = '100ms'
-});
-$node->start;
+my $node = inventory_node('dump', database => 'shop', create_database => 1, naptime => '100ms');
 
 sub adjust
 {
