@@ -4,6 +4,11 @@
 -- (the floor's queue has only a primary key and default settings).
 \set ON_ERROR_STOP 1
 CREATE EXTENSION inventory;
+-- Its objects live in the schema "inventory": this database's sessions find
+-- them unqualified after public (see README, "Security").
+SELECT format('ALTER DATABASE %I SET search_path = "$user", public, inventory',
+              current_database()) \gexec
+SET search_path = "$user", public, inventory;
 INSERT INTO inventory_warehouses (uuid, name)
 SELECT ('00000000-0000-4000-8000-00000000000' || i)::uuid, 'W' || i FROM generate_series(1, 4) i;
 

@@ -2,6 +2,11 @@
 -- The UUIDs are fixed so that the output is easy to read; the other demo
 -- files look them up by name.
 CREATE EXTENSION inventory;
+-- Its objects live in the schema "inventory": this database's sessions find
+-- them unqualified after public (see README, "Security").
+SELECT format('ALTER DATABASE %I SET search_path = "$user", public, inventory',
+              current_database()) \gexec
+SET search_path = "$user", public, inventory;
 
 INSERT INTO inventory_warehouses (uuid, name) VALUES
     ('a0000000-0000-4000-8000-000000000001', 'Austin'),

@@ -14,7 +14,11 @@ use Test::More;
 use Time::HiRes qw(usleep time);
 
 our @EXPORT = qw(inventory_node try_psql poll_until log_lines worker_lines
-  wait_for_log_line worker_pid wait_for_connections $WORKER_LINE);
+  wait_for_log_line worker_pid wait_for_connections $WORKER_LINE $SEARCH_PATH_CONF);
+
+# The extension's objects live in the schema "inventory"; the tests call
+# them unqualified, as an application whose search_path ends with it would.
+our $SEARCH_PATH_CONF = qq{search_path = '"\$user", public, inventory'\n};
 
 # test/run-tests runs prove without the environment "make check" would set:
 # PostgreSQL::Test::Cluster->init needs pg_regress (--config-auth); find it
@@ -57,7 +61,7 @@ log_line_prefix = '%m [%p] %b '
 shared_preload_libraries = 'inventory'
 inventory.database = '$database'
 inventory.naptime = '$naptime'
-} . ($opt{conf} // ''));
+} . $SEARCH_PATH_CONF . ($opt{conf} // ''));
 	$node->start if $opt{start} // 1;
 	return $node;
 }

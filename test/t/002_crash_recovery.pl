@@ -49,7 +49,7 @@ shared_preload_libraries = 'inventory'
 inventory.database = 'postgres'
 inventory.naptime = '100ms'
 max_connections = 40
-});
+} . $SEARCH_PATH_CONF);
 my $log_start = -s $node->logfile // 0;    # the log may exist from an earlier run
 $node->start;
 

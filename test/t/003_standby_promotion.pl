@@ -24,7 +24,7 @@ inventory.naptime = '100ms'
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf', $CONF);
+$primary->append_conf('postgresql.conf', $CONF . $SEARCH_PATH_CONF);
 $primary->start;
 $primary->safe_psql('postgres', qq{
 	CREATE EXTENSION inventory;

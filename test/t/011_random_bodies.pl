@@ -48,6 +48,7 @@ $node->init(extra => ['--encoding=UTF8', '--locale=C']);
 $node->append_conf('postgresql.conf', qq{
 log_statement = none
 log_min_messages = warning
+search_path = '"\$user", public, inventory'
 });
 $node->start;
 my $start_time = $node->safe_psql('postgres', 'SELECT pg_postmaster_start_time()');
