@@ -3,8 +3,8 @@ CREATE EXTENSION inventory;
 
 SELECT extname, extversion, extrelocatable FROM pg_extension WHERE extname = 'inventory';
 
--- Objects live in the schema given to CREATE EXTENSION (public here) and
--- are reachable without touching search_path.
+-- Objects live in the schema "inventory", made by CREATE EXTENSION, and
+-- are reachable through the database's search_path (test/search_path.sql).
 SELECT c.relname, c.relkind
   FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
  WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'inventory')
