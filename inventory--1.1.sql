@@ -3,6 +3,47 @@
 \echo Use "CREATE EXTENSION inventory" to load this file. \quit
 
 /*
+ * Trust.  The extension's code runs as a superuser (the worker, SECURITY
+ * DEFINER functions, triggers) and names its objects by schema, so the
+ * schema must be one that only superusers can own, rename or create
+ * objects in.  The control file pins it to "inventory", which CREATE
+ * EXTENSION creates, owned by the superuser running it; a schema of that
+ * name made earlier by someone else is refused here, before anything in
+ * it is used.  Only pg_catalog objects are used in this check.
+ */
+DO $$
+DECLARE
+    problems text;
+BEGIN
+    SELECT pg_catalog.string_agg(p.problem, ' ' ORDER BY p.ord) INTO problems
+      FROM (SELECT 1 AS ord,
+                   CASE WHEN r.rolname OPERATOR(pg_catalog.=) 'pg_database_owner'
+                        THEN 'It is owned by pg_database_owner, that is by whoever owns the database.'
+                        ELSE pg_catalog.format('It is owned by role %I, which is not a superuser.', r.rolname)
+                   END AS problem
+              FROM pg_catalog.pg_namespace n
+              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+             WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+               AND NOT r.rolsuper
+            UNION ALL
+            SELECT 2, pg_catalog.format('Role %s may create objects in it.',
+                                        COALESCE(pg_catalog.quote_ident(r.rolname), 'PUBLIC'))
+              FROM pg_catalog.pg_namespace n
+             CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+              LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+             WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+               AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+               AND NOT COALESCE(r.rolsuper, false)) p;
+    IF problems IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "%" cannot hold the inventory extension', '@extschema@'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = problems,
+                  HINT = 'The extension runs as a superuser and names its objects by schema, so only superusers may own that schema or create objects in it. Drop or rename that schema, or give it to a superuser and revoke CREATE on it from other roles, then try again.';
+    END IF;
+END
+$$;
+
+/*
  * Warehouses.  Every level row and every queued item names one of these.
  */
 CREATE TABLE @extschema@.inventory_warehouses (

@@ -132,6 +132,11 @@ typedef struct InventoryCapturedRow
 extern void InventoryCaptureBegin(void);
 extern InventoryCapturedRow *InventoryCaptureEnd(int *nrows);
 
+/* Whether the extension's schema and objects can be trusted (trust.c) */
+extern const char *InventoryTrustProblem(Oid nspid);
+extern void InventoryRequireTrust(Oid nspid);
+extern const char *InventoryTrustHint(void);
+
 /* Background worker (worker.c) */
 extern void InventoryRegisterWorker(void);
 extern PGDLLEXPORT void inventory_worker_main(Datum main_arg);

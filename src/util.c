@@ -184,11 +184,15 @@ InventorySequenceLastValue(Oid seqid)
 
 /*
  * Schema of the calling SQL function: where the extension's objects are.
+ * Refuses to go on when the extension there cannot be trusted (trust.c).
  */
 Oid
 InventoryFunctionSchema(FunctionCallInfo fcinfo)
 {
-	return get_func_namespace(fcinfo->flinfo->fn_oid);
+	Oid			nspid = get_func_namespace(fcinfo->flinfo->fn_oid);
+
+	InventoryRequireTrust(nspid);
+	return nspid;
 }
 
 /*

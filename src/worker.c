@@ -37,6 +37,9 @@
 /* Whether we already logged that the extension is missing */
 static bool absent_logged = false;
 
+/* Whether the worker has logged that it does not trust the extension */
+static bool distrust_logged = false;
+
 /* Ledger horizon last announced with NOTIFY inventory_changes */
 static int64 notified_horizon = -1;
 
@@ -151,6 +154,30 @@ HoldBeforeCommit(void)
 }
 
 /*
+ * Whether the extension can be trusted (trust.c), saying so in the log when
+ * the answer changes: an untrusted installation's queue is left alone.
+ */
+static bool
+WorkerTrusts(Oid nspid)
+{
+	const char *problem = InventoryTrustProblem(nspid);
+
+	if (problem != NULL && !distrust_logged)
+		ereport(WARNING,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("inventory worker does not apply the queue of database \"%s\": the extension cannot be trusted",
+						inventory_database),
+				 errdetail("%s Queued batches stay queued.", problem),
+				 errhint("%s", InventoryTrustHint())));
+	else if (problem == NULL && distrust_logged)
+		ereport(LOG,
+				(errmsg("inventory worker trusts the extension in database \"%s\" again and is applying its queue",
+						inventory_database)));
+	distrust_logged = (problem != NULL);
+	return problem == NULL;
+}
+
+/*
  * Run one round in its own transaction.  Returns whether it left applicable
  * batches behind (the loop then goes on at once); a round that found
  * nothing, or is held back by an uncommitted earlier batch (whose end wakes
@@ -183,6 +210,13 @@ RunRound(void)
 				(errmsg("inventory worker found the extension in database \"%s\" and is applying its queue",
 						inventory_database)));
 	absent_logged = false;
+	if (!WorkerTrusts(nspid))
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		InventoryReportRound(true, true, 0, NULL);
+		return false;
+	}
 
 	pgstat_report_activity(STATE_RUNNING, "applying queued inventory batches");
 	SPI_connect();
@@ -213,7 +247,7 @@ RunAnnounce(void)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	nspid = InventoryExtensionSchema();
-	if (OidIsValid(nspid))
+	if (OidIsValid(nspid) && InventoryTrustProblem(nspid) == NULL)
 		AnnounceChanges(nspid);
 	PopActiveSnapshot();
 	CommitTransactionCommand();

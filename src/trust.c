@@ -1,0 +1,248 @@
+/*-------------------------------------------------------------------------
+ *
+ * trust.c
+ *	  Whether the extension's schema and objects can be trusted: only
+ *	  superusers own them or can create objects in the schema.
+ *
+ * The extension's code runs as a superuser (the worker, SECURITY DEFINER
+ * functions, triggers) and names its objects by schema.  If another role
+ * owned the schema, it could rename it and put objects of its own where
+ * that code looks; if it could create objects there, it could plant
+ * overloads of the extension's functions; if it owned one of the
+ * extension's tables or functions, it could add a trigger or replace a
+ * body that a superuser then runs.  So every entry point in C checks
+ * first, and refuses to run otherwise.  The answer is cached until a
+ * schema, relation, function or role changes (syscache invalidation), so
+ * the check costs nothing on the hot path.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "inventory.h"
+
+/* The cached answer, for one schema */
+static bool trust_valid = false;
+static Oid	trust_nspid = InvalidOid;
+static char *trust_problem = NULL;	/* NULL: trusted; in TopMemoryContext */
+static bool callbacks_registered = false;
+
+/*
+ * Forget the cached answer: a catalog row it rests on may have changed.
+ */
+static void
+TrustInvalidate(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
+				uint32 hashvalue pg_attribute_unused())
+{
+	trust_valid = false;
+}
+
+/*
+ * The name of a role, quoted for a message.
+ */
+static const char *
+RoleName(Oid roleid)
+{
+	if (roleid == ACL_ID_PUBLIC)
+		return "PUBLIC";
+	return quote_identifier(GetUserNameFromId(roleid, false));
+}
+
+/*
+ * What makes the schema untrustworthy, or NULL.
+ */
+static char *
+SchemaProblem(Oid nspid)
+{
+	HeapTuple	tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
+	Form_pg_namespace nsp;
+	const char *nspname;
+	char	   *problem = NULL;
+	Datum		acldatum;
+	bool		isnull;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for namespace %u", nspid);
+	nsp = (Form_pg_namespace) GETSTRUCT(tup);
+	nspname = quote_identifier(NameStr(nsp->nspname));
+
+	if (nsp->nspowner == ROLE_PG_DATABASE_OWNER)
+		problem = psprintf("Schema %s is owned by pg_database_owner, that is by whoever owns the database.",
+						   nspname);
+	else if (!superuser_arg(nsp->nspowner))
+		problem = psprintf("Schema %s is owned by role %s, which is not a superuser.",
+						   nspname, RoleName(nsp->nspowner));
+
+	acldatum = SysCacheGetAttr(NAMESPACEOID, tup, Anum_pg_namespace_nspacl, &isnull);
+	if (problem == NULL && !isnull)
+	{
+		Acl		   *acl = DatumGetAclP(acldatum);
+		AclItem    *items = ACL_DAT(acl);
+
+		for (int i = 0; i < ACL_NUM(acl) && problem == NULL; i++)
+		{
+			Oid			grantee = items[i].ai_grantee;
+
+			if ((ACLITEM_GET_PRIVS(items[i]) & ACL_CREATE) == 0)
+				continue;
+			if (grantee == ACL_ID_PUBLIC || grantee == ROLE_PG_DATABASE_OWNER ||
+				!superuser_arg(grantee))
+				problem = psprintf("Role %s may create objects in schema %s.",
+								   RoleName(grantee), nspname);
+		}
+	}
+	ReleaseSysCache(tup);
+	return problem;
+}
+
+/*
+ * Owner of a member object of the extension (a relation or a function),
+ * or InvalidOid for other kinds; *what names it for a message.
+ */
+static Oid
+MemberOwner(Oid classid, Oid objid, char **what)
+{
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
+
+	if (classid == RelationRelationId)
+	{
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(objid));
+		if (!HeapTupleIsValid(tup))
+			return InvalidOid;
+		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		*what = psprintf("Relation %s", quote_identifier(NameStr(((Form_pg_class) GETSTRUCT(tup))->relname)));
+		ReleaseSysCache(tup);
+	}
+	else if (classid == ProcedureRelationId)
+	{
+		tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(objid));
+		if (!HeapTupleIsValid(tup))
+			return InvalidOid;
+		owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+		*what = psprintf("Function %s()", quote_identifier(NameStr(((Form_pg_proc) GETSTRUCT(tup))->proname)));
+		ReleaseSysCache(tup);
+	}
+	return owner;
+}
+
+/*
+ * What makes one of the extension's tables, sequences, views or functions
+ * untrustworthy (an owner that is not a superuser), or NULL.
+ */
+static char *
+MemberProblem(void)
+{
+	Oid			extoid = get_extension_oid(INVENTORY_EXTENSION_NAME, true);
+	Relation	rel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *problem = NULL;
+
+	if (!OidIsValid(extoid))
+		return NULL;
+	rel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(ExtensionRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, key);
+	while (problem == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+		char	   *what = NULL;
+		Oid			owner;
+
+		if (dep->deptype != DEPENDENCY_EXTENSION)
+			continue;
+		owner = MemberOwner(dep->classid, dep->objid, &what);
+		if (OidIsValid(owner) && !superuser_arg(owner))
+			problem = psprintf("%s of the extension is owned by role %s, which is not a superuser.",
+							   what, RoleName(owner));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return problem;
+}
+
+/*
+ * Why the extension in schema nspid cannot be trusted, or NULL when it can.
+ * The answer is cached until the catalogs it rests on change.
+ */
+const char *
+InventoryTrustProblem(Oid nspid)
+{
+	char	   *problem;
+
+	if (!callbacks_registered)
+	{
+		CacheRegisterSyscacheCallback(NAMESPACEOID, TrustInvalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(RELOID, TrustInvalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, TrustInvalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(AUTHOID, TrustInvalidate, (Datum) 0);
+		callbacks_registered = true;
+	}
+	if (trust_valid && trust_nspid == nspid)
+		return trust_problem;
+
+	problem = SchemaProblem(nspid);
+	if (problem == NULL)
+		problem = MemberProblem();
+
+	if (trust_problem)
+		pfree(trust_problem);
+	trust_problem = problem ? MemoryContextStrdup(TopMemoryContext, problem) : NULL;
+	trust_nspid = nspid;
+	trust_valid = true;
+	return trust_problem;
+}
+
+/*
+ * Refuse to run when the extension in schema nspid cannot be trusted.
+ */
+void
+InventoryRequireTrust(Oid nspid)
+{
+	const char *problem = InventoryTrustProblem(nspid);
+
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("the inventory extension refuses to run in schema \"%s\"",
+						get_namespace_name(nspid)),
+				 errdetail("%s", problem),
+				 errhint("%s", InventoryTrustHint())));
+}
+
+/*
+ * The remedy for an untrusted installation, as a HINT.
+ */
+const char *
+InventoryTrustHint(void)
+{
+	return "The extension runs as a superuser, so only superusers may own its schema and objects or create objects in its schema. "
+		"A database still at version 1.0 in schema public: run ALTER EXTENSION inventory UPDATE, which moves it to the schema inventory. "
+		"Otherwise give the schema or object back to a superuser, or revoke CREATE on the schema.";
+}

@@ -1,0 +1,148 @@
+# Updating from 1.0 to 1.1 gives the same objects as a fresh 1.1 install,
+# keeps every row and every queued batch, and moves an installation out of
+# a schema the database owner controls (public) into the schema
+# "inventory"; an "inventory" schema that someone else made is refused.
+#
+# Version 1.0 was installed in public by default.  The control file now
+# pins the schema, so a 1.0 installation in public is made as the old
+# default would have: installed at 1.0, then moved to public with
+# ALTER EXTENSION ... SET SCHEMA (allowed by flipping extrelocatable for
+# the move).  Its function bodies still name the old schema; the update
+# redefines every one of them, which is what makes the result equal.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use InventoryTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $W1 = '11111111-1111-4111-8111-111111111111';
+my $node = inventory_node('upgrade', database => 'upd', create_database => 1);
+
+$node->safe_psql('postgres', q{
+CREATE ROLE mallory LOGIN;
+CREATE DATABASE fresh;
+CREATE DATABASE upd2;
+CREATE DATABASE squat OWNER mallory;
+CREATE DATABASE squat_upd OWNER mallory;
+});
+
+# The objects of the extension in a database, as text (see the script).
+my $objects_sql = slurp_file("$FindBin::RealBin/../extension_objects.sql");
+sub objects { return $node->safe_psql($_[0], $objects_sql); }
+
+# Install 1.0 as the old default did: in public.
+sub install_10_in_public
+{
+	my ($db, $data_sql) = @_;
+	$node->safe_psql($db, qq{
+		CREATE EXTENSION inventory VERSION '1.0';
+		$data_sql
+		UPDATE pg_extension SET extrelocatable = true WHERE extname = 'inventory';
+		ALTER EXTENSION inventory SET SCHEMA public;
+		UPDATE pg_extension SET extrelocatable = false WHERE extname = 'inventory';
+		DROP SCHEMA inventory;
+	});
+}
+
+# --- the reference: a fresh 1.1 install
+$node->safe_psql('fresh', 'CREATE EXTENSION inventory');
+my $fresh = objects('fresh');
+like($fresh, qr/^extension inventory 1\.1 schema=inventory relocatable=false$/m,
+	'a fresh install is version 1.1 in the schema inventory');
+unlike($fresh, qr/public\./, 'nothing of a fresh install names the schema public');
+cmp_ok(scalar(split /\n/, $fresh), '>', 100, 'the object listing is substantial');
+
+# --- 1.0 in public, with data and a queued batch, then updated
+$node->safe_psql('postgres', "ALTER SYSTEM SET inventory.enabled = off; SELECT pg_reload_conf()");
+poll_until($node, 'upd', "SELECT 1 WHERE current_setting('inventory.enabled') = 'off'", '1', 30);
+install_10_in_public('upd', qq{
+	INSERT INTO inventory.inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');
+	SELECT inventory.inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "on_hand": 10},
+	                                   {"sku": "B", "warehouse_uuid": "$W1", "on_hand": 5}]');
+	SELECT inventory.inventory_process_queue();
+	SELECT inventory.inventory_reserve('order-1', 'A', '$W1', 3);
+	SELECT inventory.inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "available": 20}]');
+});
+is($node->safe_psql('upd', "SELECT extnamespace::regnamespace FROM pg_extension WHERE extname = 'inventory'"),
+	'public', '1.0 lives in public before the update');
+my $before = $node->safe_psql('upd', q{
+	SELECT (SELECT count(*) FROM public.inventory_levels) || ' levels, '
+	    || (SELECT count(*) FROM public.inventory_ledger) || ' ledger rows, '
+	    || (SELECT count(*) FROM public.inventory_reservations) || ' reservations, '
+	    || (SELECT count(*) FROM public.inventory_queue) || ' queued'});
+is($before, '2 levels, 3 ledger rows, 1 reservations, 1 queued', 'data of the 1.0 installation');
+
+# The new library refuses to work in a schema the database owner controls.
+my $off = -s $node->logfile;
+$node->safe_psql('postgres', "ALTER SYSTEM RESET inventory.enabled; SELECT pg_reload_conf()");
+ok(wait_for_log_line($node, qr/inventory worker does not apply the queue of database "upd": the extension cannot be trusted/,
+		$off, 30), 'the worker refuses a 1.0 installation in public, and says why');
+ok(wait_for_log_line($node, qr/DETAIL:  Schema public is owned by pg_database_owner/, $off, 30),
+	'its DETAIL names the owner of the schema');
+my ($rc, $out, $err) = $node->psql('upd', qq{SELECT public.inventory_adjust('[{"sku": "C", "warehouse_uuid": "$W1", "on_hand": 1}]')});
+like($err, qr/ERROR:  the inventory extension refuses to run in schema "public".*HINT:  .*ALTER EXTENSION inventory UPDATE/s,
+	'inventory_adjust refuses too, with a HINT to update');
+is($node->safe_psql('upd', 'SELECT count(*) FROM public.inventory_queue'), '1', 'the batch is still queued');
+
+$off = -s $node->logfile;
+($rc, $out, $err) = $node->psql('upd', 'ALTER EXTENSION inventory UPDATE');
+is($rc, 0, 'ALTER EXTENSION inventory UPDATE succeeds');
+like($err, qr/WARNING:  the inventory extension moved from schema "public" to schema "inventory".*HINT:  .*search_path/s,
+	'the update says that the objects moved and what sessions need');
+is(objects('upd'), $fresh, 'updating 1.0 from public gives exactly the objects of a fresh install');
+is($node->safe_psql('upd', q{
+	SELECT (SELECT count(*) FROM inventory.inventory_levels) || ' levels, '
+	    || (SELECT count(*) FROM inventory.inventory_ledger) || ' ledger rows, '
+	    || (SELECT count(*) FROM inventory.inventory_reservations) || ' reservations, '
+	    || (SELECT count(*) FROM inventory.inventory_queue) || ' queued'}),
+	$before, 'every row is kept');
+is($node->safe_psql('upd', "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"),
+	'0', 'nothing of the extension is left in public');
+ok(poll_until($node, 'upd', "SELECT on_hand || '/' || reserved || '/' || available FROM inventory.inventory_levels WHERE sku = 'A'",
+		'23/3/20', 30), 'the batch queued under 1.0 is applied by the worker after the update');
+ok(wait_for_log_line($node, qr/inventory worker trusts the extension in database "upd" again/, $off, 30),
+	'the worker says it applies the queue again');
+is($node->safe_psql('upd', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
+	'inventory_verify() finds nothing after the update');
+is($node->safe_psql('upd', q{SELECT (inventory.inventory_reserve('order-2', 'B', '11111111-1111-4111-8111-111111111111', 2)).available}),
+	'3', 'the order functions work after the update');
+
+# --- 1.0 already in the schema inventory: updated in place
+$node->safe_psql('upd2', "CREATE EXTENSION inventory VERSION '1.0'");
+($rc, $out, $err) = $node->psql('upd2', 'ALTER EXTENSION inventory UPDATE');
+is($rc, 0, 'updating 1.0 installed in the schema inventory succeeds');
+unlike($err, qr/moved/, 'nothing moves then');
+is(objects('upd2'), $fresh, 'and gives exactly the objects of a fresh install');
+
+# --- a schema "inventory" made by the database owner is refused
+$node->safe_psql('squat', 'CREATE SCHEMA inventory', extra_params => [ '-U', 'mallory' ]);
+($rc, $out, $err) = $node->psql('squat', 'CREATE EXTENSION inventory');
+isnt($rc, 0, 'CREATE EXTENSION in a schema "inventory" owned by the database owner fails');
+like($err, qr/ERROR:  schema "inventory" cannot hold the inventory extension\nDETAIL:  It is owned by role mallory, which is not a superuser\.\nHINT:  .*give it to a superuser/,
+	'with the reason and a HINT');
+is($node->safe_psql('squat', "SELECT count(*) FROM pg_extension WHERE extname = 'inventory'"), '0',
+	'nothing was installed');
+$node->safe_psql('squat', 'GRANT CREATE ON SCHEMA inventory TO PUBLIC', extra_params => [ '-U', 'mallory' ]);
+$node->safe_psql('squat', 'ALTER SCHEMA inventory OWNER TO CURRENT_USER');
+($rc, $out, $err) = $node->psql('squat', 'CREATE EXTENSION inventory');
+like($err, qr/DETAIL:  Role PUBLIC may create objects in it\./,
+	'a superuser-owned schema where others may create objects is refused too');
+$node->safe_psql('squat', 'REVOKE CREATE ON SCHEMA inventory FROM PUBLIC; CREATE EXTENSION inventory');
+is(objects('squat') =~ s/^schema .*\n//mr, $fresh =~ s/^schema .*\n//mr,
+	'once it is a superuser\'s alone, the extension installs there');
+
+# --- and so is an update into it
+install_10_in_public('squat_upd', '');
+$node->safe_psql('squat_upd', 'CREATE SCHEMA inventory', extra_params => [ '-U', 'mallory' ]);
+($rc, $out, $err) = $node->psql('squat_upd', 'ALTER EXTENSION inventory UPDATE');
+isnt($rc, 0, 'updating into a schema "inventory" owned by the database owner fails');
+like($err, qr/ERROR:  schema "inventory" cannot hold the inventory extension.*HINT:  .*ALTER EXTENSION inventory UPDATE again/s,
+	'with the reason and a HINT');
+is($node->safe_psql('squat_upd', "SELECT extversion || ' ' || extnamespace::regnamespace FROM pg_extension WHERE extname = 'inventory'"),
+	'1.0 public', 'the installation is left as it was');
+
+$node->stop;
+done_testing();
