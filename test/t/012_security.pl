@@ -256,7 +256,7 @@ is($node->safe_psql('shop', "SELECT count(*) FROM inventory_levels WHERE sku = '
 # (c) a role with nothing
 ###########################################################################
 my @fcalls = split /\n/, $node->safe_psql('shop', qq{
-SELECT format('SELECT %s(%s)', p.oid::regproc,
+SELECT format('SELECT inventory.%s(%s)', p.proname,
               coalesce((SELECT string_agg(format('NULL::%s', t::regtype), ', ' ORDER BY o)
                           FROM unnest(p.proargtypes) WITH ORDINALITY a(t, o)), ''))
   FROM ($ext_funcs) f JOIN pg_proc p ON p.oid = f.oid ORDER BY 1
@@ -267,15 +267,16 @@ for my $r (@rels)
 	my ($rel, $kind) = @$r;
 	if ($kind eq 'S')
 	{
-		push @rel_sql, "SELECT * FROM $rel", "SELECT nextval('$rel')", "SELECT setval('$rel', 1)",
-		  "SELECT currval('$rel')";
+		push @rel_sql, "SELECT * FROM inventory.$rel", "SELECT nextval('inventory.$rel')",
+		  "SELECT setval('inventory.$rel', 1)", "SELECT currval('inventory.$rel')";
 		next;
 	}
 	my $col = $node->safe_psql('shop', "SELECT attname FROM pg_attribute WHERE attrelid = '$rel'::regclass AND attnum = 1");
-	push @rel_sql, "SELECT * FROM $rel", "SELECT count(*) FROM $rel";
+	push @rel_sql, "SELECT * FROM inventory.$rel", "SELECT count(*) FROM inventory.$rel";
 	# (views are not updatable: writing them fails before privileges count)
-	push @rel_sql, "INSERT INTO $rel SELECT * FROM $rel", "UPDATE $rel SET $col = $col", "DELETE FROM $rel",
-	  "TRUNCATE $rel" if $kind eq 'r';
+	push @rel_sql, "INSERT INTO inventory.$rel SELECT * FROM inventory.$rel",
+	  "UPDATE inventory.$rel SET $col = $col", "DELETE FROM inventory.$rel",
+	  "TRUNCATE inventory.$rel" if $kind eq 'r';
 }
 my @nobody = (@fcalls, @rel_sql);
 @res = try_as('nobody', 'shop', @nobody);
@@ -295,10 +296,10 @@ is(scalar(@wrong), 0, 'a role with nothing gets 42501 from each of ' . scalar(@f
 ###########################################################################
 $node->safe_psql('shop', q{
 CREATE ROLE ops LOGIN;
-GRANT USAGE ON SCHEMA public TO ops;
+GRANT USAGE ON SCHEMA inventory TO ops;
 GRANT EXECUTE ON FUNCTION inventory_process_queue(integer), inventory_worker_status() TO ops;
-GRANT ALL ON ALL TABLES IN SCHEMA public TO ops;
-GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ops;
+GRANT ALL ON ALL TABLES IN SCHEMA inventory TO ops;
+GRANT ALL ON ALL SEQUENCES IN SCHEMA inventory TO ops;
 ALTER SYSTEM SET inventory.enabled = off;
 SELECT pg_reload_conf();
 });
@@ -333,6 +334,7 @@ is($node->safe_psql('shop', "SELECT inventory_wait($ops_batch, '60 s')"), 'appli
 ###########################################################################
 # mallory also needs what applications get
 $node->safe_psql('shop', q{
+GRANT USAGE ON SCHEMA inventory TO mallory;
 GRANT EXECUTE ON FUNCTION inventory_adjust(jsonb, boolean, text), inventory_wait(bigint, interval),
     inventory_reserve(text, text, uuid, bigint, text, boolean), inventory_release(text, text, uuid, bigint, text),
     inventory_fulfill(text, text, uuid, bigint, text), inventory_changes(bigint, integer),
@@ -348,7 +350,7 @@ for my $t (qw(inventory_levels inventory_queue inventory_warehouses inventory_re
 {
 	$cols{$t} = $node->safe_psql('shop', qq{
 SELECT string_agg(quote_ident(attname) || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
-  FROM pg_attribute WHERE attrelid = 'public.$t'::regclass AND attnum > 0 AND NOT attisdropped});
+  FROM pg_attribute WHERE attrelid = 'inventory.$t'::regclass AND attnum > 0 AND NOT attisdropped});
 }
 my $plant_tables = join('', map { "CREATE TABLE mal.$_ ($cols{$_});\n" } sort keys %cols)
   . "GRANT ALL ON ALL TABLES IN SCHEMA mal TO PUBLIC;\n";
@@ -446,13 +448,13 @@ CREATE OPERATOR mal.= (LEFTARG = integer, RIGHTARG = integer, FUNCTION = mal.eq_
 psql_as('mallory', 'shop', $plant_tables);
 psql_as('mallory', 'shop', qq{
 INSERT INTO mal.inventory_warehouses (uuid, name) VALUES ('$WFAKE', 'Fake');
-ALTER ROLE mallory SET search_path = mal, pg_catalog, public;
-ALTER DATABASE shop SET search_path = mal, pg_catalog, public;
+ALTER ROLE mallory SET search_path = mal, pg_catalog, public, inventory;
+ALTER DATABASE shop SET search_path = mal, pg_catalog, public, inventory;
 });
 
 # From here on the database's search_path puts mal first for every session,
 # the superuser's too: this test's own checks pin theirs.
-sub su { return $node->safe_psql('shop', "SET search_path = pg_catalog, public;\n" . shift); }
+sub su { return $node->safe_psql('shop', "SET search_path = pg_catalog, public, inventory;\n" . shift); }
 
 # The worker connects once: restart so that it runs with the database's
 # new search_path.
@@ -467,7 +469,7 @@ while (time < $deadline)
 }
 is($worker, '1', 'the worker is back after the restart');
 is(su("SELECT array_to_string(setconfig, ',') FROM pg_db_role_setting WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = 'shop') AND setrole = 0"),
-	'search_path=mal, pg_catalog, public', "the database's search_path (the worker's) puts mal first");
+	'search_path=mal, pg_catalog, public, inventory', "the database's search_path (the worker's) puts mal first");
 
 # Control: in mallory's own session the planted objects do shadow the real
 # ones (else this part would prove nothing).
@@ -483,7 +485,7 @@ SELECT count(*) FROM inventory_warehouses WHERE uuid = '$WFAKE';
 SELECT string_agg(DISTINCT what, ', ' ORDER BY what) FROM mal.marker;
 TRUNCATE mal.marker;
 });
-is($control, join("\n", 'mal, pg_catalog, public', 't', '1002', '2', '2', '2', 't|t|t|t', '1',
+is($control, join("\n", 'mal, pg_catalog, public, inventory', 't', '1002', '2', '2', '2', 't|t|t|t', '1',
 		'+(bigint, bigint), =(bigint, bigint), =(integer, integer), =(text, text), =(uuid, uuid), count(*), jsonb_array_elements(jsonb), now(), unnest(anyarray)'),
 	"control: in mallory's session the planted objects shadow pg_catalog's");
 
@@ -523,20 +525,20 @@ is($orders, "9\n10\n6\n2", 'release, fulfill, change feed and batch status compu
 is(su(q{
 SELECT string_agg(format('%s %s %s %s %s %s %s', sku, warehouse_uuid, on_hand, reserved, available,
                          coalesce(bin_location, '-'), coalesce(cost::text, '-')), E'\n' ORDER BY sku)
-  FROM public.inventory_levels WHERE sku LIKE 'HIJ-%'}),
+  FROM inventory.inventory_levels WHERE sku LIKE 'HIJ-%'}),
 	"HIJ-1 $W1 10 1 9 Z-9 1.50\nHIJ-2 $W2 4 0 4 - -",
 	'levels: HIJ-1 on_hand 10 (8 available + 3 + 2 reserved, then 1 released, 3 fulfilled), HIJ-2 4');
-is(su(q{SELECT string_agg(order_ref || ' ' || coalesce(line_ref, '-') || ' ' || quantity, ',') FROM public.inventory_reservations WHERE sku = 'HIJ-1'}),
+is(su(q{SELECT string_agg(order_ref || ' ' || coalesce(line_ref, '-') || ' ' || quantity, ',') FROM inventory.inventory_reservations WHERE sku = 'HIJ-1'}),
 	'H-2 line-a 1', 'reservations: H-2 line-a 1 left');
 is(su(q{
 SELECT string_agg(format('%s %s/%s %s->%s %s->%s', source, coalesce(order_ref, '-'), role, on_hand_before, on_hand_after,
                          reserved_before, reserved_after), E'\n' ORDER BY id)
-  FROM public.inventory_ledger WHERE sku = 'HIJ-1'}),
+  FROM inventory.inventory_ledger WHERE sku = 'HIJ-1'}),
 	join("\n", 'adjust -/mallory 0->10 0->0', 'reserve H-1/mallory 10->10 0->3', 'reserve H-2/mallory 10->10 3->5',
 		'adjust -/mallory 10->13 5->5', 'release H-2/mallory 13->13 5->4', 'fulfill H-1/mallory 13->10 4->1'),
 	'the ledger of HIJ-1 is right, attributed to mallory');
 is(su('SELECT count(*) FROM inventory_verify()'), '0', 'inventory_verify() finds nothing');
-is(su("SELECT key || ' ' || batch_id FROM public.inventory_idempotency_keys WHERE key = 'hijack-key-1'"),
+is(su("SELECT key || ' ' || batch_id FROM inventory.inventory_idempotency_keys WHERE key = 'hijack-key-1'"),
 	"hijack-key-1 $b1", 'the idempotency key is in the real table');
 
 # ... and no planted object was used.
