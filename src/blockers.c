@@ -1,11 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * blockers.c
- *	  Tell the administrator who stalls the worker: when a round gave up
- *	  waiting for a lock (inventory.lock_timeout), log the sessions that
- *	  hold locks on inventory_levels and whose transactions are older than
- *	  that wait, with their state (for example "idle in transaction" since
- *	  when), at most once every LOCK_REPORT_INTERVAL_S while it lasts.
+ *	  Tell the administrator who stalls the worker, with the session's
+ *	  state (for example "idle in transaction" since when), at most once
+ *	  every REPORT_INTERVAL_S while it lasts:
+ *	  - when a round gave up waiting for a lock (inventory.lock_timeout),
+ *	    the sessions that hold locks on inventory_levels and whose
+ *	    transactions are older than that wait;
+ *	  - when rounds have been held back for as long by a transaction that
+ *	    queued a batch and has not committed (batches are applied in id
+ *	    order), that transaction's session.
  *
  * A row lock is not in the lock table, but the transaction holding it also
  * holds a lock on the row's relation; any transaction the round waited for
@@ -29,7 +33,7 @@
 #endif
 
 /* Seconds at least between two reports */
-#define LOCK_REPORT_INTERVAL_S	10
+#define REPORT_INTERVAL_S	10
 
 /* Longest piece of a blocker's last statement quoted, in bytes */
 #define MAX_QUOTED_QUERY	200
@@ -82,16 +86,40 @@ FindBackend(int pid)
 }
 
 /*
+ * The last statement of a backend, shortened to be quoted in the log.
+ */
+static char *
+LastStatement(PgBackendStatus *be)
+{
+	char	   *query = pgstat_clip_activity(be->st_activity_raw);
+
+	if (strlen(query) > MAX_QUOTED_QUERY)
+		query[pg_mbcliplen(query, strlen(query), MAX_QUOTED_QUERY)] = '\0';
+	return query;
+}
+
+/*
+ * Whether a report is due at now (and if so, the next one is counted from
+ * now).
+ */
+static bool
+ReportDue(TimestampTz now)
+{
+	if (!TimestampDifferenceExceeds(last_report, now, REPORT_INTERVAL_S * 1000))
+		return false;
+	last_report = now;
+	return true;
+}
+
+/*
  * Log one blocker: its pid, the lock it holds, its state and since when,
  * its transaction's start and its last statement.
  */
 static void
 ReportOne(int pid, LOCKMODE mode, PgBackendStatus *be, int waited_ms)
 {
-	char	   *query = pgstat_clip_activity(be->st_activity_raw);
+	char	   *query = LastStatement(be);
 
-	if (strlen(query) > MAX_QUOTED_QUERY)
-		query[pg_mbcliplen(query, strlen(query), MAX_QUOTED_QUERY)] = '\0';
 	ereport(LOG,
 			(errmsg("inventory worker is blocked by process %d, which holds %s on inventory_levels and is %s since %s",
 					pid, GetLockmodeName(DEFAULT_LOCKMETHOD, mode),
@@ -109,7 +137,7 @@ ReportOne(int pid, LOCKMODE mode, PgBackendStatus *be, int waited_ms)
  * nspid, after a round gave up at gave_up_at having waited waited_ms: the
  * other sessions holding more than AccessShareLock on it whose
  * transactions began before the wait did.  Does nothing when the last
- * report is less than LOCK_REPORT_INTERVAL_S old.  The caller is in a
+ * report is less than REPORT_INTERVAL_S old.  The caller is in a
  * transaction.
  */
 void
@@ -120,10 +148,7 @@ InventoryReportLockHolders(Oid nspid, TimestampTz gave_up_at, int waited_ms)
 	LockData   *locks;
 	int			reported = 0;
 
-	if (!TimestampDifferenceExceeds(last_report, gave_up_at, LOCK_REPORT_INTERVAL_S * 1000))
-		return;
-	last_report = gave_up_at;
-	if (!OidIsValid(levels))
+	if (!ReportDue(gave_up_at) || !OidIsValid(levels))
 		return;
 
 	locks = GetLockStatusData();
@@ -158,4 +183,34 @@ InventoryReportLockHolders(Oid nspid, TimestampTz gave_up_at, int waited_ms)
 		ereport(LOG,
 				(errmsg("inventory worker waited %d ms for a lock and retries the round", waited_ms),
 				 errdetail("No session holding a lock on inventory_levels since before the wait was found; it may have ended meanwhile.")));
+}
+
+/*
+ * Report the session whose uncommitted batch has held the worker's rounds
+ * back since held_since (the batches queued after it wait for it).  Does
+ * nothing when the last report is less than REPORT_INTERVAL_S old, or the
+ * session is gone, or its transaction began after held_since (then the
+ * rounds were held back by a succession of short transactions of one
+ * client, which is normal).  The caller is in a transaction.
+ */
+void
+InventoryReportHeldBack(int pid, TimestampTz held_since)
+{
+	PgBackendStatus *be = FindBackend(pid);
+
+	/* the same transaction all along, not a client's succession of them */
+	if (be == NULL || be->st_xact_start_timestamp == 0 ||
+		be->st_xact_start_timestamp > held_since ||
+		!ReportDue(GetCurrentTimestamp()))
+		return;
+	ereport(LOG,
+			(errmsg("inventory worker is held back by process %d, whose transaction queued a batch that is not committed and is %s since %s",
+					pid, StateName(be->st_state),
+					timestamptz_to_str(be->st_state_start_timestamp)),
+			 errdetail("Batches are applied in id order: the batches queued after it have waited since %s for that transaction to commit or roll back. "
+					   "Its transaction started at %s; its last statement: %s",
+					   timestamptz_to_str(held_since),
+					   timestamptz_to_str(be->st_xact_start_timestamp), LastStatement(be)),
+			 errhint("End that transaction (COMMIT or ROLLBACK), or run SELECT pg_terminate_backend(%d); "
+					 "idle_in_transaction_session_timeout ends such sessions automatically.", pid)));
 }

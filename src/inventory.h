@@ -98,8 +98,9 @@ extern void InventoryClaimQueueRoom(int nitems);
 extern void InventoryNoteDequeuedItems(int64 nitems);
 extern void InventoryRecountQueuedItems(Oid nspid);
 
-/* Who holds the locks a round gave up on (blockers.c) */
+/* Who stalls the worker's rounds (blockers.c) */
 extern void InventoryReportLockHolders(Oid nspid, TimestampTz gave_up_at, int waited_ms);
+extern void InventoryReportHeldBack(int pid, TimestampTz held_since);
 
 /* Applying queued batches (apply.c) */
 extern void InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,

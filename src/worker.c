@@ -81,6 +81,10 @@ static bool recount_due = true; /* count of queued items unknown */
  */
 static TimestampTz lock_gave_up_at = 0;
 
+/* Who has held rounds back since when with an uncommitted batch, or 0 */
+static int	held_back_pid = 0;
+static TimestampTz held_back_since = 0;
+
 /*
  * Register the worker; called from _PG_init when preloaded.
  */
@@ -177,6 +181,25 @@ PurgeIdempotencyKeys(Oid nspid)
 }
 
 /*
+ * Note who held this round back (0: nobody), and once the same session has
+ * done so for inventory.lock_timeout, report it (blockers.c).
+ */
+static void
+NoteHeldBack(int pid)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (pid == 0 || pid != held_back_pid)
+	{
+		held_back_pid = pid;
+		held_back_since = now;
+	}
+	else if (inventory_lock_timeout_ms > 0 &&
+			 TimestampDifferenceExceeds(held_back_since, now, inventory_lock_timeout_ms))
+		InventoryReportHeldBack(pid, held_back_since);
+}
+
+/*
  * Run one round in its own transaction.  Returns whether it left applicable
  * batches behind (the loop then goes on at once); a round that found
  * nothing, or is held back by an uncommitted earlier batch (whose end wakes
@@ -224,6 +247,7 @@ RunRound(void)
 	AnnounceChanges(nspid);
 	PurgeIdempotencyKeys(nspid);
 	SPI_finish();
+	NoteHeldBack(result.blocking_pid);
 
 	/*
 	 * Test only (inventory.debug_hold_before_commit): wait with the round

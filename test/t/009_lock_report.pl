@@ -4,6 +4,8 @@
 # seconds (inventory.lock_timeout), naming that session's pid, what it holds
 # and its state, and repeats it at a bounded rate while it lasts, without
 # marking any batch failed; once the session commits the batch is applied.
+# Likewise for a transaction left idle after queuing a batch, which holds
+# back the batches queued after it.
 
 use strict;
 use warnings;
@@ -76,6 +78,25 @@ is($node->safe_psql('postgres',
 is($node->safe_psql('postgres', "SELECT count(*) FROM inventory_ledger WHERE batch_id = $b"),
 	'1', 'one ledger row for it');
 is(worker_pid($node), $pid, 'by the same worker process');
+
+# A session queues a batch and stays idle in its transaction; a batch
+# queued after it waits for it.
+my $queuer = $node->background_psql('postgres', on_error_stop => 1);
+my $qpid = $queuer->query_safe('SELECT pg_backend_pid()');
+$queuer->query_safe(qq{BEGIN; SELECT inventory_adjust('[{"sku": "EARLY", "warehouse_uuid": "$WH", "on_hand": 1}]');});
+$off = -s $node->logfile;
+my $b2 = $node->safe_psql('postgres', qq{
+	SELECT inventory_adjust('[{"sku": "LATE", "warehouse_uuid": "$WH", "on_hand": 2}]')});
+my $held_re = qr/\[$pid\] inventory worker LOG:  inventory worker is held back by process $qpid, whose transaction queued a batch that is not committed and is idle in transaction since /;
+ok(wait_for_log_line($node, $held_re, $off, 30), "the worker logs that process $qpid holds it back");
+is($node->safe_psql('postgres', "SELECT state FROM inventory_batches WHERE batch_id = $b2"),
+	'queued', 'the later batch waits');
+$queuer->query_safe('COMMIT;');
+$queuer->quit;
+ok(poll_until($node, 'postgres',
+		"SELECT string_agg(sku || '=' || on_hand, ',' ORDER BY sku) FROM inventory_levels WHERE sku IN ('EARLY', 'LATE')",
+		'EARLY=1,LATE=2', 30),
+	'both batches are applied once that session commits');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM inventory_verify()'), '0', 'inventory_verify() is clean');
 
 $node->stop;
