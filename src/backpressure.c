@@ -22,6 +22,7 @@
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/memutils.h"
 
 #include "inventory.h"
@@ -171,15 +172,19 @@ InventoryNoteDequeuedItems(int64 nitems)
 void
 InventoryRecountQueuedItems(Oid nspid)
 {
+	Oid			queue = OidIsValid(nspid) ? InventoryRelid(nspid, "inventory_queue") : InvalidOid;
 	char	   *sql;
 	bool		isnull;
 	int64		items;
 
-	if (!OidIsValid(nspid) || !OidIsValid(InventoryRelid(nspid, "inventory_queue")))
+	if (!OidIsValid(queue))
 	{
 		InventoryQueuedItemsSet(InvalidOid, 0);
 		return;
 	}
+	/* never wait here (a TRUNCATE, say): the count is kept until next time */
+	if (!ConditionalLockRelationOid(queue, AccessShareLock))
+		return;
 	sql = psprintf("SELECT COALESCE(pg_catalog.sum(item_count), 0)::pg_catalog.int8 FROM %s",
 				   InventoryQualify(nspid, "inventory_queue"));
 	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
