@@ -12,8 +12,9 @@
  * the count from the table when it starts, when the extension appears, and
  * every 30 s to correct any drift.  The count is of the worker's database
  * only; without the preload, or in another database, there is no count and
- * no cap.  It is approximate by the batches committing while it is read or
- * recounted, which the cap tolerates.
+ * no cap.  It is approximate by the batches committing at the moment it is
+ * read or recounted (a commit becomes visible a moment before it adds its
+ * items), which the cap tolerates.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,6 +25,7 @@
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "inventory.h"
 
@@ -168,6 +170,10 @@ InventoryNoteDequeuedItems(int64 nitems)
  * Set the shared count from the queue table of the extension in schema
  * nspid (InvalidOid: not installed, the count is unknown).  The caller is
  * the worker, in a transaction and connected to SPI.
+ *
+ * The count read at the snapshot the table is counted with is replaced by
+ * the table's count, so that what committing transactions add while the
+ * table is counted is kept.
  */
 void
 InventoryRecountQueuedItems(Oid nspid)
@@ -175,6 +181,8 @@ InventoryRecountQueuedItems(Oid nspid)
 	Oid			queue = OidIsValid(nspid) ? InventoryRelid(nspid, "inventory_queue") : InvalidOid;
 	char	   *sql;
 	bool		isnull;
+	bool		known;
+	int64		before = 0;
 	int64		items;
 
 	if (!OidIsValid(queue))
@@ -185,10 +193,17 @@ InventoryRecountQueuedItems(Oid nspid)
 	/* never wait here (a TRUNCATE, say): the count is kept until next time */
 	if (!ConditionalLockRelationOid(queue, AccessShareLock))
 		return;
+
 	sql = psprintf("SELECT COALESCE(pg_catalog.sum(item_count), 0)::pg_catalog.int8 FROM %s",
 				   InventoryQualify(nspid, "inventory_queue"));
+	PushActiveSnapshot(GetTransactionSnapshot());
+	known = InventoryQueuedItemsGet(&before);
 	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "counting the queued items failed");
 	items = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	InventoryQueuedItemsSet(MyDatabaseId, items);
+	PopActiveSnapshot();
+	if (known)
+		InventoryQueuedItemsAdd(items - before);
+	else
+		InventoryQueuedItemsSet(MyDatabaseId, items);
 }

@@ -3,7 +3,8 @@
 # accepts batches until the queue would pass the cap, then refuses with
 # SQLSTATE 53400 and queues nothing (no batch id taken); a transaction's
 # own uncommitted batches count, a rolled-back savepoint's do not; once the
-# worker has applied the backlog, batches are accepted again.
+# worker has applied the backlog, batches are accepted again, and also once
+# the queue was emptied by hand (the worker recounts it).
 
 use strict;
 use warnings;
@@ -11,6 +12,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep time);
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use InventoryTest;
@@ -87,6 +89,21 @@ is($node->safe_psql('postgres', 'SELECT sum(item_count) FROM inventory_queue'), 
 	'100 items queued');
 ($rc, $out, $err) = try_psql($node, 'postgres', adjust_sql('D-'));
 like($err, qr/ERROR:  inventory queue is full/, 'the committed items count: the next batch is refused');
+
+# The owner empties the queue by hand: the worker's periodic recount (every
+# 30 s) notices, and batches are accepted again.
+$node->safe_psql('postgres', 'DELETE FROM inventory_queue');
+my $t0 = time;
+my $accepted_again = 0;
+while (time < $t0 + 45)
+{
+	($rc, $out, $err) = try_psql($node, 'postgres', adjust_sql('E-'));
+	if ($rc == 0) { $accepted_again = 1; last; }
+	usleep(1_000_000);
+}
+ok($accepted_again, 'after the queue was emptied by hand, the recount lets batches in again')
+  or diag($err);
+note(sprintf('accepted again %.0f s after the queue was emptied', time - $t0));
 
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET inventory.enabled; SELECT pg_reload_conf()');
 ok(poll_until($node, 'postgres', 'SELECT count(*) FROM inventory_queue', '0', 60),
