@@ -15,6 +15,8 @@ OBJS = \
 	src/ledger_append.o \
 	src/apply.o \
 	src/worker.o \
+	src/blockers.o \
+	src/backpressure.o \
 	src/triggers.o \
 	src/trust.o \
 	src/util.o

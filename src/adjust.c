@@ -753,6 +753,9 @@ inventory_adjust(PG_FUNCTION_ARGS)
 		}
 	}
 
+	/* Refuse if the queue is full (backpressure.c), before taking an id. */
+	InventoryClaimQueueRoom(nitems);
+
 	/* Take the batch id, announcing it to the applier first (shmem.c). */
 	InventoryPublishIdBound(INVENTORY_ID_BATCH, seqid);
 	batch_id = nextval_internal(seqid, false);

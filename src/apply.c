@@ -1315,6 +1315,8 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 	result->more = full || nids == Min(max_batches, max_items);
 	if (nids == 0)
 		return;
+	/* these items leave the queue if we commit (backpressure.c) */
+	InventoryNoteDequeuedItems(items_taken);
 
 	if (TryApply(nspid, ids, nids, &nitems, &error))
 	{

@@ -25,6 +25,8 @@ int			inventory_batch_size = 200000;
 int			inventory_max_batch_items = 50;
 int			inventory_idempotency_retention_s = 86400;
 int			inventory_debug_hold_ms = 0;
+int			inventory_lock_timeout_ms = 5000;
+int			inventory_max_queued_items = 10000000;
 static bool inventory_restoring = false;
 char	   *inventory_change_source = NULL;
 static char *inventory_change_order = NULL;
@@ -126,6 +128,22 @@ DefineParameters(void)
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("inventory.lock_timeout",
+							"Longest time a round of the inventory worker waits for a lock.",
+							"A round that waits longer is rolled back and retried at once, and the worker logs who holds the lock (at most every 10 s while it lasts). 0 waits without limit and reports nothing.",
+							&inventory_lock_timeout_ms,
+							5000, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("inventory.max_queued_items",
+							"Most items the queue of the worker's database may hold; inventory_adjust refuses batches beyond it.",
+							"0 turns the limit off. Items of batches queued and not yet applied count, including those of the caller's own open transaction.",
+							&inventory_max_queued_items,
+							10000000, 0, INT_MAX,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("inventory.debug_hold_before_commit",
 							"Test only: how long the worker waits between applying a round and committing it.",
 							"Lets crash tests kill the worker while a round is applied but not committed; 0 (the default) in production.",
@@ -154,6 +172,8 @@ _PG_init(void)
 
 	/* Batches queued in a transaction are announced when it ends. */
 	RegisterXactCallback(InventoryXactCallback, NULL);
+	/* and their items counted (inventory.max_queued_items) */
+	InventoryBackpressureInit();
 
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;

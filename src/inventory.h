@@ -39,6 +39,8 @@ extern int	inventory_batch_size;
 extern int	inventory_max_batch_items;
 extern int	inventory_idempotency_retention_s;
 extern int	inventory_debug_hold_ms;
+extern int	inventory_lock_timeout_ms;
+extern int	inventory_max_queued_items;
 extern char *inventory_change_source;
 
 /* Applying queued batches (apply.c) */
@@ -84,6 +86,21 @@ extern void InventoryWakeWorker(void);
 extern void InventoryXactCallback(XactEvent event, void *arg);
 extern void InventoryReportRound(bool enabled, bool extension_found, int blocking_pid,
 								 const InventoryApplyResult *result);
+
+/* Count of queued items in shared memory (shmem.c) */
+extern void InventoryQueuedItemsSet(Oid dboid, int64 items);
+extern void InventoryQueuedItemsAdd(int64 delta);
+extern bool InventoryQueuedItemsGet(int64 *items);
+
+/* Backpressure: the cap on queued items (backpressure.c) */
+extern void InventoryBackpressureInit(void);
+extern void InventoryClaimQueueRoom(int nitems);
+extern void InventoryNoteDequeuedItems(int64 nitems);
+extern void InventoryRecountQueuedItems(Oid nspid);
+
+/* Who stalls the worker's rounds (blockers.c) */
+extern void InventoryReportLockHolders(Oid nspid, TimestampTz gave_up_at, int waited_ms);
+extern void InventoryReportHeldBack(int pid, TimestampTz held_since);
 
 /* Applying queued batches (apply.c) */
 extern void InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,

@@ -19,6 +19,11 @@
  * transaction callback sets the worker's latch after commit (and after
  * abort, when the slot it clears may have held the worker back).
  *
+ * Queued items.  The number of items queued in the worker's database, for
+ * inventory.max_queued_items: the worker sets it from the table, and
+ * committing transactions that queue or apply batches add their net change
+ * (backpressure.c).  Other databases have no count.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -52,6 +57,9 @@ typedef struct InventorySharedState
 	InventoryWorkerStats stats; /* what the worker reports */
 	pg_atomic_uint32 batches_waiting;	/* a batch was queued (or released) */
 	pg_atomic_uint32 changes_waiting;	/* ledger rows were committed */
+	pg_atomic_uint32 queued_dboid;	/* database of queued_items, or
+									 * InvalidOid while unknown */
+	pg_atomic_uint64 queued_items;	/* items queued there (as int64) */
 	int			nslots;
 	InventorySlot slots[FLEXIBLE_ARRAY_MEMBER];
 } InventorySharedState;
@@ -103,6 +111,8 @@ InventoryShmemStartup(void)
 		InventoryShared->worker_procno = -1;
 		pg_atomic_init_u32(&InventoryShared->batches_waiting, 0);
 		pg_atomic_init_u32(&InventoryShared->changes_waiting, 0);
+		pg_atomic_init_u32(&InventoryShared->queued_dboid, InvalidOid);
+		pg_atomic_init_u64(&InventoryShared->queued_items, 0);
 		InventoryShared->nslots = MaxBackends;
 		for (int i = 0; i < MaxBackends; i++)
 		{
@@ -316,6 +326,51 @@ InventoryXactCallback(XactEvent event, void *arg pg_attribute_unused())
 		default:
 			break;
 	}
+}
+
+/*
+ * Set the count of queued items of database dboid (InvalidOid: the count
+ * is unknown).  Transactions committing meanwhile may be counted twice or
+ * not at all; the worker recounts now and then.
+ */
+void
+InventoryQueuedItemsSet(Oid dboid, int64 items)
+{
+	if (InventoryShared == NULL)
+		return;
+	pg_atomic_write_u32(&InventoryShared->queued_dboid, InvalidOid);
+	pg_memory_barrier();
+	pg_atomic_write_u64(&InventoryShared->queued_items, (uint64) items);
+	pg_memory_barrier();
+	pg_atomic_write_u32(&InventoryShared->queued_dboid, dboid);
+}
+
+/*
+ * Add delta (negative: items applied) to the count of this database's
+ * queued items, if it is the one counted.  Cannot fail: called after
+ * commit.
+ */
+void
+InventoryQueuedItemsAdd(int64 delta)
+{
+	if (InventoryShared == NULL ||
+		pg_atomic_read_u32(&InventoryShared->queued_dboid) != MyDatabaseId)
+		return;
+	pg_atomic_fetch_add_u64(&InventoryShared->queued_items, delta);
+}
+
+/*
+ * The number of items queued in this database, if it is counted.
+ */
+bool
+InventoryQueuedItemsGet(int64 *items)
+{
+	if (InventoryShared == NULL ||
+		pg_atomic_read_u32(&InventoryShared->queued_dboid) != MyDatabaseId)
+		return false;
+	pg_read_barrier();
+	*items = (int64) pg_atomic_read_u64(&InventoryShared->queued_items);
+	return true;
 }
 
 /*

@@ -6,8 +6,17 @@
  * It connects to inventory.database, and in a loop applies rounds of
  * batches while there are any, then sleeps on its latch until a queuing
  * transaction commits (shmem.c) or inventory.naptime passes.  When the
- * extension is not installed it idles; errors are logged and retried after
- * a pause, so it never crash-loops.
+ * extension is not installed it idles.
+ *
+ * Errors.  The main loop has the explicit error-recovery block of
+ * walwriter.c: an error anywhere in it (a failed round, a cancel from
+ * pg_cancel_backend while idle or busy) lands in a sigsetjmp block that
+ * aborts the transaction, resets the loop's memory, logs the error and
+ * pauses before the next try.  So a cancel ends only the current round,
+ * and the worker never crash-loops.  A round that waits longer than
+ * inventory.lock_timeout for a lock is a transient error too: it is rolled
+ * back and retried at once, and the worker logs who holds the lock
+ * (blockers.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -20,13 +29,16 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "inventory.h"
@@ -52,11 +64,29 @@ static TimestampTz last_purge = 0;
 /* Milliseconds at least between two announcements of changes alone */
 #define ANNOUNCE_INTERVAL_MS	10
 
+/* Seconds between recounts of the queued items (backpressure.c) */
+#define RECOUNT_INTERVAL_S	30
+
+/* Memory of one pass of the main loop, reset after each */
+static MemoryContext loop_context = NULL;
+
 /* State of the main loop (static: kept across the error recovery longjmp) */
 static bool more_queued = false;	/* the last round left batches behind */
 static bool changes_pending = false;
 static TimestampTz last_apply = 0;
 static TimestampTz last_announce = 0;
+static TimestampTz last_recount = 0;
+static bool recount_due = true; /* count of queued items unknown */
+
+/*
+ * When the last round gave up waiting for a lock (inventory.lock_timeout),
+ * or 0; the retry reports who holds it.
+ */
+static TimestampTz lock_gave_up_at = 0;
+
+/* Who has held rounds back since when with an uncommitted batch, or 0 */
+static int	held_back_pid = 0;
+static TimestampTz held_back_since = 0;
 
 /*
  * Register the worker; called from _PG_init when preloaded.
@@ -76,6 +106,31 @@ InventoryRegisterWorker(void)
 	snprintf(worker.bgw_type, BGW_MAXLEN, "inventory worker");
 	worker.bgw_notify_pid = 0;
 	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * Sleep for timeout_ms, handling interrupts.  With whole = false, return
+ * early when the latch is set (a commit woke us); with whole = true sleep
+ * the whole time whatever sets the latch meanwhile (the wake-up reasons
+ * are kept in shared memory, so none is lost).
+ */
+static void
+SleepFor(long timeout_ms, bool whole)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+	long		left = timeout_ms;
+
+	while (left > 0)
+	{
+		int			rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								   left, PG_WAIT_EXTENSION);
+
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		if ((rc & WL_LATCH_SET) && !whole)
+			break;
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
+	}
 }
 
 /*
@@ -129,28 +184,22 @@ PurgeIdempotencyKeys(Oid nspid)
 }
 
 /*
- * Test only (inventory.debug_hold_before_commit): wait with the round
- * applied but not committed, saying so in pg_stat_activity, so that a
- * crash test can kill the worker at exactly that point.
+ * Note who held this round back (0: nobody), and once the same session has
+ * done so for inventory.lock_timeout, report it (blockers.c).
  */
 static void
-HoldBeforeCommit(void)
+NoteHeldBack(int pid)
 {
-	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													inventory_debug_hold_ms);
+	TimestampTz now = GetCurrentTimestamp();
 
-	pgstat_report_activity(STATE_RUNNING, "inventory worker: holding a round before commit");
-	for (;;)
+	if (pid == 0 || pid != held_back_pid)
 	{
-		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
-
-		if (left <= 0)
-			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 left, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
+		held_back_pid = pid;
+		held_back_since = now;
 	}
+	else if (inventory_lock_timeout_ms > 0 &&
+			 TimestampDifferenceExceeds(held_back_since, now, inventory_lock_timeout_ms))
+		InventoryReportHeldBack(pid, held_back_since);
 }
 
 /*
@@ -206,9 +255,12 @@ RunRound(void)
 		return false;
 	}
 	if (absent_logged)
+	{
+		recount_due = true;
 		ereport(LOG,
 				(errmsg("inventory worker found the extension in database \"%s\" and is applying its queue",
 						inventory_database)));
+	}
 	absent_logged = false;
 	if (!WorkerTrusts(nspid))
 	{
@@ -218,14 +270,29 @@ RunRound(void)
 		return false;
 	}
 
+	/* the last try gave up on a lock: say who holds it, then try again */
+	if (lock_gave_up_at != 0)
+		InventoryReportLockHolders(nspid, lock_gave_up_at, inventory_lock_timeout_ms);
+	lock_gave_up_at = 0;
+
 	pgstat_report_activity(STATE_RUNNING, "applying queued inventory batches");
 	SPI_connect();
 	InventoryApplyRound(nspid, inventory_batch_size, PG_INT32_MAX, false, &result);
 	AnnounceChanges(nspid);
 	PurgeIdempotencyKeys(nspid);
 	SPI_finish();
+	NoteHeldBack(result.blocking_pid);
+
+	/*
+	 * Test only (inventory.debug_hold_before_commit): wait with the round
+	 * applied but not committed, so that a test can kill or cancel the
+	 * worker at exactly that point.
+	 */
 	if (inventory_debug_hold_ms > 0 && result.batches_applied + result.batches_failed > 0)
-		HoldBeforeCommit();
+	{
+		pgstat_report_activity(STATE_RUNNING, "inventory worker: holding a round before commit");
+		SleepFor(inventory_debug_hold_ms, true);
+	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
@@ -253,61 +320,112 @@ RunAnnounce(void)
 	CommitTransactionCommand();
 }
 
-/*
- * Sleep until the latch is set or timeout_ms passes, handling interrupts.
- */
-static void
-Sleep(long timeout_ms)
-{
-	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 timeout_ms, PG_WAIT_EXTENSION);
-	ResetLatch(MyLatch);
-	CHECK_FOR_INTERRUPTS();
-}
 
 /*
- * Pause after an error: the whole time, whatever sets the latch meanwhile,
- * so that a persistent error is retried at a bounded rate.
+ * Recount the items in the queue (for inventory.max_queued_items), in a
+ * short transaction of its own: when the count is unknown, and every
+ * RECOUNT_INTERVAL_S to correct any drift (a queue emptied by hand, say).
  */
 static void
-PauseAfterError(void)
+RunRecount(void)
 {
-	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-													Max(inventory_naptime_ms, 1000));
+	Oid			nspid;
 
-	for (;;)
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	nspid = InventoryExtensionSchema();
+	if (OidIsValid(nspid) && InventoryTrustProblem(nspid) == NULL)
 	{
-		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), until);
-
-		if (left <= 0)
-			break;
-		Sleep(left);
+		SPI_connect();
+		InventoryRecountQueuedItems(nspid);
+		SPI_finish();
 	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	recount_due = false;
+	last_recount = GetCurrentTimestamp();
 }
 
 /*
- * Entry point of the worker.
+ * One pass of the main loop: do what is due and return how long to sleep
+ * (0: go on at once).
+ *
+ * Apply when a batch was queued, when the last round left more (or
+ * failed), and every naptime as a safety net; announce changes of the
+ * order functions at most every ANNOUNCE_INTERVAL_MS, so that a stream of
+ * reservations does not keep the worker running rounds.
  */
-void
-inventory_worker_main(Datum main_arg pg_attribute_unused())
+static long
+RunDueWork(void)
 {
-	MemoryContext round_context;
+	bool		batches,
+				changes;
+	bool		apply_due,
+				announce_due;
+	TimestampTz now = GetCurrentTimestamp();
+	long		timeout;
 
+	InventoryTakeWakeReasons(&batches, &changes);
+	changes_pending |= changes;
+	if (recount_due || TimestampDifferenceExceeds(last_recount, now, RECOUNT_INTERVAL_S * 1000))
+		RunRecount();
 
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
+	apply_due = inventory_enabled &&
+		(batches || more_queued ||
+		 TimestampDifferenceExceeds(last_apply, now, inventory_naptime_ms));
+	announce_due = changes_pending &&
+		TimestampDifferenceExceeds(last_announce, now, ANNOUNCE_INTERVAL_MS);
+	if (apply_due)
+	{
+		last_apply = now;
+		more_queued = RunRound();
+	}
+	else if (announce_due)
+		RunAnnounce();
+	if (apply_due || announce_due)
+	{
+		changes_pending = false;
+		last_announce = now;
+	}
+	if (!inventory_enabled)
+	{
+		InventoryReportRound(false, false, 0, NULL);
+		more_queued = false;
+	}
 
-	BackgroundWorkerInitializeConnection(inventory_database, NULL, 0);
-	pgstat_report_appname("inventory worker");
+	/* More to apply: go on at once (CHECK_FOR_INTERRUPTS lets signals in). */
+	if (inventory_enabled && more_queued)
+		return 0;
 
 	/*
-	 * Apply order relies on a new snapshot for each statement, whatever the
-	 * cluster's default isolation level.
+	 * Otherwise sleep until woken (a commit, or the end of a transaction
+	 * holding an earlier batch back) or until the next poll or
+	 * announcement is due.
 	 */
+	now = GetCurrentTimestamp();
+	if (inventory_enabled)
+		timeout = inventory_naptime_ms - TimestampDifferenceMilliseconds(last_apply, now);
+	else
+		timeout = inventory_naptime_ms; /* paused: a reload wakes us */
+	if (changes_pending)
+		timeout = Min(timeout, ANNOUNCE_INTERVAL_MS -
+					  TimestampDifferenceMilliseconds(last_announce, now));
+	return timeout;
+}
+
+/*
+ * The worker's own settings, applied at start and after each reload: every
+ * statement of a round gets a new snapshot, names resolve only in
+ * pg_catalog, and a round waits at most inventory.lock_timeout for a lock.
+ */
+static void
+ApplyWorkerSettings(void)
+{
+	char		buf[32];
+
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_OVERRIDE);
-	/* names the worker's SQL does not qualify resolve only in pg_catalog */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	/*
@@ -324,105 +442,96 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	/* the apply writes one ledger row per item itself */
 	SetConfigOption("inventory.change_source", "adjust", PGC_SUSET, PGC_S_OVERRIDE);
-	InventoryRegisterWorkerProcess();
+	snprintf(buf, sizeof(buf), "%d", inventory_lock_timeout_ms);
+	SetConfigOption("lock_timeout", buf, PGC_SUSET, PGC_S_OVERRIDE);
+}
 
-	round_context = AllocSetContextCreate(TopMemoryContext,
-										  "inventory worker round",
-										  ALLOCSET_DEFAULT_SIZES);
+/*
+ * Entry point of the worker.
+ */
+void
+inventory_worker_main(Datum main_arg pg_attribute_unused())
+{
+	sigjmp_buf	local_sigjmp_buf;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	BackgroundWorkerInitializeConnection(inventory_database, NULL, 0);
+	pgstat_report_appname("inventory worker");
+	ApplyWorkerSettings();
+	InventoryRegisterWorkerProcess();
+	loop_context = AllocSetContextCreate(TopMemoryContext,
+										 "inventory worker loop",
+										 ALLOCSET_DEFAULT_SIZES);
 	ereport(LOG,
 			(errmsg("inventory worker started for database \"%s\"", inventory_database)));
 
+	/*
+	 * Error recovery, as in walwriter.c.  An error anywhere in the loop
+	 * below (PG_exception_stack points here) returns to this sigsetjmp:
+	 * abort the transaction, reset the loop's memory, log the error and
+	 * pause, then go round the loop again.
+	 */
+	if (sigsetjmp(local_sigjmp_buf, 1) != 0)
+	{
+		ErrorData  *edata;
+
+		/* Since not using PG_TRY, must reset error stack by hand */
+		error_context_stack = NULL;
+		HOLD_INTERRUPTS();
+
+		/* a cancel or timeout meant for the failed round is spent */
+		disable_all_timeouts(false);
+		QueryCancelPending = false;
+
+		/* a round that gave up on a lock is retried at once, quietly */
+		MemoryContextSwitchTo(loop_context);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && inventory_lock_timeout_ms > 0)
+			lock_gave_up_at = GetCurrentTimestamp();
+		else
+		{
+			lock_gave_up_at = 0;
+			EmitErrorReport();
+		}
+
+		/* roll the round back, releasing its locks and SPI state */
+		AbortOutOfAnyTransaction();
+		LWLockReleaseAll();
+		ConditionVariableCancelSleep();
+		pgstat_report_wait_end();
+		pgstat_report_activity(STATE_IDLE, NULL);
+
+		MemoryContextSwitchTo(TopMemoryContext);
+		FlushErrorState();
+		MemoryContextReset(loop_context);
+		RESUME_INTERRUPTS();
+
+		/* retry the round after a pause (an error here comes back here) */
+		more_queued = true;
+		if (lock_gave_up_at == 0)
+			SleepFor(Max(inventory_naptime_ms, 1000), true);
+	}
+	PG_exception_stack = &local_sigjmp_buf;
+
 	for (;;)
 	{
-		bool		batches,
-					changes;
-		volatile bool apply_due;
-		bool		announce_due;
 		long		timeout;
-		TimestampTz now;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			ApplyWorkerSettings();
 		}
-
-		/*
-		 * Apply when a batch was queued, when the last round left more, and
-		 * every naptime as a safety net; announce changes of the order
-		 * functions at most every ANNOUNCE_INTERVAL_MS, so that a stream of
-		 * reservations does not keep the worker running rounds.
-		 */
-		InventoryTakeWakeReasons(&batches, &changes);
-		if (changes)
-			changes_pending = true;
-		now = GetCurrentTimestamp();
-		apply_due = inventory_enabled &&
-			(batches || more_queued ||
-			 TimestampDifferenceExceeds(last_apply, now, inventory_naptime_ms));
-		announce_due = changes_pending &&
-			TimestampDifferenceExceeds(last_announce, now, ANNOUNCE_INTERVAL_MS);
-
-		if (apply_due || announce_due)
-		{
-			MemoryContextSwitchTo(round_context);
-			PG_TRY();
-			{
-				if (apply_due)
-				{
-					more_queued = RunRound();
-					last_apply = now;
-				}
-				else
-					RunAnnounce();
-				changes_pending = false;
-				last_announce = now;
-			}
-			PG_CATCH();
-			{
-				HOLD_INTERRUPTS();
-				EmitErrorReport();
-				AbortOutOfAnyTransaction();
-				FlushErrorState();
-				pgstat_report_activity(STATE_IDLE, NULL);
-				RESUME_INTERRUPTS();
-				MemoryContextSwitchTo(TopMemoryContext);
-				MemoryContextReset(round_context);
-				more_queued = false;
-				last_apply = GetCurrentTimestamp();
-				PauseAfterError();
-				continue;
-			}
-			PG_END_TRY();
-			MemoryContextSwitchTo(TopMemoryContext);
-			MemoryContextReset(round_context);
-		}
-		if (!inventory_enabled)
-		{
-			InventoryReportRound(false, false, 0, NULL);
-			more_queued = false;
-		}
-
-		/* More to apply: go on at once (CHECK_FOR_INTERRUPTS lets signals in). */
-		if (inventory_enabled && more_queued)
-			continue;
-
-		/*
-		 * Otherwise sleep until woken (a commit, or the end of a transaction
-		 * holding an earlier batch back) or until the next poll or
-		 * announcement is due.
-		 */
-		now = GetCurrentTimestamp();
-		if (inventory_enabled)
-			timeout = inventory_naptime_ms -
-				TimestampDifferenceMilliseconds(last_apply, now);
-		else
-			timeout = inventory_naptime_ms; /* paused: a reload wakes us */
-		if (changes_pending)
-			timeout = Min(timeout, ANNOUNCE_INTERVAL_MS -
-						  TimestampDifferenceMilliseconds(last_announce, now));
+		MemoryContextSwitchTo(loop_context);
+		timeout = RunDueWork();
+		MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContextReset(loop_context);
 		if (timeout > 0)
-			Sleep(timeout);
+			SleepFor(timeout, false);
 	}
 }

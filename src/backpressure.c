@@ -1,0 +1,209 @@
+/*-------------------------------------------------------------------------
+ *
+ * backpressure.c
+ *	  The cap on queued items (inventory.max_queued_items): inventory_adjust
+ *	  refuses a batch that would take the queue beyond it, so that a client
+ *	  queuing faster than the worker applies cannot fill the disk.
+ *
+ * The check runs on every call, so it reads a count kept in shared memory
+ * (shmem.c) rather than the queue: each transaction adds the items it
+ * queued and subtracts the items it applied when it commits (a
+ * subtransaction's share is dropped if it rolls back), and the worker sets
+ * the count from the table when it starts, when the extension appears, and
+ * every 30 s to correct any drift.  The count is of the worker's database
+ * only; without the preload, or in another database, there is no count and
+ * no cap.  It is approximate by the batches committing at the moment it is
+ * read or recounted (a commit becomes visible a moment before it adds its
+ * items), which the cap tolerates.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "inventory.h"
+
+/*
+ * Net change of the queue by this transaction, per subtransaction nesting
+ * level (index 1 is the top level): items queued minus items applied.
+ */
+static int64 *level_delta = NULL;
+static int	level_alloc = 0;
+static bool delta_any = false;
+
+/*
+ * Add delta to the current (sub)transaction's share.
+ */
+static void
+NoteDelta(int64 delta)
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (!InventoryShmemAvailable())
+		return;
+	if (level >= level_alloc)
+	{
+		int			n = Max(8, level * 2);
+
+		level_delta = level_delta
+			? repalloc(level_delta, sizeof(int64) * n)
+			: MemoryContextAlloc(TopMemoryContext, sizeof(int64) * n);
+		memset(level_delta + level_alloc, 0, sizeof(int64) * (n - level_alloc));
+		level_alloc = n;
+	}
+	level_delta[level] += delta;
+	delta_any = true;
+}
+
+/*
+ * Forget every share (the transaction ended).
+ */
+static void
+ResetDeltas(void)
+{
+	if (delta_any)
+		memset(level_delta, 0, sizeof(int64) * level_alloc);
+	delta_any = false;
+}
+
+/*
+ * At commit, add the transaction's net change to the shared count; at
+ * abort, drop it.
+ */
+static void
+BackpressureXactCallback(XactEvent event, void *arg pg_attribute_unused())
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+			if (delta_any && level_delta[1] != 0)
+				InventoryQueuedItemsAdd(level_delta[1]);
+			ResetDeltas();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			ResetDeltas();
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * A committed subtransaction's share goes to its parent; an aborted one's
+ * is dropped.  The subtransaction is still the current one here.
+ */
+static void
+BackpressureSubXactCallback(SubXactEvent event,
+							SubTransactionId mySubid pg_attribute_unused(),
+							SubTransactionId parentSubid pg_attribute_unused(),
+							void *arg pg_attribute_unused())
+{
+	int			level = GetCurrentTransactionNestLevel();
+
+	if (!delta_any || level < 2 || level >= level_alloc)
+		return;
+	if (event == SUBXACT_EVENT_COMMIT_SUB)
+		level_delta[level - 1] += level_delta[level];
+	if (event == SUBXACT_EVENT_COMMIT_SUB || event == SUBXACT_EVENT_ABORT_SUB)
+		level_delta[level] = 0;
+}
+
+/*
+ * Install the callbacks; called from _PG_init.
+ */
+void
+InventoryBackpressureInit(void)
+{
+	RegisterXactCallback(BackpressureXactCallback, NULL);
+	RegisterSubXactCallback(BackpressureSubXactCallback, NULL);
+}
+
+/*
+ * Called by inventory_adjust before it queues a batch of nitems items:
+ * refuse it (nothing queued, no batch id taken) when the queue would then
+ * hold more than inventory.max_queued_items; otherwise count the items as
+ * queued by this transaction.
+ */
+void
+InventoryClaimQueueRoom(int nitems)
+{
+	int64		queued;
+	int64		mine = 0;
+
+	if (inventory_max_queued_items > 0 && InventoryQueuedItemsGet(&queued))
+	{
+		/* and what this transaction queued so far, not committed yet */
+		for (int i = 1; delta_any && i < level_alloc; i++)
+			mine += level_delta[i];
+		queued = Max(queued, 0) + Max(mine, 0);
+		if (queued + nitems > inventory_max_queued_items)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("inventory queue is full"),
+					 errdetail("%lld items are queued; this batch of %d items would take the queue beyond inventory.max_queued_items (%d).",
+							   (long long) queued, nitems, inventory_max_queued_items),
+					 errhint("Nothing was queued. Send the batch again once the worker has applied the backlog; check that it runs and is enabled (inventory_worker_status()).")));
+	}
+	NoteDelta(nitems);
+}
+
+/*
+ * Called by the apply for the items of the batches it takes out of the
+ * queue (applied or failed), counted if its (sub)transaction commits.
+ */
+void
+InventoryNoteDequeuedItems(int64 nitems)
+{
+	NoteDelta(-nitems);
+}
+
+/*
+ * Set the shared count from the queue table of the extension in schema
+ * nspid (InvalidOid: not installed, the count is unknown).  The caller is
+ * the worker, in a transaction and connected to SPI.
+ *
+ * The count read at the snapshot the table is counted with is replaced by
+ * the table's count, so that what committing transactions add while the
+ * table is counted is kept.
+ */
+void
+InventoryRecountQueuedItems(Oid nspid)
+{
+	Oid			queue = OidIsValid(nspid) ? InventoryRelid(nspid, "inventory_queue") : InvalidOid;
+	char	   *sql;
+	bool		isnull;
+	bool		known;
+	int64		before = 0;
+	int64		items;
+
+	if (!OidIsValid(queue))
+	{
+		InventoryQueuedItemsSet(InvalidOid, 0);
+		return;
+	}
+	/* never wait here (a TRUNCATE, say): the count is kept until next time */
+	if (!ConditionalLockRelationOid(queue, AccessShareLock))
+		return;
+
+	sql = psprintf("SELECT COALESCE(pg_catalog.sum(item_count), 0)::pg_catalog.int8 FROM %s",
+				   InventoryQualify(nspid, "inventory_queue"));
+	PushActiveSnapshot(GetTransactionSnapshot());
+	known = InventoryQueuedItemsGet(&before);
+	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "counting the queued items failed");
+	items = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	PopActiveSnapshot();
+	if (known)
+		InventoryQueuedItemsAdd(items - before);
+	else
+		InventoryQueuedItemsSet(MyDatabaseId, items);
+}
