@@ -320,7 +320,7 @@ BEGIN
     END IF;
     IF NOT (it ? 'warehouse_uuid') OR jsonb_typeof(it -> 'warehouse_uuid') <> 'string'
        OR (it ->> 'warehouse_uuid') !~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-       OR NOT EXISTS (SELECT FROM public.inventory_warehouses w
+       OR NOT EXISTS (SELECT FROM inventory.inventory_warehouses w
                        WHERE w.uuid = (it ->> 'warehouse_uuid')::uuid AND NOT w.archived) THEN
         RETURN false;
     END IF;
@@ -435,7 +435,7 @@ BEGIN
                 retries := retries + 1;
                 BEGIN
                     res2 := inventory_adjust(g.body, g.create_missing, g.ikey);
-                    SELECT count(*) INTO q0 FROM public.inventory_queue q WHERE q.batch_id > res;
+                    SELECT count(*) INTO q0 FROM inventory.inventory_queue q WHERE q.batch_id > res;
                     IF res2 IS DISTINCT FROM res OR q0 <> 0 THEN
                         INSERT INTO fz.problems VALUES (c, 'idempotent retry', 'batch ' || res || ', nothing queued',
                             'batch ' || res2 || ', ' || q0 || ' batches queued after it',
