@@ -19,6 +19,7 @@ OBJS = \
 	src/backpressure.o \
 	src/triggers.o \
 	src/trust.o \
+	src/validate.o \
 	src/util.o
 
 DATA = $(wildcard inventory--*.sql)
@@ -26,7 +27,7 @@ DATA = $(wildcard inventory--*.sql)
 
 # pg_regress tests (sql/ and expected/); run against a server that preloads
 # the library, see test/run-tests.
-REGRESS = setup validation apply triggers worker orders ledger rounds
+REGRESS = setup validation apply triggers worker orders ledger rounds idempotency
 # The database must exist already and be the worker's inventory.database;
 # test/run-tests passes CONTRIB_TESTDB and ISOLATION_TESTDB to name it.
 REGRESS_OPTS = --use-existing

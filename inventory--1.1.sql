@@ -204,15 +204,20 @@ COMMENT ON COLUMN @extschema@.inventory_ledger.source IS
 /*
  * Idempotency keys of inventory_adjust: the first batch queued under each
  * key, and a hash of the request, kept for inventory.idempotency_retention.
+ * Keys are per calling role: two roles may use the same key.
  */
 CREATE TABLE @extschema@.inventory_idempotency_keys (
-    key             text        NOT NULL PRIMARY KEY,
+    key             text        NOT NULL,
     request_hash    bytea       NOT NULL,
     batch_id        bigint      NOT NULL,
-    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    role            name        NOT NULL,
+    CONSTRAINT inventory_idempotency_keys_pkey PRIMARY KEY (role, key)
 );
 COMMENT ON TABLE @extschema@.inventory_idempotency_keys IS
     'Idempotency keys of inventory_adjust and the batch each one queued (internal)';
+COMMENT ON COLUMN @extschema@.inventory_idempotency_keys.role IS
+    'The role that called inventory_adjust (the outer role, as inventory_outer_role() reports it); each role has its own keys';
 
 /*
  * Every batch, queued or done, for psql: the view users read.
@@ -279,7 +284,7 @@ CREATE FUNCTION @extschema@.inventory_levels_maintain()
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'inventory_levels_maintain';
 COMMENT ON FUNCTION @extschema@.inventory_levels_maintain() IS
-    'BEFORE INSERT OR UPDATE trigger: available = on_hand - reserved; writing available sets on_hand';
+    'BEFORE INSERT OR UPDATE trigger: available = on_hand - reserved; writing available sets on_hand; a new sku must obey inventory_adjust''s rules';
 
 CREATE TRIGGER inventory_levels_maintain
     BEFORE INSERT OR UPDATE ON @extschema@.inventory_levels
@@ -413,9 +418,11 @@ CREATE TRIGGER inventory_levels_ledger_delete
 
 /*
  * Keep inventory_levels.reserved = sum of reservations, per statement:
- * the changes of a whole statement are summed per key and applied with one
- * upsert in key order.  Fulfilling (inventory.change_source = 'fulfill')
- * takes the quantity off on_hand as well.
+ * the changes of a whole statement are summed per key, and the level rows
+ * are locked in key order (sku COLLATE "C", warehouse_uuid, as the apply
+ * and the order functions lock them) before they change.  Fulfilling
+ * (inventory.change_source = 'fulfill') takes the quantity off on_hand as
+ * well.
  */
 CREATE FUNCTION @extschema@.inventory_reservations_sync()
     RETURNS trigger
@@ -428,6 +435,9 @@ CREATE FUNCTION @extschema@.inventory_reservations_sync()
     AS $$
 DECLARE
     ship boolean;
+    skus text[];
+    whs uuid[];
+    deltas bigint[];
 BEGIN
     -- Load the library first (see inventory_levels_ledger).
     PERFORM @extschema@.inventory_outer_role();
@@ -437,51 +447,61 @@ BEGIN
     IF pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
         RETURN NULL;
     END IF;
-    -- Keys without a level row get one (a reservation inserted for, or
-    -- moved to, a new key); then the change of reserved per key, summed
-    -- over the statement, is added with one UPDATE.  Each event has its own
-    -- statements: a trigger sees only its own transition tables.
-    IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
-        INSERT INTO @extschema@.inventory_levels (sku, warehouse_uuid, on_hand)
-        SELECT DISTINCT n.sku, n.warehouse_uuid, 0 FROM new_rows n
-         ORDER BY 1, 2
-        ON CONFLICT (sku, warehouse_uuid) DO NOTHING;
-        UPDATE @extschema@.inventory_levels AS l
-           SET reserved = l.reserved OPERATOR(pg_catalog.+) d.delta,
-               on_hand = CASE WHEN ship THEN l.on_hand OPERATOR(pg_catalog.+) d.delta ELSE l.on_hand END
-          FROM (SELECT c.sku, c.warehouse_uuid, pg_catalog.sum(c.q) AS delta
-                  FROM (SELECT n.sku, n.warehouse_uuid, n.quantity AS q FROM new_rows n) c
-                 GROUP BY c.sku, c.warehouse_uuid
-                HAVING pg_catalog.sum(c.q) OPERATOR(pg_catalog.<>) 0) d
-         WHERE l.sku OPERATOR(pg_catalog.=) d.sku
-           AND l.warehouse_uuid OPERATOR(pg_catalog.=) d.warehouse_uuid;
-    ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
-        INSERT INTO @extschema@.inventory_levels (sku, warehouse_uuid, on_hand)
-        SELECT DISTINCT n.sku, n.warehouse_uuid, 0 FROM new_rows n
-         ORDER BY 1, 2
-        ON CONFLICT (sku, warehouse_uuid) DO NOTHING;
-        UPDATE @extschema@.inventory_levels AS l
-           SET reserved = l.reserved OPERATOR(pg_catalog.+) d.delta,
-               on_hand = CASE WHEN ship THEN l.on_hand OPERATOR(pg_catalog.+) d.delta ELSE l.on_hand END
-          FROM (SELECT c.sku, c.warehouse_uuid, pg_catalog.sum(c.q) AS delta
-                  FROM (SELECT n.sku, n.warehouse_uuid, n.quantity AS q FROM new_rows n
-                        UNION ALL
-                        SELECT o.sku, o.warehouse_uuid, OPERATOR(pg_catalog.-) o.quantity AS q FROM old_rows o) c
-                 GROUP BY c.sku, c.warehouse_uuid
-                HAVING pg_catalog.sum(c.q) OPERATOR(pg_catalog.<>) 0) d
-         WHERE l.sku OPERATOR(pg_catalog.=) d.sku
-           AND l.warehouse_uuid OPERATOR(pg_catalog.=) d.warehouse_uuid;
-    ELSE
-        UPDATE @extschema@.inventory_levels AS l
-           SET reserved = l.reserved OPERATOR(pg_catalog.+) d.delta,
-               on_hand = CASE WHEN ship THEN l.on_hand OPERATOR(pg_catalog.+) d.delta ELSE l.on_hand END
-          FROM (SELECT c.sku, c.warehouse_uuid, pg_catalog.sum(c.q) AS delta
-                  FROM (SELECT o.sku, o.warehouse_uuid, OPERATOR(pg_catalog.-) o.quantity AS q FROM old_rows o) c
-                 GROUP BY c.sku, c.warehouse_uuid
-                HAVING pg_catalog.sum(c.q) OPERATOR(pg_catalog.<>) 0) d
-         WHERE l.sku OPERATOR(pg_catalog.=) d.sku
-           AND l.warehouse_uuid OPERATOR(pg_catalog.=) d.warehouse_uuid;
+    -- The change of reserved per key: what the new rows add and the old
+    -- rows take away (a trigger sees only its own event's transition
+    -- tables), then one delta per key, in key order, zeros dropped.
+    IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+        SELECT pg_catalog.array_agg(c.sku), pg_catalog.array_agg(c.wh), pg_catalog.array_agg(c.q)
+          INTO skus, whs, deltas
+          FROM (SELECT n.sku, n.warehouse_uuid AS wh, pg_catalog.sum(n.quantity)::bigint AS q
+                  FROM new_rows n GROUP BY 1, 2) c;
     END IF;
+    IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
+        SELECT skus OPERATOR(pg_catalog.||) pg_catalog.array_agg(c.sku),
+               whs OPERATOR(pg_catalog.||) pg_catalog.array_agg(c.wh),
+               deltas OPERATOR(pg_catalog.||) pg_catalog.array_agg(OPERATOR(pg_catalog.-) c.q)
+          INTO skus, whs, deltas
+          FROM (SELECT o.sku, o.warehouse_uuid AS wh, pg_catalog.sum(o.quantity)::bigint AS q
+                  FROM old_rows o GROUP BY 1, 2) c;
+    END IF;
+    SELECT pg_catalog.array_agg(d.sku ORDER BY d.sku, d.wh),
+           pg_catalog.array_agg(d.wh ORDER BY d.sku, d.wh),
+           pg_catalog.array_agg(d.delta ORDER BY d.sku, d.wh)
+      INTO skus, whs, deltas
+      FROM (SELECT k.sku COLLATE "C" AS sku, k.wh, pg_catalog.sum(k.q)::bigint AS delta
+              FROM ROWS FROM (pg_catalog.unnest(skus), pg_catalog.unnest(whs),
+                              pg_catalog.unnest(deltas)) AS k(sku, wh, q)
+             GROUP BY 1, 2
+            HAVING pg_catalog.sum(k.q) OPERATOR(pg_catalog.<>) 0) d;
+    IF skus IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- Keys that gain reservations and have no level row get one.
+    INSERT INTO @extschema@.inventory_levels (sku, warehouse_uuid, on_hand)
+    SELECT k.sku, k.wh, 0
+      FROM ROWS FROM (pg_catalog.unnest(skus), pg_catalog.unnest(whs),
+                      pg_catalog.unnest(deltas)) WITH ORDINALITY AS k(sku, wh, delta, ord)
+     WHERE k.delta OPERATOR(pg_catalog.>) 0
+     ORDER BY k.ord
+    ON CONFLICT (sku, warehouse_uuid) DO NOTHING;
+    -- Lock the level rows in key order: LockRows is the plan's top node,
+    -- so rows are locked as they come out ordered by k.ord (sorted below
+    -- it, or kept in the order of the arrays), whatever the join ...
+    PERFORM FROM @extschema@.inventory_levels l
+              JOIN ROWS FROM (pg_catalog.unnest(skus), pg_catalog.unnest(whs))
+                   WITH ORDINALITY AS k(sku, wh, ord)
+                ON l.sku OPERATOR(pg_catalog.=) k.sku
+               AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh
+     ORDER BY k.ord
+       FOR NO KEY UPDATE OF l;
+    -- ... then change them; they are ours already, so this order is free.
+    UPDATE @extschema@.inventory_levels AS l
+       SET reserved = l.reserved OPERATOR(pg_catalog.+) k.delta,
+           on_hand = CASE WHEN ship THEN l.on_hand OPERATOR(pg_catalog.+) k.delta ELSE l.on_hand END
+      FROM ROWS FROM (pg_catalog.unnest(skus), pg_catalog.unnest(whs),
+                      pg_catalog.unnest(deltas)) AS k(sku, wh, delta)
+     WHERE l.sku OPERATOR(pg_catalog.=) k.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh;
     RETURN NULL;
 END
 $$;
@@ -500,6 +520,37 @@ CREATE TRIGGER inventory_reservations_sync_delete
     AFTER DELETE ON @extschema@.inventory_reservations
     REFERENCING OLD TABLE AS old_rows
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.inventory_reservations_sync();
+
+/*
+ * The text arguments of the order functions, by the rules inventory_adjust
+ * applies to its items (C, shared with it): sku 1 to 255 characters, no
+ * control characters, no leading or trailing space; order_ref and line_ref
+ * 1 to 255 characters, no control characters.
+ */
+CREATE FUNCTION @extschema@.inventory_check_order_refs(order_ref text, line_ref text, sku text)
+    RETURNS void
+    LANGUAGE c
+    STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_check_order_refs';
+COMMENT ON FUNCTION @extschema@.inventory_check_order_refs(text, text, text) IS
+    'Raises the error of an order function''s sku, order_ref or line_ref that inventory_adjust''s rules reject (internal)';
+
+/*
+ * Rows written directly into inventory_reservations (bulk imports, repairs)
+ * obey the rules of the order functions' arguments (C, validate.c).
+ */
+CREATE FUNCTION @extschema@.inventory_reservations_check()
+    RETURNS trigger
+    LANGUAGE c
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_reservations_check';
+COMMENT ON FUNCTION @extschema@.inventory_reservations_check() IS
+    'BEFORE INSERT OR UPDATE trigger: sku, order_ref and line_ref obey the rules of the order functions';
+
+CREATE TRIGGER inventory_reservations_check
+    BEFORE INSERT OR UPDATE OF order_ref, line_ref, sku ON @extschema@.inventory_reservations
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.inventory_reservations_check();
 
 /*
  * Check the arguments shared by the order functions (internal).
@@ -524,14 +575,7 @@ BEGIN
                   DETAIL = 'One of the arguments is NULL.',
                   HINT = 'Leave quantity out (or NULL) to take the whole reservation.';
     END IF;
-    IF order_ref OPERATOR(pg_catalog.=) '' OR pg_catalog.length(order_ref) OPERATOR(pg_catalog.>) 255 THEN
-        RAISE EXCEPTION 'order_ref must have 1 to 255 characters'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF sku OPERATOR(pg_catalog.=) '' OR pg_catalog.length(sku) OPERATOR(pg_catalog.>) 255 THEN
-        RAISE EXCEPTION 'sku must have 1 to 255 characters'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    -- order_ref and sku: see inventory_check_order_refs
     IF quantity OPERATOR(pg_catalog.<=) 0 OR quantity OPERATOR(pg_catalog.>) 2147483647 THEN
         RAISE EXCEPTION 'quantity must be between 1 and 2147483647, not %', quantity
             USING ERRCODE = 'invalid_parameter_value';
@@ -559,6 +603,7 @@ DECLARE
     archived boolean;
 BEGIN
     PERFORM @extschema@.inventory_check_order_args(order_ref, sku, warehouse_uuid, quantity, true);
+    PERFORM @extschema@.inventory_check_order_refs(order_ref, line_ref, sku);
     IF allow_oversell IS NULL THEN
         RAISE EXCEPTION 'allow_oversell must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -619,11 +664,13 @@ CREATE FUNCTION @extschema@.inventory_take_reservation(
     AS $$
 DECLARE
     lvl @extschema@.inventory_levels;
+    ids bigint[];
+    quantities bigint[];
     total bigint;
     left_to_take bigint;
-    res record;
 BEGIN
     PERFORM @extschema@.inventory_check_order_args(order_ref, sku, warehouse_uuid, quantity, false);
+    PERFORM @extschema@.inventory_check_order_refs(order_ref, line_ref, sku);
     PERFORM pg_catalog.set_config('inventory.change_order', order_ref, true);
     PERFORM pg_catalog.set_config('inventory.change_line', COALESCE(line_ref, ''), true);
 
@@ -633,19 +680,19 @@ BEGIN
      WHERE l.sku OPERATOR(pg_catalog.=) inventory_take_reservation.sku
        AND l.warehouse_uuid OPERATOR(pg_catalog.=) inventory_take_reservation.warehouse_uuid
        FOR NO KEY UPDATE;
-    PERFORM FROM @extschema@.inventory_reservations r
-      WHERE r.order_ref OPERATOR(pg_catalog.=) inventory_take_reservation.order_ref
-        AND r.sku OPERATOR(pg_catalog.=) inventory_take_reservation.sku
-        AND r.warehouse_uuid OPERATOR(pg_catalog.=) inventory_take_reservation.warehouse_uuid
-        AND (inventory_take_reservation.line_ref IS NULL
-             OR r.line_ref OPERATOR(pg_catalog.=) inventory_take_reservation.line_ref)
-      FOR UPDATE;
-    SELECT pg_catalog.sum(r.quantity) INTO total FROM @extschema@.inventory_reservations r
-     WHERE r.order_ref OPERATOR(pg_catalog.=) inventory_take_reservation.order_ref
-       AND r.sku OPERATOR(pg_catalog.=) inventory_take_reservation.sku
-       AND r.warehouse_uuid OPERATOR(pg_catalog.=) inventory_take_reservation.warehouse_uuid
-       AND (inventory_take_reservation.line_ref IS NULL
-            OR r.line_ref OPERATOR(pg_catalog.=) inventory_take_reservation.line_ref);
+    -- The order's lines of this key (only line_ref's when given), locked,
+    -- oldest first: the rows taken from below, and nothing else.
+    SELECT pg_catalog.array_agg(r.id ORDER BY r.created_at, r.id),
+           pg_catalog.array_agg(r.quantity ORDER BY r.created_at, r.id),
+           pg_catalog.sum(r.quantity)
+      INTO ids, quantities, total
+      FROM (SELECT x.id, x.quantity, x.created_at FROM @extschema@.inventory_reservations x
+             WHERE x.order_ref OPERATOR(pg_catalog.=) inventory_take_reservation.order_ref
+               AND x.sku OPERATOR(pg_catalog.=) inventory_take_reservation.sku
+               AND x.warehouse_uuid OPERATOR(pg_catalog.=) inventory_take_reservation.warehouse_uuid
+               AND (inventory_take_reservation.line_ref IS NULL
+                    OR x.line_ref OPERATOR(pg_catalog.=) inventory_take_reservation.line_ref)
+               FOR UPDATE) r;
     IF total IS NULL THEN
         RAISE EXCEPTION '%', pg_catalog.format('order "%s" has no reservation of sku "%s" in warehouse %s%s',
                         order_ref, sku, warehouse_uuid,
@@ -662,29 +709,19 @@ BEGIN
 
     IF quantity IS NULL OR quantity OPERATOR(pg_catalog.=) total THEN
         DELETE FROM @extschema@.inventory_reservations r
-         WHERE r.order_ref OPERATOR(pg_catalog.=) inventory_take_reservation.order_ref
-           AND r.sku OPERATOR(pg_catalog.=) inventory_take_reservation.sku
-           AND r.warehouse_uuid OPERATOR(pg_catalog.=) inventory_take_reservation.warehouse_uuid
-           AND (inventory_take_reservation.line_ref IS NULL
-                OR r.line_ref OPERATOR(pg_catalog.=) inventory_take_reservation.line_ref);
+         WHERE r.id OPERATOR(pg_catalog.=) ANY (ids);
     ELSE
         left_to_take := quantity;
-        FOR res IN SELECT r2.id, r2.quantity FROM @extschema@.inventory_reservations r2
-                  WHERE r2.order_ref OPERATOR(pg_catalog.=) inventory_take_reservation.order_ref
-                    AND r2.sku OPERATOR(pg_catalog.=) inventory_take_reservation.sku
-                    AND r2.warehouse_uuid OPERATOR(pg_catalog.=) inventory_take_reservation.warehouse_uuid
-                    AND (inventory_take_reservation.line_ref IS NULL
-                         OR r2.line_ref OPERATOR(pg_catalog.=) inventory_take_reservation.line_ref)
-                  ORDER BY r2.created_at, r2.id
-        LOOP
+        FOR i IN 1 .. pg_catalog.array_length(ids, 1) LOOP
             EXIT WHEN left_to_take OPERATOR(pg_catalog.=) 0;
-            IF res.quantity OPERATOR(pg_catalog.<=) left_to_take THEN
-                DELETE FROM @extschema@.inventory_reservations r3 WHERE r3.id OPERATOR(pg_catalog.=) res.id;
-                left_to_take := left_to_take OPERATOR(pg_catalog.-) res.quantity;
+            IF quantities[i] OPERATOR(pg_catalog.<=) left_to_take THEN
+                DELETE FROM @extschema@.inventory_reservations r
+                 WHERE r.id OPERATOR(pg_catalog.=) ids[i];
+                left_to_take := left_to_take OPERATOR(pg_catalog.-) quantities[i];
             ELSE
-                UPDATE @extschema@.inventory_reservations r3
-                   SET quantity = r3.quantity OPERATOR(pg_catalog.-) left_to_take
-                 WHERE r3.id OPERATOR(pg_catalog.=) res.id;
+                UPDATE @extschema@.inventory_reservations r
+                   SET quantity = r.quantity OPERATOR(pg_catalog.-) left_to_take
+                 WHERE r.id OPERATOR(pg_catalog.=) ids[i];
                 left_to_take := 0;
             END IF;
         END LOOP;
@@ -1024,6 +1061,8 @@ REVOKE ALL ON FUNCTION @extschema@.inventory_outer_role() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_ledger_reserve_ids() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_levels_ledger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_reservations_sync() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.inventory_reservations_check() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.inventory_check_order_refs(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_check_order_args(text, text, uuid, bigint, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_reserve(text, text, uuid, bigint, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_take_reservation(text, text, uuid, bigint, text, text) FROM PUBLIC;

@@ -109,13 +109,40 @@ SELECT inventory_reserve('ORD-1005', 'ORD-UNREG', '99999999-9999-4999-8999-99999
 \echo SQLSTATE :SQLSTATE
 SELECT inventory_reserve('ORD-1005', 'ORD-CLOSED', :'closed', 1);
 \echo SQLSTATE :SQLSTATE
+-- sku, order_ref and line_ref obey inventory_adjust's rules (one validator,
+-- in C): SQLSTATE 22023 and, in the DETAIL, the sentence adjust's DETAIL
+-- gives for the same value.  sku: 1 to 255 characters, no control
+-- characters, no leading or trailing space; order_ref and line_ref: 1 to
+-- 255 characters, no control characters.
+SELECT inventory_reserve('ORD-1005', ' ORD-A', :'wh', 1);
+\echo SQLSTATE :SQLSTATE
+SELECT inventory_reserve('ORD-1005', 'ORD-A ', :'wh', 1);
+SELECT inventory_reserve('ORD-1005', E'ORD\tA', :'wh', 1);
+SELECT inventory_reserve('ORD-1005', E'ORD-A\x7f', :'wh', 1);
+SELECT inventory_reserve('ORD-1005', repeat('s', 256), :'wh', 1);
+SELECT inventory_reserve(E'ORD\n1005', 'ORD-A', :'wh', 1);
+SELECT inventory_reserve('ORD-1005', 'ORD-A', :'wh', 1, '');
+SELECT inventory_reserve('ORD-1005', 'ORD-A', :'wh', 1, repeat('l', 256));
+SELECT inventory_reserve('ORD-1005', 'ORD-A', :'wh', 1, E'L\x01');
+SELECT inventory_release('ORD-1001', ' ORD-A', :'wh');
+SELECT inventory_release('ORD-1001', 'ORD-A', :'wh', NULL, E'L\r');
+SELECT inventory_fulfill(repeat('o', 256), 'ORD-A', :'wh');
+SELECT inventory_fulfill('ORD-1001', E'ORD-A\n', :'wh', 1);
+-- inventory_adjust says the same of the same sku
+SELECT inventory_adjust(format('[{"sku": " ORD-A", "warehouse_uuid": "%s", "on_hand": 1}]', :'wh')::jsonb);
+SELECT inventory_adjust(format('[{"sku": "ORD-A\u007f", "warehouse_uuid": "%s", "on_hand": 1}]', :'wh')::jsonb);
 SELECT (SELECT count(*) FROM inventory_reservations) = :nres AS reservations_unchanged,
        (SELECT sum(quantity) FROM inventory_reservations) = :qres AS quantities_unchanged,
        (SELECT count(*) FROM inventory_levels) = :nlev AS level_rows_unchanged,
        (SELECT sum(reserved) FROM inventory_levels) = :rlev AS reserved_unchanged;
--- The largest quantity is accepted (checked, then rolled back).
+-- The largest quantity is accepted (checked, then rolled back), and so are
+-- 255-character refs and skus, and refs with spaces around.
 BEGIN;
 SELECT sku, on_hand, reserved, available FROM inventory_reserve('ORD-1005', 'ORD-NEW', :'wh2', 2147483647);
+SELECT sku = repeat('s', 255) AS long_sku, reserved
+  FROM inventory_reserve(repeat('o', 255), repeat('s', 255), :'wh', 1, repeat('l', 255));
+SELECT sku, reserved FROM inventory_reserve(' ORD-1006 ', 'ORD-NEW', :'wh2', 1, ' L1 ');
+SELECT sku, reserved FROM inventory_release(' ORD-1006 ', 'ORD-NEW', :'wh2', NULL, ' L1 ');
 ROLLBACK;
 SELECT * FROM ord_levels WHERE sku = 'ORD-NEW';
 
@@ -282,6 +309,54 @@ SELECT * FROM ord_mismatch;
 UPDATE inventory_reservations SET sku = 'ORD-MOVED' WHERE sku = 'ORD-DIRECT';
 SELECT * FROM ord_levels WHERE sku IN ('ORD-DIRECT', 'ORD-MOVED') ORDER BY sku;
 SELECT * FROM ord_mismatch;
+
+-- Direct writes obey the same rules (C row triggers): no level row or
+-- reservation that the API could not address.
+INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand) VALUES ('ORD-X ', :'wh', 1);
+\echo SQLSTATE :SQLSTATE
+UPDATE inventory_levels SET sku = E'ORD-\tMOVED' WHERE sku = 'ORD-MOVED';
+INSERT INTO inventory_reservations (order_ref, sku, warehouse_uuid, quantity)
+VALUES ('', 'ORD-DIRECT', :'wh', 1);
+INSERT INTO inventory_reservations (order_ref, line_ref, sku, warehouse_uuid, quantity)
+VALUES ('ORD-6002', E'a\nb', 'ORD-DIRECT', :'wh', 1);
+INSERT INTO inventory_reservations (order_ref, sku, warehouse_uuid, quantity)
+VALUES ('ORD-6002', repeat('s', 256), :'wh', 1);
+UPDATE inventory_reservations SET sku = ' ORD-MOVED' WHERE sku = 'ORD-MOVED';
+SELECT * FROM ord_levels WHERE sku LIKE 'ORD-%MOVED' OR sku LIKE 'ORD-X%' ORDER BY sku;
+SELECT * FROM ord_res WHERE sku LIKE '%ORD-MOVED' OR sku = 'ORD-DIRECT' ORDER BY sku;
+-- A restore brings rows back as they were (inventory.restoring, superuser).
+BEGIN;
+SET LOCAL inventory.restoring = on;
+INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand) VALUES ('ORD-X ', :'wh', 1);
+SELECT count(*) AS restored FROM inventory_levels WHERE sku = 'ORD-X ';
+ROLLBACK;
+
+-- The reservations trigger locks the level rows in key order: its locking
+-- statement (the same text, with arrays for its variables) is planned with
+-- LockRows on top, so rows are locked in the order the plan below returns
+-- them, which ORDER BY k.ord fixes (the planner sorts, or keeps the order
+-- of the arrays), whatever the join.
+CREATE TEMP TABLE lock_plan (n serial, line text);
+DO $$
+DECLARE
+    line text;
+BEGIN
+    FOR line IN EXECUTE $q$
+        EXPLAIN (COSTS OFF)
+        SELECT FROM inventory_levels l
+          JOIN ROWS FROM (pg_catalog.unnest('{ORD-B,ORD-A}'::text[]),
+                          pg_catalog.unnest('{11111111-1111-4111-8111-111111111111,11111111-1111-4111-8111-111111111111}'::uuid[]))
+               WITH ORDINALITY AS k(sku, wh, ord)
+            ON l.sku OPERATOR(pg_catalog.=) k.sku
+           AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh
+         ORDER BY k.ord
+           FOR NO KEY UPDATE OF l $q$
+    LOOP
+        INSERT INTO lock_plan (line) VALUES (line);
+    END LOOP;
+END $$;
+SELECT btrim(line) AS top_of_plan FROM lock_plan WHERE n = 1;
+SELECT count(*) AS lock_rows_nodes FROM lock_plan WHERE line LIKE '%LockRows%';
 
 -- Everything is consistent.
 SELECT * FROM inventory_verify() WHERE sku LIKE 'ORD-%';

@@ -120,6 +120,38 @@ SET inventory.max_batch_items = 200;
 SELECT inventory_adjust((SELECT jsonb_agg('{"x":1}'::jsonb) FROM generate_series(1, 40)));
 RESET inventory.max_batch_items;
 
+-- A small request cannot make a huge error: a value is quoted at most 40
+-- characters long (then "..." and its length), a number that long is shown
+-- in scientific notation when that is exact.  This 5.6 KB request once
+-- made a 5.8 MB DETAIL; every problem is still named by item and field.
+DO $$
+DECLARE
+    body text := (SELECT '[' || string_agg(format(
+        '{"sku": "BIG-%s", "warehouse_uuid": "11111111-1111-4111-8111-111111111111", "on_hand": 1e100000, "cost": 1e-16000}', i), ', ') || ']'
+                    FROM generate_series(1, 50) i);
+    msg text;
+    det text;
+BEGIN
+    RAISE NOTICE 'request: % bytes', octet_length(body);
+    PERFORM inventory_adjust(body::jsonb);
+EXCEPTION WHEN invalid_parameter_value THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+    RAISE NOTICE '%', msg;
+    RAISE NOTICE 'detail under 8 KB: %, lines: %', octet_length(det) < 8192,
+        array_length(string_to_array(det, E'\n'), 1);
+    RAISE NOTICE 'every item named for on_hand and cost: %',
+        (SELECT count(*) = 100 FROM regexp_matches(det, '^Item (\d+): "(on_hand|cost)" ', 'gn'));
+    RAISE NOTICE 'first lines: %', array_to_string((string_to_array(det, E'\n'))[1:2], ' | ');
+END $$;
+-- Numbers that are long but not exact in scientific notation, and strings,
+-- are cut; control characters in a quoted name show as '?'.
+SELECT inventory_adjust(('[{"sku":"L1","warehouse_uuid":' || :'wh' || ',"on_hand":1.' || repeat('0', 60) || '1},'
+                         '{"sku":"L2","warehouse_uuid":' || :'wh' || ',"available":' || repeat('9', 50) || '},'
+                         '{"sku":"L3","warehouse_uuid":"' || repeat('u', 5000) || '","on_hand":1},'
+                         '{"sku":"L4","warehouse_uuid":' || :'wh' || ',"on_hand":1,"' || repeat('f', 5000) || '":1},'
+                         '{"sku":"L5","warehouse_uuid":' || :'wh' || ',"on_hand":1,"bad\nname":1}]')::jsonb);
+SELECT inventory_adjust(('{"inventory":[],"' || repeat('x', 300) || '":1}')::jsonb);
+
 -- The error carries SQLSTATE 22023 (invalid_parameter_value).
 DO $$
 BEGIN

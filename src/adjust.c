@@ -55,8 +55,13 @@ typedef struct AdjustProblems
 	int			allocated;
 } AdjustProblems;
 
-/* Longest piece of a caller's input quoted back in a message, in bytes */
-#define MAX_QUOTED_LEN 64
+/*
+ * Longest piece of a caller's input quoted back in a message, in
+ * characters: a longer value is cut, and its length given instead, so that
+ * a small request cannot make a huge error (every problem of every item is
+ * listed, and the server log keeps each DETAIL).
+ */
+#define MAX_QUOTED_CHARS 40
 
 /* The fields an item may have, in the order problems are listed */
 typedef enum ItemField
@@ -160,18 +165,91 @@ ProblemsDetail(AdjustProblems *problems)
 }
 
 /*
- * A piece of the caller's input for a message: cut to MAX_QUOTED_LEN bytes
- * (on a character boundary), with "..." when cut.
+ * A piece of the caller's input for a message, in double quotes: at most
+ * MAX_QUOTED_CHARS characters, then "..." and the length of the whole when
+ * cut.  C0 control characters and DEL show as '?', so that a quoted value
+ * cannot start a new line of a DETAIL.
  */
 static char *
 Quoted(const char *s, int len)
 {
-	int			cut;
+	int			cut = len;
+	int			nchars = 0;
+	StringInfoData buf;
 
-	if (len <= MAX_QUOTED_LEN)
-		return pnstrdup(s, len);
-	cut = pg_mbcliplen(s, len, MAX_QUOTED_LEN);
-	return psprintf("%.*s...", cut, s);
+	if (len > MAX_QUOTED_CHARS)
+	{
+		nchars = pg_mbstrlen_with_len(s, len);
+		if (nchars > MAX_QUOTED_CHARS)
+			cut = pg_mbcharcliplen(s, len, MAX_QUOTED_CHARS);
+	}
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '"');
+	for (int i = 0; i < cut; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		appendStringInfoChar(&buf, (c < 0x20 || c == 0x7f) ? '?' : (char) c);
+	}
+	if (cut < len)
+		appendStringInfo(&buf, "...\" (%d characters)", nchars);
+	else
+		appendStringInfoChar(&buf, '"');
+	return buf.data;
+}
+
+/*
+ * A number of the caller's for a message: as written when it has at most
+ * MAX_QUOTED_CHARS characters; else in scientific notation when that is
+ * exact and short (1e100000 has 100001 digits); else cut like a string.
+ */
+static char *
+NumberText(Numeric n)
+{
+	Datum		d = NumericGetDatum(n);
+	Datum		bound = DirectFunctionCall3(numeric_in, CStringGetDatum("1e40"),
+											ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	char	   *text;
+	char	   *e;
+	char	   *end;
+
+	/* At most 40 digits on either side of the point: print it (cheap). */
+	if (DatumGetInt32(DirectFunctionCall1(numeric_scale, d)) <= MAX_QUOTED_CHARS &&
+		DatumGetBool(DirectFunctionCall2(numeric_lt,
+										 DirectFunctionCall1(numeric_abs, d), bound)))
+	{
+		text = numeric_normalize(n);
+		if (strlen(text) <= MAX_QUOTED_CHARS)
+			return text;
+	}
+
+	/* 15 significant digits, trailing zeros of the mantissa dropped */
+	text = numeric_out_sci(n, 14);
+	e = strchr(text, 'e');
+	if (e != NULL)
+	{
+		end = e;
+		while (end > text && end[-1] == '0')
+			end--;
+		if (end > text && end[-1] == '.')
+			end--;
+		memmove(end, e, strlen(e) + 1);
+		if (DatumGetBool(DirectFunctionCall2(numeric_eq, d,
+											 DirectFunctionCall3(numeric_in, CStringGetDatum(text),
+																 ObjectIdGetDatum(InvalidOid),
+																 Int32GetDatum(-1)))))
+			return text;
+	}
+
+	/* Inexact: the first characters of the whole, and its length. */
+	text = numeric_normalize(n);
+	e = Quoted(text, strlen(text));
+	pfree(text);
+	/* a number needs no quotes */
+	memmove(e, e + 1, strlen(e));
+	if ((end = strchr(e, '"')) != NULL)
+		memmove(end, end + 1, strlen(end));
+	return e;
 }
 
 /*
@@ -198,16 +276,16 @@ JsonTypeName(JsonbValue *v)
 }
 
 /*
- * Check a string field: type, non-empty when required, length in
- * characters, no control characters, no surrounding white space for
- * identifiers.  Returns true when it is acceptable.
+ * Check a string field: its type here, then the rules every entry point
+ * shares (validate.c): length in characters, no control characters, and
+ * for the flags given not empty, no surrounding spaces.  Returns true when
+ * it is acceptable.
  */
 static bool
 CheckString(AdjustProblems *problems, int pos, const char *field,
-			JsonbValue *v, int maxlen, bool identifier)
+			JsonbValue *v, int maxlen, int flags)
 {
-	const char *s;
-	int			len;
+	char	   *problem;
 
 	if (v->type != jbvString)
 	{
@@ -215,38 +293,11 @@ CheckString(AdjustProblems *problems, int pos, const char *field,
 				   field, JsonTypeName(v));
 		return false;
 	}
-	s = v->val.string.val;
-	len = v->val.string.len;
-
-	if (identifier && len == 0)
+	problem = InventoryTextProblem(field, v->val.string.val, v->val.string.len,
+								   maxlen, flags);
+	if (problem != NULL)
 	{
-		AddProblem(problems, pos, "\"%s\" must not be empty.", field);
-		return false;
-	}
-	if (pg_mbstrlen_with_len(s, len) > maxlen)
-	{
-		AddProblem(problems, pos, "\"%s\" must be at most %d characters long.",
-				   field, maxlen);
-		return false;
-	}
-	for (int i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) s[i];
-
-		/* C0 controls, DEL, and in UTF-8 the C1 controls U+0080..U+009F */
-		if (c < 0x20 || c == 0x7f ||
-			(c == 0xc2 && i + 1 < len && ((unsigned char) s[i + 1] & 0xe0) == 0x80 &&
-			 GetDatabaseEncoding() == PG_UTF8))
-		{
-			AddProblem(problems, pos, "\"%s\" must not contain control characters.",
-					   field);
-			return false;
-		}
-	}
-	if (identifier && (s[0] == ' ' || s[len - 1] == ' '))
-	{
-		AddProblem(problems, pos, "\"%s\" must not begin or end with a space.",
-				   field);
+		AddProblem(problems, pos, "%s", problem);
 		return false;
 	}
 	return true;
@@ -278,13 +329,13 @@ CheckQuantity(AdjustProblems *problems, int pos, const char *field, JsonbValue *
 															  Int32GetDatum(0)))))
 	{
 		AddProblem(problems, pos, "\"%s\" must be a whole number, not %s.",
-				   field, numeric_normalize(n));
+				   field, NumberText(n));
 		return false;
 	}
 	value = numeric_int4_opt_error(n, &overflow);
 	if (overflow || value > INVENTORY_MAX_QUANTITY)
 	{
-		char	   *text = numeric_normalize(n);
+		char	   *text = NumberText(n);
 
 		if (text[0] == '-')
 			AddProblem(problems, pos, "\"%s\" must not be negative, got %s.", field, text);
@@ -323,14 +374,14 @@ CheckCost(AdjustProblems *problems, int pos, JsonbValue *v)
 	if (DatumGetBool(DirectFunctionCall2(numeric_lt, n, zero)))
 	{
 		AddProblem(problems, pos, "\"cost\" must not be negative, got %s.",
-				   numeric_normalize(v->val.numeric));
+				   NumberText(v->val.numeric));
 		return false;
 	}
 	rounded = DirectFunctionCall2(numeric_round, n, Int32GetDatum(2));
 	if (!DatumGetBool(DirectFunctionCall2(numeric_eq, n, rounded)))
 	{
 		AddProblem(problems, pos, "\"cost\" must have at most 2 decimal places, got %s.",
-				   numeric_normalize(v->val.numeric));
+				   NumberText(v->val.numeric));
 		return false;
 	}
 	limit = DirectFunctionCall3(numeric_in, CStringGetDatum("99999999.99"),
@@ -338,7 +389,7 @@ CheckCost(AdjustProblems *problems, int pos, JsonbValue *v)
 	if (DatumGetBool(DirectFunctionCall2(numeric_gt, n, limit)))
 	{
 		AddProblem(problems, pos, "\"cost\" must be at most 99999999.99, got %s.",
-				   numeric_normalize(v->val.numeric));
+				   NumberText(v->val.numeric));
 		return false;
 	}
 	return true;
@@ -370,20 +421,23 @@ FoldFieldName(const char *s, int len)
  * Report an unknown field, suggesting the known one it resembles.
  */
 static void
-UnknownField(AdjustProblems *problems, int pos, const char *name)
+UnknownField(AdjustProblems *problems, int pos, JsonbValue *key)
 {
-	char	   *folded = FoldFieldName(name, strlen(name));
+	const char *name = key->val.string.val;
+	int			len = key->val.string.len;
+	char	   *folded = FoldFieldName(name, Min(len, 64));
 
 	for (int i = 0; i < (int) lengthof(item_fields); i++)
 	{
-		if (strcmp(folded, FoldFieldName(item_fields[i], strlen(item_fields[i]))) == 0)
+		if (len <= 64 &&
+			strcmp(folded, FoldFieldName(item_fields[i], strlen(item_fields[i]))) == 0)
 		{
-			AddProblem(problems, pos, "unknown field \"%s\" (did you mean \"%s\"?).",
-					   name, item_fields[i]);
+			AddProblem(problems, pos, "unknown field %s (did you mean \"%s\"?).",
+					   Quoted(name, len), item_fields[i]);
 			return;
 		}
 	}
-	AddProblem(problems, pos, "unknown field \"%s\".", name);
+	AddProblem(problems, pos, "unknown field %s.", Quoted(name, len));
 }
 
 /*
@@ -399,7 +453,7 @@ CheckItem(AdjustProblems *problems, int pos, JsonbValue *elem, AdjustItem *item)
 	JsonbIteratorToken tok;
 	JsonbValue	fields[NUM_FIELDS];
 	bool		present[NUM_FIELDS] = {false};
-	List	   *unknown = NIL;
+	List	   *unknown = NIL;	/* of JsonbValue * (the keys) */
 	ListCell   *lc;
 	int			before = problems->total;
 	bool		has_sku = false;
@@ -435,7 +489,12 @@ CheckItem(AdjustProblems *problems, int pos, JsonbValue *elem, AdjustItem *item)
 			present[f] = true;
 		}
 		else
-			unknown = lappend(unknown, Quoted(key.val.string.val, key.val.string.len));
+		{
+			JsonbValue *name = palloc(sizeof(JsonbValue));
+
+			*name = key;
+			unknown = lappend(unknown, name);
+		}
 	}
 
 	has_sku = present[F_SKU];
@@ -443,7 +502,8 @@ CheckItem(AdjustProblems *problems, int pos, JsonbValue *elem, AdjustItem *item)
 	has_on_hand = present[F_ON_HAND];
 	has_available = present[F_AVAILABLE];
 	if (has_sku)
-		CheckString(problems, pos, "sku", &fields[F_SKU], INVENTORY_MAX_SKU_LEN, true);
+		CheckString(problems, pos, "sku", &fields[F_SKU], INVENTORY_MAX_SKU_LEN,
+					INVENTORY_TEXT_SKU);
 	if (has_wh)
 	{
 		JsonbValue *v = &fields[F_WAREHOUSE];
@@ -453,7 +513,7 @@ CheckItem(AdjustProblems *problems, int pos, JsonbValue *elem, AdjustItem *item)
 					   JsonTypeName(v));
 		else if (!InventoryParseUuid(v->val.string.val, v->val.string.len, &item->uuid))
 			AddProblem(problems, pos,
-					   "\"warehouse_uuid\" must be a UUID like \"5b1e7a9c-0d2f-4e6a-9b3c-1f2e3d4c5b6a\", got \"%s\".",
+					   "\"warehouse_uuid\" must be a UUID like \"5b1e7a9c-0d2f-4e6a-9b3c-1f2e3d4c5b6a\", got %s.",
 					   Quoted(v->val.string.val, v->val.string.len));
 		else
 			item->has_uuid = true;
@@ -464,10 +524,10 @@ CheckItem(AdjustProblems *problems, int pos, JsonbValue *elem, AdjustItem *item)
 		CheckQuantity(problems, pos, "available", &fields[F_AVAILABLE]);
 	if (present[F_DESCRIPTION])
 		CheckString(problems, pos, "description", &fields[F_DESCRIPTION],
-					INVENTORY_MAX_DESCRIPTION_LEN, false);
+					INVENTORY_MAX_DESCRIPTION_LEN, 0);
 	if (present[F_BIN])
 		CheckString(problems, pos, "bin_location", &fields[F_BIN],
-					INVENTORY_MAX_BIN_LEN, false);
+					INVENTORY_MAX_BIN_LEN, 0);
 	if (present[F_COST])
 		CheckCost(problems, pos, &fields[F_COST]);
 
@@ -476,7 +536,7 @@ CheckItem(AdjustProblems *problems, int pos, JsonbValue *elem, AdjustItem *item)
 	if (!has_wh)
 		AddProblem(problems, pos, "\"warehouse_uuid\" is required.");
 	foreach(lc, unknown)
-		UnknownField(problems, pos, (const char *) lfirst(lc));
+		UnknownField(problems, pos, (JsonbValue *) lfirst(lc));
 	if (has_on_hand && has_available)
 		AddProblem(problems, pos,
 				   "exactly one of \"on_hand\" or \"available\" is allowed, both were given.");
@@ -605,7 +665,7 @@ FindItems(Jsonb *body, Jsonb **items_jsonb)
 				continue;
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("inventory batch has an unknown field \"%s\"",
+					 errmsg("inventory batch has an unknown field %s",
 							Quoted(v.val.string.val, v.val.string.len)),
 					 errdetail("The body object may only have the field \"inventory\"."),
 					 errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));

@@ -27,6 +27,8 @@
 #define INVENTORY_MAX_SKU_LEN			255
 #define INVENTORY_MAX_BIN_LEN			255
 #define INVENTORY_MAX_DESCRIPTION_LEN	1000
+/* Longest order_ref and line_ref accepted, in characters */
+#define INVENTORY_MAX_REF_LEN			255
 
 /* Largest quantity accepted for on_hand and available (int32) */
 #define INVENTORY_MAX_QUANTITY		PG_INT32_MAX
@@ -135,6 +137,13 @@ extern void InventoryLedgerAppendEnd(InventoryLedgerAppender *a);
 extern bytea *InventoryRequestHash(Jsonb *body, bool create_missing);
 extern int64 InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash);
 extern void InventoryRecordIdempotencyKey(Oid nspid, const char *key, int64 batch_id);
+
+/* Rules for text values (validate.c) */
+#define INVENTORY_TEXT_NONEMPTY		0x01	/* at least one character */
+#define INVENTORY_TEXT_TRIMMED		0x02	/* no leading or trailing space */
+#define INVENTORY_TEXT_SKU			(INVENTORY_TEXT_NONEMPTY | INVENTORY_TEXT_TRIMMED)
+extern char *InventoryTextProblem(const char *field, const char *s, int len,
+								  int maxchars, int flags);
 
 /* Row triggers (triggers.c) */
 typedef struct InventoryCapturedRow

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * triggers.c
- *	  Row triggers: available = on_hand - reserved on inventory_levels, and
- *	  updated_at stamps.
+ *	  Row triggers: available = on_hand - reserved on inventory_levels, the
+ *	  API's rules for the text columns of inventory_levels and
+ *	  inventory_reservations (validate.c), and updated_at stamps.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,6 +15,7 @@
 #include "common/int.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/rel.h"
 #include "utils/datum.h"
 #include "utils/timestamp.h"
@@ -23,6 +25,7 @@
 
 PG_FUNCTION_INFO_V1(inventory_levels_maintain);
 PG_FUNCTION_INFO_V1(inventory_touch_updated_at);
+PG_FUNCTION_INFO_V1(inventory_reservations_check);
 
 /* Column numbers of inventory_levels, cached per trigger call site */
 typedef struct LevelColumns
@@ -37,6 +40,15 @@ typedef struct LevelColumns
 	int			cost;
 	int			updated_at;
 } LevelColumns;
+
+/* Column numbers of inventory_reservations, cached per trigger call site */
+typedef struct ReservationColumns
+{
+	Oid			relid;
+	int			order_ref;
+	int			line_ref;
+	int			sku;
+} ReservationColumns;
 
 /* Rows updated while the apply captures them (InventoryCaptureBegin) */
 static bool capture_active = false;
@@ -103,6 +115,54 @@ GetLevelColumns(FunctionCallInfo fcinfo, Relation rel)
 		fcinfo->flinfo->fn_extra = cols;
 	}
 	return cols;
+}
+
+/*
+ * Whether a dump is being restored (inventory.restoring): rows come back
+ * as they were, even ones older rules accepted.
+ */
+static bool
+Restoring(void)
+{
+	const char *value = GetConfigOption("inventory.restoring", true, false);
+
+	return value != NULL && strcmp(value, "on") == 0;
+}
+
+/*
+ * Check a text column of a new row version by the API's rules (validate.c);
+ * with an old version, only when the value changed.  A NULL is left to the
+ * NOT NULL constraints.
+ */
+static void
+CheckRowText(Relation rel, HeapTuple oldtuple, HeapTuple newtuple, int attnum,
+			 const char *field, int maxchars, int flags)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	bool		isnull;
+	Datum		value = heap_getattr(newtuple, attnum, desc, &isnull);
+	text	   *t;
+	char	   *problem;
+
+	if (isnull)
+		return;
+	if (oldtuple != NULL)
+	{
+		bool		oldnull;
+		Datum		old = heap_getattr(oldtuple, attnum, desc, &oldnull);
+
+		if (!oldnull && datum_image_eq(old, value, false, -1))
+			return;
+	}
+	t = DatumGetTextPP(value);
+	problem = InventoryTextProblem(field, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), maxchars, flags);
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("new row for relation \"%s\" has an invalid %s",
+						RelationGetRelationName(rel), field),
+				 errdetail_internal("%s", problem),
+				 errtable(rel)));
 }
 
 /*
@@ -233,6 +293,11 @@ inventory_levels_maintain(PG_FUNCTION_ARGS)
 	bool		nulls[3] = {false, false, false};
 	int			ncols = 0;
 
+	/* a level row the API could not address is refused */
+	if (!Restoring())
+		CheckRowText(rel, is_update ? trigdata->tg_trigtuple : NULL, newtuple, cols->sku,
+					 "sku", INVENTORY_MAX_SKU_LEN, INVENTORY_TEXT_SKU);
+
 	has_on_hand = GetInt64(newtuple, desc, cols->on_hand, &on_hand);
 	has_reserved = GetInt64(newtuple, desc, cols->reserved, &reserved);
 	has_available = GetInt64(newtuple, desc, cols->available, &available);
@@ -332,4 +397,42 @@ inventory_touch_updated_at(PG_FUNCTION_ARGS)
 	return PointerGetDatum(heap_modify_tuple_by_cols(trigdata->tg_newtuple,
 													 RelationGetDescr(rel), 1,
 													 colnums, values, nulls));
+}
+
+/*
+ * inventory_reservations_check(): BEFORE INSERT OR UPDATE FOR EACH ROW on
+ * inventory_reservations.  A row written directly (a bulk import, a repair)
+ * obeys the rules the order functions apply to their arguments: sku as in
+ * inventory_adjust, order_ref and line_ref 1 to 255 characters without
+ * control characters.  Only values that change are checked.
+ */
+Datum
+inventory_reservations_check(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = CheckTriggerCall(fcinfo, "inventory_reservations_check");
+	Relation	rel = trigdata->tg_relation;
+	bool		is_update = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event);
+	HeapTuple	oldtuple = is_update ? trigdata->tg_trigtuple : NULL;
+	HeapTuple	newtuple = is_update ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	ReservationColumns *cols = (ReservationColumns *) fcinfo->flinfo->fn_extra;
+
+	if (cols == NULL || cols->relid != RelationGetRelid(rel))
+	{
+		cols = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(ReservationColumns));
+		cols->relid = RelationGetRelid(rel);
+		cols->order_ref = ColumnNumber(rel, "order_ref");
+		cols->line_ref = ColumnNumber(rel, "line_ref");
+		cols->sku = ColumnNumber(rel, "sku");
+		fcinfo->flinfo->fn_extra = cols;
+	}
+	if (!Restoring())
+	{
+		CheckRowText(rel, oldtuple, newtuple, cols->order_ref, "order_ref",
+					 INVENTORY_MAX_REF_LEN, INVENTORY_TEXT_NONEMPTY);
+		CheckRowText(rel, oldtuple, newtuple, cols->line_ref, "line_ref",
+					 INVENTORY_MAX_REF_LEN, INVENTORY_TEXT_NONEMPTY);
+		CheckRowText(rel, oldtuple, newtuple, cols->sku, "sku",
+					 INVENTORY_MAX_SKU_LEN, INVENTORY_TEXT_SKU);
+	}
+	return PointerGetDatum(newtuple);
 }
