@@ -16,6 +16,7 @@ OBJS = \
 	src/apply.o \
 	src/worker.o \
 	src/triggers.o \
+	src/statement_origin.o \
 	src/util.o
 
 DATA = $(wildcard inventory--*.sql)

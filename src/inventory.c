@@ -154,6 +154,8 @@ _PG_init(void)
 
 	/* Batches queued in a transaction are announced when it ends. */
 	RegisterXactCallback(InventoryXactCallback, NULL);
+	/* The ledger trigger tells the apply's own statements from others. */
+	InventoryStatementOriginInit();
 
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;

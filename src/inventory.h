@@ -107,7 +107,8 @@ typedef struct InventoryLedgerRow
 	const char *role;			/* points to a whole NameData */
 	int64		on_hand_before;
 	int64		on_hand_after;
-	int64		reserved;
+	int64		reserved_before;
+	int64		reserved_after;
 } InventoryLedgerRow;
 
 extern InventoryLedgerAppender *InventoryLedgerAppendBegin(Oid nspid);
@@ -119,18 +120,10 @@ extern bytea *InventoryRequestHash(Jsonb *body, bool create_missing);
 extern int64 InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash);
 extern void InventoryRecordIdempotencyKey(Oid nspid, const char *key, int64 batch_id);
 
-/* Row triggers (triggers.c) */
-typedef struct InventoryCapturedRow
-{
-	text	   *sku;
-	pg_uuid_t	wh;
-	int64		old_on_hand;
-	int64		old_reserved;
-	int64		new_on_hand;
-} InventoryCapturedRow;
-
-extern void InventoryCaptureBegin(void);
-extern InventoryCapturedRow *InventoryCaptureEnd(int *nrows);
+/* Which statements are the apply's own, for the ledger trigger (statement_origin.c) */
+extern void InventoryStatementOriginInit(void);
+extern int	InventoryApplyStatementsBegin(void);
+extern void InventoryApplyStatementsEnd(int save);
 
 /* Background worker (worker.c) */
 extern void InventoryRegisterWorker(void);

@@ -12,10 +12,13 @@
  * for any insert).
  *
  * This skips only what the ledger as the extension creates it does not
- * have: triggers, row-level security, CHECK constraints, and columns other
- * than its own.  If a user adds any of those, InventoryLedgerAppendBegin
+ * have: triggers (foreign keys and deferrable constraints are triggers too),
+ * rules, row-level security, CHECK and NOT NULL constraints other than the
+ * install's, defaults, a partition constraint, and columns other than its
+ * own.  If the owner changes any of those, InventoryLedgerAppendBegin
  * returns NULL and the apply falls back to its INSERT statement, which
- * honours them.
+ * honours them.  Unique and exclusion constraints are checked here as for
+ * any insert (ExecInsertIndexTuples).
  *
  *-------------------------------------------------------------------------
  */
@@ -46,26 +49,27 @@ static const struct
 {
 	const char *name;
 	Oid			type;
+	bool		notnull;
 }			ledger_columns[] =
 {
-	{"id", INT8OID},
-	{"at", TIMESTAMPTZOID},
-	{"sku", TEXTOID},
-	{"warehouse_uuid", UUIDOID},
-	{"source", TEXTOID},
-	{"batch_id", INT8OID},
-	{"item", INT4OID},
-	{"order_ref", TEXTOID},
-	{"line_ref", TEXTOID},
-	{"description", TEXTOID},
-	{"role", NAMEOID},
-	{"xid", XID8OID},
-	{"on_hand_before", INT8OID},
-	{"on_hand_after", INT8OID},
-	{"reserved_before", INT8OID},
-	{"reserved_after", INT8OID},
-	{"available_before", INT8OID},
-	{"available_after", INT8OID},
+	{"id", INT8OID, true},
+	{"at", TIMESTAMPTZOID, true},
+	{"sku", TEXTOID, true},
+	{"warehouse_uuid", UUIDOID, true},
+	{"source", TEXTOID, true},
+	{"batch_id", INT8OID, false},
+	{"item", INT4OID, false},
+	{"order_ref", TEXTOID, false},
+	{"line_ref", TEXTOID, false},
+	{"description", TEXTOID, false},
+	{"role", NAMEOID, true},
+	{"xid", XID8OID, true},
+	{"on_hand_before", INT8OID, true},
+	{"on_hand_after", INT8OID, true},
+	{"reserved_before", INT8OID, true},
+	{"reserved_after", INT8OID, true},
+	{"available_before", INT8OID, true},
+	{"available_after", INT8OID, true},
 };
 
 #define LEDGER_NATTS lengthof(ledger_columns)
@@ -96,6 +100,8 @@ LedgerIsPlain(Relation rel)
 	TupleDesc	desc = RelationGetDescr(rel);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relispartition ||
+		rel->rd_rel->relhasrules ||
 		rel->trigdesc != NULL ||
 		rel->rd_rel->relrowsecurity ||
 		desc->natts != (int) LEDGER_NATTS ||
@@ -105,8 +111,9 @@ LedgerIsPlain(Relation rel)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (att->attisdropped || att->attgenerated ||
+		if (att->attisdropped || att->attgenerated || att->atthasdef ||
 			att->atttypid != ledger_columns[i].type ||
+			att->attnotnull != ledger_columns[i].notnull ||
 			strcmp(NameStr(att->attname), ledger_columns[i].name) != 0)
 			return false;
 	}
@@ -132,7 +139,7 @@ InventoryLedgerAppendBegin(Oid nspid)
 	if (!LedgerIsPlain(rel))
 	{
 		table_close(rel, RowExclusiveLock);
-		elog(DEBUG1, "inventory ledger has triggers, policies, checks or extra columns: using INSERT");
+		elog(DEBUG1, "inventory ledger is not as installed (triggers, rules, policies, constraints, defaults, partitioning or columns): using INSERT");
 		return NULL;
 	}
 
@@ -212,10 +219,10 @@ InventoryLedgerAppendRow(InventoryLedgerAppender *a, const InventoryLedgerRow *r
 	v[11] = a->xid;
 	v[12] = Int64GetDatum(row->on_hand_before);
 	v[13] = Int64GetDatum(row->on_hand_after);
-	v[14] = Int64GetDatum(row->reserved);
-	v[15] = Int64GetDatum(row->reserved);
-	v[16] = Int64GetDatum(row->on_hand_before - row->reserved);
-	v[17] = Int64GetDatum(row->on_hand_after - row->reserved);
+	v[14] = Int64GetDatum(row->reserved_before);
+	v[15] = Int64GetDatum(row->reserved_after);
+	v[16] = Int64GetDatum(row->on_hand_before - row->reserved_before);
+	v[17] = Int64GetDatum(row->on_hand_after - row->reserved_after);
 	for (int i = 0; i < (int) LEDGER_NATTS; i++)
 		n[i] = (i == 7 || i == 8 || (i == 9 && row->description == NULL));
 	ExecStoreVirtualTuple(slot);
