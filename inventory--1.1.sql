@@ -334,10 +334,11 @@ BEGIN
        OR pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
         RETURN NULL;
     END IF;
-    -- a write made while the apply runs (by a trigger the owner added) is a
-    -- direct one
+    -- a write made while the apply runs (by a trigger the owner added) is
+    -- recorded as if made outside it
     IF src OPERATOR(pg_catalog.=) 'adjust' THEN
-        src := 'direct';
+        src := COALESCE(NULLIF(pg_catalog.current_setting('inventory.change_via', true), ''),
+                        'direct');
     END IF;
     PERFORM @extschema@.inventory_ledger_reserve_ids();
     IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN

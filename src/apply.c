@@ -107,7 +107,7 @@ typedef struct ApplyKey
  * TAKE_FETCH at a time.
  */
 #define APPLY_CHUNK 8192
-#define APPLY_CHUNK_BYTES (4 * 1024 * 1024)
+#define APPLY_CHUNK_BYTES (2 * 1024 * 1024)
 #define APPLY_SORT_MEM_KB 16384
 #define TAKE_FETCH 16
 
@@ -593,8 +593,14 @@ RowKey(ApplyKey *keys, int nkeys, HeapTuple tup, TupleDesc desc)
 	pg_uuid_t  *wh = DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull));
 	ApplyKey   *k = FindKey(keys, nkeys, VARDATA_ANY(sku), VARSIZE_ANY_EXHDR(sku), wh);
 
+	/* a trigger the owner added changed the key of a row being written */
 	if (k == NULL)
-		elog(ERROR, "inventory apply met an unexpected level row");
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+				 errmsg("inventory level row (\"%s\", %s) was not one the batch writes",
+						text_to_cstring(sku),
+						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(wh)))),
+				 errdetail("A trigger on inventory_levels changed the key of a row the apply wrote.")));
 	return k;
 }
 
@@ -1041,11 +1047,13 @@ WriteSkipped(ApplyItem *items, int nitems)
 
 /*
  * Apply a chunk of items, sorted by key then queue order (a key's items
- * may go on in the next chunk).  Returns the number of items applied (not
- * skipped).
+ * may go on in the next chunk).  What it needs about the keys is
+ * allocated in items_cxt, which holds the items and is reset after the
+ * chunk.  Returns the number of items applied (not skipped).
  */
 static int64
-ApplyChunk(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems, bool *skipped)
+ApplyChunk(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems, bool *skipped,
+		   MemoryContext items_cxt)
 {
 	ApplyKey   *keys;
 	int			nkeys = 0;
@@ -1054,7 +1062,7 @@ ApplyChunk(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems, bool *s
 	for (int i = 0; i < nitems; i++)
 		if (i == 0 || CompareItemKeys(&items[i - 1], &items[i]) != 0)
 			nkeys++;
-	keys = palloc0(sizeof(ApplyKey) * nkeys);
+	keys = MemoryContextAllocZero(items_cxt, sizeof(ApplyKey) * nkeys);
 	nkeys = 0;
 	for (int i = 0; i < nitems; i++)
 	{
@@ -1072,7 +1080,7 @@ ApplyChunk(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems, bool *s
 		keys[nkeys - 1].last = i;
 	}
 
-	WriteKeys(keys, nkeys, items, CurrentMemoryContext);
+	WriteKeys(keys, nkeys, items, items_cxt);
 
 	/*
 	 * A key's items chain from the values read under the lock; its last
@@ -1210,7 +1218,7 @@ ApplyBatches(Oid nspid, int64 *ids, int nids)
 			 ((nitems >= APPLY_CHUNK || bytes >= APPLY_CHUNK_BYTES) &&
 			  SlotKeyDiffers(slot, &items[nitems - 1]))))
 		{
-			applied += ApplyChunk(nspid, &ledger, items, nitems, &skipped);
+			applied += ApplyChunk(nspid, &ledger, items, nitems, &skipped, items_cxt);
 			MemoryContextReset(items_cxt);
 			items = NULL;
 			nitems = 0;

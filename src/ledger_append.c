@@ -41,8 +41,9 @@
 
 #include "inventory.h"
 
-/* Rows handed to table_multi_insert at a time */
+/* Rows handed to table_multi_insert at a time, and most bytes they hold */
 #define APPEND_BATCH 1000
+#define APPEND_BATCH_BYTES (1024 * 1024)
 
 /* The ledger's columns, in table order, as the install script makes them */
 static const struct
@@ -83,6 +84,7 @@ struct InventoryLedgerAppender
 	TupleTableSlot *slots[APPEND_BATCH];
 	int			nslots;			/* rows pending */
 	int			maxslots;		/* slots made so far */
+	Size		nbytes;			/* their descriptions' size */
 	MemoryContext batch_cxt;	/* values of the pending rows */
 	CommandId	cid;
 	Datum		at;
@@ -160,14 +162,20 @@ InventoryLedgerAppendBegin(Oid nspid)
 }
 
 /*
- * Insert the pending rows and their index entries.
+ * Insert the pending rows and their index entries, and free what that
+ * took.
  */
 static void
 FlushRows(InventoryLedgerAppender *a)
 {
+	MemoryContext old;
+
 	if (a->nslots == 0)
 		return;
+	/* what the insert allocates (toasted copies of the rows) goes with them */
+	old = MemoryContextSwitchTo(a->batch_cxt);
 	table_multi_insert(a->rel, a->slots, a->nslots, a->cid, 0, NULL);
+	MemoryContextSwitchTo(old);
 	for (int i = 0; i < a->nslots; i++)
 	{
 		if (a->rri->ri_NumIndices > 0)
@@ -184,6 +192,7 @@ FlushRows(InventoryLedgerAppender *a)
 		ResetPerTupleExprContext(a->estate);
 	}
 	a->nslots = 0;
+	a->nbytes = 0;
 	MemoryContextReset(a->batch_cxt);
 }
 
@@ -230,7 +239,9 @@ InventoryLedgerAppendRow(InventoryLedgerAppender *a, const InventoryLedgerRow *r
 	ExecMaterializeSlot(slot);
 	MemoryContextSwitchTo(old);
 
-	if (++a->nslots == APPEND_BATCH)
+	if (row->description != NULL)
+		a->nbytes += VARSIZE_ANY(row->description);
+	if (++a->nslots == APPEND_BATCH || a->nbytes >= APPEND_BATCH_BYTES)
 		FlushRows(a);
 }
 
