@@ -11,14 +11,18 @@
  * warehouse): both on_hand and available are absolute targets, so within a
  * round the last item for a key decides, while the key's row is locked and
  * its reserved value cannot change.  If the round fails because of a
- * batch's data, each batch is retried alone and the ones that still fail
- * are recorded as failed with their error.
+ * batch's data, its batches are retried in groups to find the ones at
+ * fault, which are recorded as failed with their error.
  *
  * The items of a round are streamed: read a few batches at a time, sorted
- * by key in a tuplesort (which spills to disk), then applied in chunks of
- * whole keys, each with one set-based UPDATE, one INSERT of missing rows,
- * and the chunk's ledger rows appended directly (ledger_append.c).  The
- * worker's memory is therefore bounded by the chunk and the sort, not by
+ * by key in a tuplesort (which spills to disk), then applied in chunks,
+ * each with a SELECT ... FOR NO KEY UPDATE that locks the existing rows in
+ * key order and reads their values, one set-based UPDATE ... RETURNING of
+ * the rows that change, one INSERT of missing rows, and the chunk's ledger
+ * rows appended directly (ledger_append.c).  The apply's writes are
+ * ordinary statements: whatever triggers, rules and constraints the owner
+ * added act on them, and the ledger records the rows as RETURNING reports
+ * them.  The worker's memory is bounded by the chunk and the sort, not by
  * the round or the backlog, and rounds can be large enough for the
  * coalescing to pay off when a backlog builds up.
  *
