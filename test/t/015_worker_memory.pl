@@ -65,11 +65,15 @@ sub apply_and_measure
 	set_enabled(1);
 	while (time < $deadline)
 	{
-		my $rss = rss_anon_kb($pid);
-		$max = $rss if defined $rss && $rss > $max;
+		# sample every 5 ms, look at the queue every 0.25 s
+		for (1 .. 50)
+		{
+			my $rss = rss_anon_kb($pid);
+			$max = $rss if defined $rss && $rss > $max;
+			usleep(5_000);
+		}
 		my ($rc, $out) = try_psql($node, 'postgres', 'SELECT queued_batches FROM inventory_queue_summary');
 		last if $rc == 0 && $out eq '0';
-		usleep(20_000);
 	}
 	my $rss = rss_anon_kb($pid);
 	$max = $rss if defined $rss && $rss > $max;
