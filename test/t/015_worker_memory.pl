@@ -62,7 +62,10 @@ sub apply_and_measure
 	my $pid = worker_pid($node);
 	my $max = rss_anon_kb($pid) // 0;
 	my $deadline = time + $timeout;
-	set_enabled(1);
+	# resume without waiting: the worker reports itself enabled only after
+	# its first round, which is the one to watch
+	$node->safe_psql('postgres',
+		'ALTER SYSTEM SET inventory.enabled = on; SELECT pg_reload_conf();');
 	while (time < $deadline)
 	{
 		# sample every 5 ms, look at the queue every 0.25 s
