@@ -9,15 +9,12 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "commands/trigger.h"
 #include "common/int.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
-#include "utils/datum.h"
 #include "utils/timestamp.h"
-#include "utils/uuid.h"
 
 #include "inventory.h"
 
@@ -28,13 +25,9 @@ PG_FUNCTION_INFO_V1(inventory_touch_updated_at);
 typedef struct LevelColumns
 {
 	Oid			relid;
-	int			sku;
-	int			warehouse_uuid;
 	int			on_hand;
 	int			reserved;
 	int			available;
-	int			bin_location;
-	int			cost;
 	int			updated_at;
 } LevelColumns;
 
@@ -85,10 +78,6 @@ GetLevelColumns(FunctionCallInfo fcinfo, Relation rel)
 	{
 		cols = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(LevelColumns));
 		cols->relid = RelationGetRelid(rel);
-		cols->sku = ColumnNumber(rel, "sku");
-		cols->warehouse_uuid = ColumnNumber(rel, "warehouse_uuid");
-		cols->bin_location = ColumnNumber(rel, "bin_location");
-		cols->cost = ColumnNumber(rel, "cost");
 		cols->on_hand = ColumnNumber(rel, "on_hand");
 		cols->reserved = ColumnNumber(rel, "reserved");
 		cols->available = ColumnNumber(rel, "available");
