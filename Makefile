@@ -20,6 +20,7 @@ OBJS = \
 	src/triggers.o \
 	src/trust.o \
 	src/validate.o \
+	src/statement_origin.o \
 	src/util.o
 
 DATA = $(wildcard inventory--*.sql)

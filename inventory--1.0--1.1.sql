@@ -163,6 +163,13 @@ CREATE OR REPLACE FUNCTION inventory.inventory_ledger_reserve_ids()
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'inventory_ledger_reserve_ids';
 
+CREATE OR REPLACE FUNCTION inventory.inventory_apply_statement()
+    RETURNS boolean
+    LANGUAGE c
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_apply_statement';
+
 CREATE OR REPLACE FUNCTION inventory.inventory_levels_ledger()
     RETURNS trigger
     LANGUAGE plpgsql
@@ -184,10 +191,16 @@ BEGIN
     ord := NULLIF(pg_catalog.current_setting('inventory.change_order', true), '');
     line := NULLIF(pg_catalog.current_setting('inventory.change_line', true), '');
     reason := NULLIF(pg_catalog.current_setting('inventory.change_reason', true), '');
-    -- the worker's own rows, and rows being restored, are already recorded
-    IF src OPERATOR(pg_catalog.=) 'adjust'
+    -- the apply's own writes, and rows being restored, are already recorded
+    IF inventory.inventory_apply_statement()
        OR pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
         RETURN NULL;
+    END IF;
+    -- a write made while the apply runs (by a trigger the owner added) is
+    -- recorded as if made outside it
+    IF src OPERATOR(pg_catalog.=) 'adjust' THEN
+        src := COALESCE(NULLIF(pg_catalog.current_setting('inventory.change_via', true), ''),
+                        'direct');
     END IF;
     PERFORM inventory.inventory_ledger_reserve_ids();
     IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
@@ -775,6 +788,9 @@ COMMENT ON FUNCTION inventory.inventory_outer_role() IS
 COMMENT ON FUNCTION inventory.inventory_ledger_reserve_ids() IS
     'Publishes the lowest ledger id this transaction may write (internal)';
 
+COMMENT ON FUNCTION inventory.inventory_apply_statement() IS
+    'True while a statement the apply runs itself fires its triggers (internal)';
+
 COMMENT ON FUNCTION inventory.inventory_levels_ledger() IS
     'AFTER statement trigger: a ledger row for every level row whose on_hand or reserved changed';
 
@@ -838,6 +854,8 @@ REVOKE ALL ON FUNCTION inventory.inventory_worker_status() FROM PUBLIC;
 REVOKE ALL ON FUNCTION inventory.inventory_outer_role() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION inventory.inventory_ledger_reserve_ids() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION inventory.inventory_apply_statement() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION inventory.inventory_levels_ledger() FROM PUBLIC;
 

@@ -333,11 +333,26 @@ COMMENT ON FUNCTION @extschema@.inventory_ledger_reserve_ids() IS
     'Publishes the lowest ledger id this transaction may write (internal)';
 
 /*
+ * Whether the statement firing the ledger trigger is the apply's own (C;
+ * see statement_origin.c).
+ */
+CREATE FUNCTION @extschema@.inventory_apply_statement()
+    RETURNS boolean
+    LANGUAGE c
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_apply_statement';
+COMMENT ON FUNCTION @extschema@.inventory_apply_statement() IS
+    'True while a statement the apply runs itself fires its triggers (internal)';
+
+/*
  * Ledger rows for writes to inventory_levels.  The worker and
  * inventory_process_queue write the rows of queued items themselves (one
- * per item; inventory.change_source = 'adjust'), so they are skipped here.
- * The source and order come from inventory.change_source/_order/_line, set
- * by the order functions; inventory.change_reason is the description.
+ * per item), so their own statements are skipped here; a write that a
+ * trigger added by the owner makes while they apply is recorded like any
+ * direct write.  The source and order come from
+ * inventory.change_source/_order/_line, set by the order functions;
+ * inventory.change_reason is the description.
  */
 CREATE FUNCTION @extschema@.inventory_levels_ledger()
     RETURNS trigger
@@ -360,10 +375,16 @@ BEGIN
     ord := NULLIF(pg_catalog.current_setting('inventory.change_order', true), '');
     line := NULLIF(pg_catalog.current_setting('inventory.change_line', true), '');
     reason := NULLIF(pg_catalog.current_setting('inventory.change_reason', true), '');
-    -- the worker's own rows, and rows being restored, are already recorded
-    IF src OPERATOR(pg_catalog.=) 'adjust'
+    -- the apply's own writes, and rows being restored, are already recorded
+    IF @extschema@.inventory_apply_statement()
        OR pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
         RETURN NULL;
+    END IF;
+    -- a write made while the apply runs (by a trigger the owner added) is
+    -- recorded as if made outside it
+    IF src OPERATOR(pg_catalog.=) 'adjust' THEN
+        src := COALESCE(NULLIF(pg_catalog.current_setting('inventory.change_via', true), ''),
+                        'direct');
     END IF;
     PERFORM @extschema@.inventory_ledger_reserve_ids();
     IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
@@ -1059,6 +1080,7 @@ REVOKE ALL ON FUNCTION @extschema@.inventory_wait(bigint, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_worker_status() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_outer_role() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_ledger_reserve_ids() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.inventory_apply_statement() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_levels_ledger() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_reservations_sync() FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.inventory_reservations_check() FROM PUBLIC;

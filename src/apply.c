@@ -11,14 +11,18 @@
  * warehouse): both on_hand and available are absolute targets, so within a
  * round the last item for a key decides, while the key's row is locked and
  * its reserved value cannot change.  If the round fails because of a
- * batch's data, each batch is retried alone and the ones that still fail
- * are recorded as failed with their error.
+ * batch's data, its batches are retried in groups to find the ones at
+ * fault, which are recorded as failed with their error.
  *
  * The items of a round are streamed: read a few batches at a time, sorted
- * by key in a tuplesort (which spills to disk), then applied in chunks of
- * whole keys, each with one set-based UPDATE, one INSERT of missing rows,
- * and the chunk's ledger rows appended directly (ledger_append.c).  The
- * worker's memory is therefore bounded by the chunk and the sort, not by
+ * by key in a tuplesort (which spills to disk), then applied in chunks,
+ * each with a SELECT ... FOR NO KEY UPDATE that locks the existing rows in
+ * key order and reads their values, one set-based UPDATE ... RETURNING of
+ * the rows that change, one INSERT of missing rows, and the chunk's ledger
+ * rows appended directly (ledger_append.c).  The apply's writes are
+ * ordinary statements: whatever triggers, rules and constraints the owner
+ * added act on them, and the ledger records the rows as RETURNING reports
+ * them.  The worker's memory is bounded by the chunk and the sort, not by
  * the round or the backlog, and rounds can be large enough for the
  * coalescing to pay off when a backlog builds up.
  *
@@ -69,7 +73,8 @@ typedef struct ApplyItem
 	bool		skipped;		/* row missing and create_missing false */
 	int64		on_hand_before;
 	int64		on_hand_after;
-	int64		reserved;		/* constant while the row is locked */
+	int64		reserved_before;	/* constant while the row is locked ... */
+	int64		reserved_after; /* ... unless an owner's trigger changes it */
 } ApplyItem;
 
 /* One distinct (sku, warehouse) of a round */
@@ -81,25 +86,44 @@ typedef struct ApplyKey
 	int			first;			/* its items: items[first .. last] */
 	int			last;
 	bool		found;			/* row exists and is locked by us */
-	bool		inserted;		/* row created by this round */
+	bool		settled;		/* written (or left alone): after values known */
 	int64		on_hand;		/* values of the locked row */
 	int64		reserved;
+	text	   *row_bin;		/* its bin_location and cost, or NULL */
+	Numeric		row_cost;
 	bool		write;			/* the row must be written */
 	int64		final_on_hand;
-	int64		captured_on_hand;	/* what the UPDATE wrote (sanity check) */
 	text	   *bin_location;	/* last given, or NULL */
 	Numeric		cost;			/* last given, or NULL */
+	int64		after_on_hand;	/* the row as written (RETURNING) */
+	int64		after_reserved;
 } ApplyKey;
 
 /*
  * A round streams its items: they are sorted by key (in at most
- * APPLY_SORT_MEM_KB of memory, then on disk) and applied in chunks of about
- * APPLY_CHUNK items (whole keys), so that the worker's memory does not grow
- * with the size of the round or of the backlog.  The arrays of one
- * statement are built in chunk_cxt and freed after it.
+ * APPLY_SORT_MEM_KB of memory, then on disk) and applied in chunks of at
+ * most APPLY_CHUNK items and about APPLY_CHUNK_BYTES of item data, so that
+ * the worker's memory does not grow with the size of the round, of the
+ * backlog or of one key's items: a key with more items than a chunk holds
+ * is applied in pieces, each starting from the row the previous one wrote
+ * (the row stays locked).  The arrays of one statement are built in
+ * chunk_cxt and freed after it.  Batches are read from the queue
+ * TAKE_FETCH at a time.
  */
 #define APPLY_CHUNK 8192
+#define APPLY_CHUNK_BYTES (2 * 1024 * 1024)
 #define APPLY_SORT_MEM_KB 16384
+#define TAKE_FETCH 16
+
+/*
+ * After a round failed because of a batch, its batches are tried in
+ * growing groups (1, 2, 4, ... batches; a failing group is halved) to find
+ * the failing ones, each group in a subtransaction.  At most
+ * MAX_RETRY_ATTEMPTS such subtransactions run in one transaction (a
+ * committed subtransaction keeps a little memory until the top-level
+ * commit); the batches left over go to the next round.
+ */
+#define MAX_RETRY_ATTEMPTS 256
 
 static MemoryContext chunk_cxt = NULL;
 
@@ -132,8 +156,9 @@ typedef struct ApplyPlans
 	char		queue_name[2 * NAMEDATALEN + 8];	/* detects schema renames */
 	SPIPlanPtr	candidates;
 	SPIPlanPtr	take;
+	SPIPlanPtr	lock_rows;
+	SPIPlanPtr	write_rows;
 	SPIPlanPtr	insert_rows;
-	SPIPlanPtr	update_rows;
 	SPIPlanPtr	ledger;
 	SPIPlanPtr	skipped;
 	SPIPlanPtr	sort_skipped;
@@ -145,9 +170,8 @@ static ApplyPlans plans = {InvalidOid};
 /* "unnest($n)" for n in first .. first + count - 1, as one ROWS FROM list */
 #define UNNEST2 "pg_catalog.unnest($1), pg_catalog.unnest($2)"
 #define UNNEST5 UNNEST2 ", pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5)"
-#define UNNEST6 UNNEST5 ", pg_catalog.unnest($6)"
-#define UNNEST9 UNNEST5 ", pg_catalog.unnest($6), pg_catalog.unnest($7), " \
-	"pg_catalog.unnest($8), pg_catalog.unnest($9)"
+#define UNNEST10 UNNEST5 ", pg_catalog.unnest($6), pg_catalog.unnest($7), " \
+	"pg_catalog.unnest($8), pg_catalog.unnest($9), pg_catalog.unnest($10)"
 
 /*
  * Prepare the statements of a round for the extension's schema.
@@ -162,13 +186,12 @@ PreparePlans(Oid nspid)
 	char	   *ledger_seq = InventoryQualify(nspid, "inventory_ledger_id_seq");
 	Oid			t_int8_int4[2] = {INT8OID, INT4OID};
 	Oid			t_int8arr[1] = {INT8ARRAYOID};
-	Oid			t_update[6] = {TEXTARRAYOID, UUIDARRAYOID, BOOLARRAYOID, INT8ARRAYOID,
-	TEXTARRAYOID, NUMERICARRAYOID};
+	Oid			t_keys[2] = {TEXTARRAYOID, UUIDARRAYOID};
 	Oid			t_rows[5] = {TEXTARRAYOID, UUIDARRAYOID, INT8ARRAYOID,
 	TEXTARRAYOID, NUMERICARRAYOID};
-	Oid			t_ledger[9] = {TEXTARRAYOID, UUIDARRAYOID, INT8ARRAYOID, INT4ARRAYOID,
+	Oid			t_ledger[10] = {TEXTARRAYOID, UUIDARRAYOID, INT8ARRAYOID, INT4ARRAYOID,
 		TEXTARRAYOID, NAMEARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
-	INT8ARRAYOID};
+	INT8ARRAYOID, INT8ARRAYOID};
 	Oid			t_skipped[4] = {INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, UUIDARRAYOID};
 	Oid			t_failed[2] = {INT8OID, TEXTOID};
 
@@ -176,8 +199,8 @@ PreparePlans(Oid nspid)
 		return;
 	if (OidIsValid(plans.nspid))
 	{
-		SPIPlanPtr *all[] = {&plans.candidates, &plans.take,
-			&plans.insert_rows, &plans.update_rows, &plans.ledger,
+		SPIPlanPtr *all[] = {&plans.candidates, &plans.take, &plans.lock_rows,
+			&plans.write_rows, &plans.insert_rows, &plans.ledger,
 		&plans.skipped, &plans.sort_skipped, &plans.mark_failed};
 
 		for (int i = 0; i < (int) lengthof(all); i++)
@@ -203,33 +226,42 @@ PreparePlans(Oid nspid)
 								  "         queued_at, queued_by, queued_xid, pg_catalog.clock_timestamp() FROM taken) "
 								  "SELECT batch_id, items, create_missing, queued_by FROM taken ORDER BY batch_id",
 								  queue, history), 1, t_int8arr);
+	plans.lock_rows = InventoryPrepareKept(psprintf(
+									   "SELECT l.sku, l.warehouse_uuid, l.on_hand, l.reserved, "
+									   "  l.bin_location, l.cost "
+									   "FROM ROWS FROM (" UNNEST2 ") AS k(sku, wh) "
+									   "JOIN %s AS l ON l.sku OPERATOR(pg_catalog.=) k.sku "
+									   "  AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh "
+									   "ORDER BY l.sku, l.warehouse_uuid "
+									   "FOR NO KEY UPDATE OF l",
+									   levels), 2, t_keys);
+	plans.write_rows = InventoryPrepareKept(psprintf(
+										"UPDATE %s AS l SET on_hand = k.on_hand, "
+										"  bin_location = COALESCE(k.bin, l.bin_location), "
+										"  cost = COALESCE(k.cost, l.cost) "
+										"FROM ROWS FROM (" UNNEST5 ") AS k(sku, wh, on_hand, bin, cost) "
+										"WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
+										"AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh "
+										"RETURNING l.sku, l.warehouse_uuid, l.on_hand, l.reserved",
+										levels), 5, t_rows);
 	plans.insert_rows = InventoryPrepareKept(psprintf(
 										 "INSERT INTO %s AS l (sku, warehouse_uuid, on_hand, bin_location, cost) "
 										 "SELECT k.sku, k.wh, k.on_hand, k.bin, k.cost "
 										 "FROM ROWS FROM (" UNNEST5 ") AS k(sku, wh, on_hand, bin, cost) "
 										 "ORDER BY k.sku, k.wh "
 										 "ON CONFLICT (sku, warehouse_uuid) DO NOTHING "
-										 "RETURNING l.sku, l.warehouse_uuid",
+										 "RETURNING l.sku, l.warehouse_uuid, l.on_hand, l.reserved",
 										 levels), 5, t_rows);
-	plans.update_rows = InventoryPrepareKept(psprintf(
-										 "UPDATE %s AS l SET on_hand = CASE WHEN k.avail "
-										 "  THEN k.v OPERATOR(pg_catalog.+) l.reserved ELSE k.v END, "
-										 "  bin_location = COALESCE(k.bin, l.bin_location), "
-										 "  cost = COALESCE(k.cost, l.cost) "
-										 "FROM ROWS FROM (" UNNEST6 ") AS k(sku, wh, avail, v, bin, cost) "
-										 "WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
-										 "AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh",
-										 levels), 6, t_update);
 	plans.ledger = InventoryPrepareKept(psprintf(
 									"INSERT INTO %s (id, at, sku, warehouse_uuid, source, batch_id, item, "
 									"  description, role, xid, on_hand_before, on_hand_after, "
 									"  reserved_before, reserved_after, available_before, available_after) "
 									"SELECT pg_catalog.nextval(%s::pg_catalog.regclass), pg_catalog.now(), "
 									"  k.sku, k.wh, 'adjust', k.batch, k.item, k.descr, k.role, "
-									"  pg_catalog.pg_current_xact_id(), k.ob, k.oa, k.r, k.r, "
-									"  k.ob OPERATOR(pg_catalog.-) k.r, k.oa OPERATOR(pg_catalog.-) k.r "
-									"FROM ROWS FROM (" UNNEST9 ") AS k(sku, wh, batch, item, descr, role, ob, oa, r)",
-									ledger, quote_literal_cstr(ledger_seq)), 9, t_ledger);
+									"  pg_catalog.pg_current_xact_id(), k.ob, k.oa, k.rb, k.ra, "
+									"  k.ob OPERATOR(pg_catalog.-) k.rb, k.oa OPERATOR(pg_catalog.-) k.ra "
+									"FROM ROWS FROM (" UNNEST10 ") AS k(sku, wh, batch, item, descr, role, ob, oa, rb, ra)",
+									ledger, quote_literal_cstr(ledger_seq)), 10, t_ledger);
 	plans.skipped = InventoryPrepareKept(psprintf(
 									 "UPDATE %s h SET skipped = COALESCE(h.skipped OPERATOR(pg_catalog.||) s.items, s.items) "
 									 "FROM (SELECT k.b, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
@@ -565,8 +597,14 @@ RowKey(ApplyKey *keys, int nkeys, HeapTuple tup, TupleDesc desc)
 	pg_uuid_t  *wh = DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull));
 	ApplyKey   *k = FindKey(keys, nkeys, VARDATA_ANY(sku), VARSIZE_ANY_EXHDR(sku), wh);
 
+	/* a trigger the owner added changed the key of a row being written */
 	if (k == NULL)
-		elog(ERROR, "inventory apply met an unexpected level row");
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+				 errmsg("inventory level row (\"%s\", %s) was not one the batch writes",
+						text_to_cstring(sku),
+						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(wh)))),
+				 errdetail("A trigger on inventory_levels changed the key of a row the apply wrote.")));
 	return k;
 }
 
@@ -600,9 +638,44 @@ Execute(SPIPlanPtr plan, Datum *args, int expected)
 }
 
 /*
+ * Run one of the apply's own writes of inventory_levels: the ledger
+ * trigger skips it (the apply writes a ledger row per item itself), but
+ * not the writes that triggers added by the owner make meanwhile
+ * (statement_origin.c).
+ */
+static void
+ExecuteOwnWrite(SPIPlanPtr plan, Datum *args, int expected)
+{
+	int			save = InventoryApplyStatementsBegin();
+
+	PG_TRY();
+	{
+		Execute(plan, args, expected);
+	}
+	PG_FINALLY();
+	{
+		InventoryApplyStatementsEnd(save);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Whether two optional varlena values (text, numeric) are the same bytes.
+ */
+static bool
+SameVarlena(void *a, void *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+/*
  * Work out what the items of one key do, in order, starting from the row
- * as it is (k->found, k->on_hand, k->reserved): which are skipped, each
- * one's on_hand before and after, and what must be written.
+ * as it is (k->found, and the values read under its lock): which are
+ * skipped, each one's values before and after, and what must be written.
+ * A row that would not change is not written.
  */
 static void
 EvaluateKey(ApplyKey *k, ApplyItem *items)
@@ -623,7 +696,8 @@ EvaluateKey(ApplyKey *k, ApplyItem *items)
 			continue;
 		exists = true;
 		it->on_hand_before = on_hand;
-		it->reserved = reserved;
+		it->reserved_before = reserved;
+		it->reserved_after = reserved;
 		if (!it->is_available)
 			on_hand = it->value;
 		else if (pg_add_s64_overflow(it->value, reserved, &on_hand))
@@ -640,8 +714,10 @@ EvaluateKey(ApplyKey *k, ApplyItem *items)
 	}
 	k->final_on_hand = on_hand;
 	if (k->found)
-		k->write = applied && (on_hand != k->on_hand ||
-							   k->bin_location != NULL || k->cost != NULL);
+		k->write = applied &&
+			(on_hand != k->on_hand ||
+			 (k->bin_location != NULL && !SameVarlena(k->bin_location, k->row_bin)) ||
+			 (k->cost != NULL && !SameVarlena(k->cost, k->row_cost)));
 	else
 		k->write = applied;
 }
@@ -667,182 +743,183 @@ ChunkEnd(MemoryContext old)
 }
 
 /*
- * Insert the rows of the missing keys that items create, with their final
- * values, unless someone created them meanwhile.  The keys created are
- * marked found and inserted.  Returns false when there was nothing to
- * insert and no statement ran.
+ * Lock the existing rows of the keys that are neither found nor settled,
+ * in key order, and read their values (under the lock, so that reserved
+ * cannot change until we commit).  The keys whose row exists are marked
+ * found.  Allocates the values read in keys_cxt.
  */
-static bool
-InsertMissingRows(ApplyKey *keys, int nkeys)
+static void
+LockKeyRows(ApplyKey *keys, int nkeys, MemoryContext keys_cxt)
 {
 	MemoryContext old = ChunkBegin();
 	Datum	   *skus = palloc(sizeof(Datum) * nkeys);
 	Datum	   *whs = palloc(sizeof(Datum) * nkeys);
-	Datum	   *onhand = palloc(sizeof(Datum) * nkeys);
-	Datum	   *bins = palloc(sizeof(Datum) * nkeys);
-	Datum	   *costs = palloc(sizeof(Datum) * nkeys);
-	bool	   *binnull = palloc(sizeof(bool) * nkeys);
-	bool	   *costnull = palloc(sizeof(bool) * nkeys);
 	int			n = 0;
-	Datum		args[5];
+	Datum		args[2];
 
 	for (int i = 0; i < nkeys; i++)
 	{
 		ApplyKey   *k = &keys[i];
 
-		if (!k->write || k->inserted || k->found)
+		if (k->found || k->settled)
 			continue;
 		skus[n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
 		whs[n] = UUIDPGetDatum(&k->wh);
-		onhand[n] = Int64GetDatum(k->final_on_hand);
-		bins[n] = PointerGetDatum(k->bin_location);
-		binnull[n] = (k->bin_location == NULL);
-		costs[n] = NumericGetDatum(k->cost);
-		costnull[n] = (k->cost == NULL);
 		n++;
 	}
 	if (n > 0)
 	{
 		args[0] = MakeArray(skus, NULL, n, TEXTOID);
 		args[1] = MakeArray(whs, NULL, n, UUIDOID);
-		args[2] = MakeArray(onhand, NULL, n, INT8OID);
-		args[3] = MakeArray(bins, binnull, n, TEXTOID);
-		args[4] = MakeArray(costs, costnull, n, NUMERICOID);
-		Execute(plans.insert_rows, args, SPI_OK_INSERT_RETURNING);
+		Execute(plans.lock_rows, args, SPI_OK_SELECT);
 		for (uint64 r = 0; r < SPI_processed; r++)
 		{
-			ApplyKey   *k = RowKey(keys, nkeys, SPI_tuptable->vals[r], SPI_tuptable->tupdesc);
+			HeapTuple	tup = SPI_tuptable->vals[r];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			ApplyKey   *k = RowKey(keys, nkeys, tup, desc);
+			bool		isnull;
+			Datum		d;
 
-			k->inserted = true;
 			k->found = true;
-			k->on_hand = 0;
-			k->reserved = 0;
+			k->on_hand = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+			k->reserved = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+			MemoryContextSwitchTo(keys_cxt);
+			d = SPI_getbinval(tup, desc, 5, &isnull);
+			k->row_bin = isnull ? NULL : DatumGetTextPCopy(d);
+			d = SPI_getbinval(tup, desc, 6, &isnull);
+			k->row_cost = isnull ? NULL : DatumGetNumericCopy(d);
+			MemoryContextSwitchTo(chunk_cxt);
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
 	ChunkEnd(old);
-	return n > 0;
 }
 
 /*
- * Run an UPDATE of level rows, returning the rows the row trigger captured
- * (allocated in the current memory context).
- */
-static InventoryCapturedRow *
-ExecuteCaptured(SPIPlanPtr plan, Datum *args, int *nrows)
-{
-	InventoryCapturedRow *rows;
-
-	InventoryCaptureBegin();
-	PG_TRY();
-	{
-		Execute(plan, args, SPI_OK_UPDATE);
-	}
-	PG_FINALLY();
-	{
-		rows = InventoryCaptureEnd(nrows);
-	}
-	PG_END_TRY();
-	return rows;
-}
-
-/*
- * Update the existing rows of the keys not found yet, in key order, to the
- * last item's target (for an existing row every item applies, and the last
- * decides).  The row trigger captures each row's values before the change,
- * read under the row lock, and skips the rows that would not change (they
- * stay locked all the same).
+ * Settle the keys whose rows a write returned: their after values are the
+ * row as written, whatever triggers the owner added did to it.
  */
 static void
-UpdateExistingRows(ApplyKey *keys, int nkeys, ApplyItem *items)
+SettleReturned(ApplyKey *keys, int nkeys)
+{
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		ApplyKey   *k = RowKey(keys, nkeys, tup, desc);
+		bool		isnull;
+
+		k->found = true;
+		k->settled = true;
+		k->after_on_hand = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		k->after_reserved = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Write the rows of the keys found and not settled: with their final
+ * values when they change, else not at all.  Settles them.
+ */
+static void
+WriteRows(ApplyKey *keys, int nkeys, bool insert)
 {
 	MemoryContext old = ChunkBegin();
-	Oid			types[6] = {TEXTOID, UUIDOID, BOOLOID, INT8OID, TEXTOID, NUMERICOID};
-	Datum	   *v[6];
+	Oid			types[5] = {TEXTOID, UUIDOID, INT8OID, TEXTOID, NUMERICOID};
+	Datum	   *v[5];
 	bool	   *binnull = palloc(sizeof(bool) * nkeys);
 	bool	   *costnull = palloc(sizeof(bool) * nkeys);
-	Datum		args[6];
+	Datum		args[5];
 	int			n = 0;
-	InventoryCapturedRow *rows;
-	int			nrows;
 
-	for (int c = 0; c < 6; c++)
+	for (int c = 0; c < 5; c++)
 		v[c] = palloc(sizeof(Datum) * nkeys);
 	for (int i = 0; i < nkeys; i++)
 	{
 		ApplyKey   *k = &keys[i];
-		ApplyItem  *last = &items[k->last];
-		text	   *bin = NULL;
-		Numeric		cost = NULL;
 
-		if (k->found)
+		if (k->settled || k->found == insert)
 			continue;
-		for (int j = k->first; j <= k->last; j++)
+		if (!k->write)
 		{
-			if (items[j].bin_location)
-				bin = items[j].bin_location;
-			if (items[j].cost)
-				cost = items[j].cost;
+			/* nothing to write (or every item skipped): the row stays */
+			k->settled = true;
+			k->after_on_hand = k->on_hand;
+			k->after_reserved = k->reserved;
+			continue;
 		}
 		v[0][n] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
 		v[1][n] = UUIDPGetDatum(&k->wh);
-		v[2][n] = BoolGetDatum(last->is_available);
-		v[3][n] = Int64GetDatum((int64) last->value);
-		v[4][n] = PointerGetDatum(bin);
-		binnull[n] = (bin == NULL);
-		v[5][n] = NumericGetDatum(cost);
-		costnull[n] = (cost == NULL);
+		v[2][n] = Int64GetDatum(k->final_on_hand);
+		v[3][n] = PointerGetDatum(k->bin_location);
+		binnull[n] = (k->bin_location == NULL);
+		v[4][n] = NumericGetDatum(k->cost);
+		costnull[n] = (k->cost == NULL);
 		n++;
 	}
 	if (n > 0)
 	{
-		for (int c = 0; c < 6; c++)
-			args[c] = MakeArray(v[c], c == 4 ? binnull : (c == 5 ? costnull : NULL), n, types[c]);
-		rows = ExecuteCaptured(plans.update_rows, args, &nrows);
-		for (int r = 0; r < nrows; r++)
-		{
-			ApplyKey   *k = FindKey(keys, nkeys, VARDATA_ANY(rows[r].sku),
-									VARSIZE_ANY_EXHDR(rows[r].sku), &rows[r].wh);
-
-			if (k == NULL)
-				elog(ERROR, "inventory apply updated an unexpected level row");
-			k->found = true;
-			k->on_hand = rows[r].old_on_hand;
-			k->reserved = rows[r].old_reserved;
-			k->captured_on_hand = rows[r].new_on_hand;
-		}
+		for (int c = 0; c < 5; c++)
+			args[c] = MakeArray(v[c], c == 3 ? binnull : (c == 4 ? costnull : NULL),
+								n, types[c]);
+		ExecuteOwnWrite(insert ? plans.insert_rows : plans.write_rows, args,
+						insert ? SPI_OK_INSERT_RETURNING : SPI_OK_UPDATE_RETURNING);
+		SettleReturned(keys, nkeys);
 	}
 	ChunkEnd(old);
+
+	/*
+	 * An existing row the UPDATE did not return was left alone by a BEFORE
+	 * trigger the owner added (it returned NULL): it keeps its values.
+	 */
+	if (!insert)
+		for (int i = 0; i < nkeys; i++)
+		{
+			ApplyKey   *k = &keys[i];
+
+			if (k->found && !k->settled)
+			{
+				k->settled = true;
+				k->after_on_hand = k->on_hand;
+				k->after_reserved = k->reserved;
+			}
+		}
 }
 
 /*
- * Create the missing rows that items create, with their final values.  A
- * row someone else created meanwhile is locked and evaluated again.
+ * Lock, evaluate and write the rows of a chunk's keys: existing rows
+ * first, then the missing rows that items create.  A row someone else
+ * created meanwhile is locked, evaluated again and updated; a row a BEFORE
+ * INSERT trigger of the owner suppressed stays missing.
  */
 static void
-CreateMissingRows(ApplyKey *keys, int nkeys, ApplyItem *items)
+WriteKeys(ApplyKey *keys, int nkeys, ApplyItem *items, MemoryContext keys_cxt)
 {
-	for (int attempt = 0;; attempt++)
-	{
-		bool		lost = false;
+	LockKeyRows(keys, nkeys, keys_cxt);
+	for (int i = 0; i < nkeys; i++)
+		EvaluateKey(&keys[i], items);
+	WriteRows(keys, nkeys, false);
+	WriteRows(keys, nkeys, true);
 
-		for (int i = 0; i < nkeys; i++)
-			if (!keys[i].found)
-				EvaluateKey(&keys[i], items);
-		if (!InsertMissingRows(keys, nkeys))
-			return;
-		for (int i = 0; i < nkeys; i++)
-			if (!keys[i].found && keys[i].write)
-				lost = true;
-		if (!lost)
-			return;
-		if (attempt >= 2)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("inventory level rows kept changing while being created"),
-					 errdetail("The round is retried.")));
-		UpdateExistingRows(keys, nkeys, items);
+	/* the keys still unsettled lost the race for their insert */
+	LockKeyRows(keys, nkeys, keys_cxt);
+	for (int i = 0; i < nkeys; i++)
+	{
+		ApplyKey   *k = &keys[i];
+
+		if (k->settled)
+			continue;
+		if (k->found)
+			EvaluateKey(k, items);
+		else
+		{
+			/* the insert was suppressed: the row is still missing */
+			k->settled = true;
+			k->after_on_hand = 0;
+			k->after_reserved = 0;
+		}
 	}
+	WriteRows(keys, nkeys, false);
 }
 
 /*
@@ -852,14 +929,14 @@ static void
 WriteLedgerByInsert(ApplyItem *items, int nitems)
 {
 	MemoryContext old = ChunkBegin();
-	Oid			types[9] = {TEXTOID, UUIDOID, INT8OID, INT4OID, TEXTOID, NAMEOID,
-	INT8OID, INT8OID, INT8OID};
-	Datum	   *v[9];
+	Oid			types[10] = {TEXTOID, UUIDOID, INT8OID, INT4OID, TEXTOID, NAMEOID,
+	INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum	   *v[10];
 	bool	   *descnull = palloc(sizeof(bool) * nitems);
-	Datum		args[9];
+	Datum		args[10];
 	int			n = 0;
 
-	for (int c = 0; c < 9; c++)
+	for (int c = 0; c < 10; c++)
 		v[c] = palloc(sizeof(Datum) * nitems);
 	for (int i = 0; i < nitems; i++)
 	{
@@ -876,12 +953,13 @@ WriteLedgerByInsert(ApplyItem *items, int nitems)
 		v[5][n] = CStringGetDatum(it->queued_by);
 		v[6][n] = Int64GetDatum(it->on_hand_before);
 		v[7][n] = Int64GetDatum(it->on_hand_after);
-		v[8][n] = Int64GetDatum(it->reserved);
+		v[8][n] = Int64GetDatum(it->reserved_before);
+		v[9][n] = Int64GetDatum(it->reserved_after);
 		n++;
 	}
 	if (n > 0)
 	{
-		for (int c = 0; c < 9; c++)
+		for (int c = 0; c < 10; c++)
 			args[c] = MakeArray(v[c], c == 4 ? descnull : NULL, n, types[c]);
 		Execute(plans.ledger, args, SPI_OK_INSERT);
 	}
@@ -929,7 +1007,8 @@ WriteLedger(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems)
 		row.role = it->queued_by;
 		row.on_hand_before = it->on_hand_before;
 		row.on_hand_after = it->on_hand_after;
-		row.reserved = it->reserved;
+		row.reserved_before = it->reserved_before;
+		row.reserved_after = it->reserved_after;
 		InventoryLedgerAppendRow(ledger->appender, &row);
 	}
 }
@@ -971,11 +1050,14 @@ WriteSkipped(ApplyItem *items, int nitems)
 }
 
 /*
- * Apply a chunk of items, sorted by key then queue order and holding whole
- * keys.  Returns the number of items applied (not skipped).
+ * Apply a chunk of items, sorted by key then queue order (a key's items
+ * may go on in the next chunk).  What it needs about the keys is
+ * allocated in items_cxt, which holds the items and is reset after the
+ * chunk.  Returns the number of items applied (not skipped).
  */
 static int64
-ApplyChunk(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems, bool *skipped)
+ApplyChunk(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems, bool *skipped,
+		   MemoryContext items_cxt)
 {
 	ApplyKey   *keys;
 	int			nkeys = 0;
@@ -984,7 +1066,7 @@ ApplyChunk(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems, bool *s
 	for (int i = 0; i < nitems; i++)
 		if (i == 0 || CompareItemKeys(&items[i - 1], &items[i]) != 0)
 			nkeys++;
-	keys = palloc0(sizeof(ApplyKey) * nkeys);
+	keys = MemoryContextAllocZero(items_cxt, sizeof(ApplyKey) * nkeys);
 	nkeys = 0;
 	for (int i = 0; i < nitems; i++)
 	{
@@ -1002,24 +1084,25 @@ ApplyChunk(Oid nspid, RoundLedger *ledger, ApplyItem *items, int nitems, bool *s
 		keys[nkeys - 1].last = i;
 	}
 
+	WriteKeys(keys, nkeys, items, items_cxt);
+
 	/*
-	 * Update the rows that exist (the trigger tells us their values before,
-	 * under the row lock, so reserved is the one at apply time), create the
-	 * missing ones that items create, then work out every item's before
-	 * and after.
+	 * A key's items chain from the values read under the lock; its last
+	 * applied item ends at the row as actually written, so that a trigger
+	 * the owner added that changes the row is recorded as it acted.
 	 */
-	UpdateExistingRows(keys, nkeys, items);
-	CreateMissingRows(keys, nkeys, items);
 	for (int i = 0; i < nkeys; i++)
 	{
 		ApplyKey   *k = &keys[i];
 
-		if (!k->found || k->inserted)
-			continue;
-		EvaluateKey(k, items);
-		if (k->final_on_hand != k->captured_on_hand)
-			elog(ERROR, "inventory apply computed on_hand " INT64_FORMAT " but wrote " INT64_FORMAT,
-				 k->final_on_hand, k->captured_on_hand);
+		for (int j = k->last; j >= k->first; j--)
+		{
+			if (items[j].skipped)
+				continue;
+			items[j].on_hand_after = k->after_on_hand;
+			items[j].reserved_after = k->after_reserved;
+			break;
+		}
 	}
 
 	WriteLedger(nspid, ledger, items, nitems);
@@ -1053,7 +1136,7 @@ TakeBatches(Datum *idarr, Tuplesortstate *sort, TupleDesc desc)
 	portal = SPI_cursor_open(NULL, plans.take, idarr, NULL, false);
 	for (;;)
 	{
-		SPI_cursor_fetch(portal, true, 256);
+		SPI_cursor_fetch(portal, true, TAKE_FETCH);
 		if (SPI_processed == 0)
 			break;
 		for (uint64 r = 0; r < SPI_processed; r++)
@@ -1079,8 +1162,21 @@ TakeBatches(Datum *idarr, Tuplesortstate *sort, TupleDesc desc)
 }
 
 /*
+ * Memory an item takes in a chunk, roughly.
+ */
+static Size
+ItemBytes(const ApplyItem *it)
+{
+	return sizeof(ApplyItem) + it->skulen + NAMEDATALEN +
+		(it->bin_location ? VARSIZE(it->bin_location) : 0) +
+		(it->cost ? VARSIZE(it->cost) : 0) +
+		(it->description ? VARSIZE(it->description) : 0);
+}
+
+/*
  * Apply the given batches (ids in ascending order) in the current
  * (sub)transaction.  Returns the number of items applied (not skipped).
+ * Allocates in the current memory context, which the caller frees.
  */
 static int64
 ApplyBatches(Oid nspid, int64 *ids, int nids)
@@ -1097,6 +1193,7 @@ ApplyBatches(Oid nspid, int64 *ids, int nids)
 	ApplyItem  *items = NULL;
 	int			nitems = 0;
 	int			maxitems = 0;
+	Size		bytes = 0;
 	bool		skipped = false;
 	int64		applied = 0;
 
@@ -1114,15 +1211,23 @@ ApplyBatches(Oid nspid, int64 *ids, int nids)
 		bool		more = tuplesort_gettupleslot(sort, true, false, slot, NULL);
 		MemoryContext old;
 
-		/* A chunk ends at the end, or once full, where the next key starts. */
+		/*
+		 * A chunk ends at the end, or once full (in items or bytes), where
+		 * the next key starts if that comes soon, else anywhere: a key's
+		 * items then go on in the next chunk.
+		 */
 		if (nitems > 0 &&
-			(!more || (nitems >= APPLY_CHUNK && SlotKeyDiffers(slot, &items[nitems - 1]))))
+			(!more ||
+			 nitems >= 2 * APPLY_CHUNK || bytes >= 2 * APPLY_CHUNK_BYTES ||
+			 ((nitems >= APPLY_CHUNK || bytes >= APPLY_CHUNK_BYTES) &&
+			  SlotKeyDiffers(slot, &items[nitems - 1]))))
 		{
-			applied += ApplyChunk(nspid, &ledger, items, nitems, &skipped);
+			applied += ApplyChunk(nspid, &ledger, items, nitems, &skipped, items_cxt);
 			MemoryContextReset(items_cxt);
 			items = NULL;
 			nitems = 0;
 			maxitems = 0;
+			bytes = 0;
 		}
 		if (!more)
 			break;
@@ -1134,8 +1239,9 @@ ApplyBatches(Oid nspid, int64 *ids, int nids)
 				: MemoryContextAlloc(items_cxt, sizeof(ApplyItem) * maxitems);
 		}
 		old = MemoryContextSwitchTo(items_cxt);
-		DecodeItem(slot, &items[nitems++]);
+		DecodeItem(slot, &items[nitems]);
 		MemoryContextSwitchTo(old);
+		bytes += ItemBytes(&items[nitems++]);
 	}
 
 	if (ledger.appender)
@@ -1145,52 +1251,80 @@ ApplyBatches(Oid nspid, int64 *ids, int nids)
 		Execute(plans.sort_skipped, idarr, SPI_OK_UPDATE);
 	ExecDropSingleTupleTableSlot(slot);
 	tuplesort_end(sort);
+	MemoryContextDelete(items_cxt);
+	MemoryContextDelete(chunk_cxt);
+	chunk_cxt = NULL;
 	return applied;
 }
 
 /*
- * Whether an error is the batch's fault (its data or the constraints and
- * triggers of the level rows it ran into) rather than a passing condition
- * such as a deadlock, a cancel or a lack of resources, or a fault of the
- * extension's own bookkeeping (a ledger id taken twice after a bad
- * restore, say), after which the round is retried rather than every batch
- * in it marked failed.
+ * Whether an error is the batch's fault rather than a passing condition,
+ * after which the round is retried rather than its batches marked failed.
+ *
+ * Passing: a deadlock or serialization failure, a lock or statement
+ * timeout, a cancel or shutdown, a lack of resources, an I/O or internal
+ * error, and a fault of the extension's own bookkeeping (a ledger id taken
+ * twice after a restore without inventory.restoring).  Everything else
+ * (bad data, a constraint, a trigger or rule the owner added to any table
+ * the apply writes, a table changed under it) is the batch's: retrying it
+ * would only wedge the queue, so it is recorded as failed with its error
+ * and later batches go on.
  */
 static bool
 ErrorIsBatchFault(ErrorData *edata)
 {
-	if (edata->table_name != NULL &&
-		strcmp(edata->table_name, "inventory_levels") != 0 &&
-		strcmp(edata->table_name, "inventory_warehouses") != 0)
+	if (edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION &&
+		edata->constraint_name != NULL &&
+		strcmp(edata->constraint_name, "inventory_ledger_pkey") == 0)
+		return false;
+	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
+		edata->sqlerrcode == ERRCODE_OBJECT_IN_USE)
 		return false;
 	switch (ERRCODE_TO_CATEGORY(edata->sqlerrcode))
 	{
-		case ERRCODE_DATA_EXCEPTION:
-		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:
-		case ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION:
-		case ERRCODE_TRIGGERED_ACTION_EXCEPTION:
-		case ERRCODE_WITH_CHECK_OPTION_VIOLATION:
-		case ERRCODE_PLPGSQL_ERROR:
-			return true;
-		default:
+		case ERRCODE_CONNECTION_EXCEPTION:
+		case ERRCODE_INVALID_TRANSACTION_STATE:
+		case ERRCODE_SAVEPOINT_EXCEPTION:
+		case ERRCODE_TRANSACTION_ROLLBACK:
+		case ERRCODE_INSUFFICIENT_RESOURCES:
+		case ERRCODE_OPERATOR_INTERVENTION:
+		case ERRCODE_SYSTEM_ERROR:
+		case ERRCODE_SNAPSHOT_TOO_OLD:
+		case ERRCODE_CONFIG_FILE_ERROR:
+		case ERRCODE_INTERNAL_ERROR:
 			return false;
+		default:
+			return true;
 	}
 }
 
+/* Outcome of TryApply */
+typedef enum TryResult
+{
+	TRY_APPLIED,
+	TRY_FAILED,					/* a batch's fault: *error says what */
+	TRY_TOO_BIG					/* out of memory: try fewer batches */
+} TryResult;
+
 /*
- * Run ApplyBatches in a subtransaction.  Returns true on success; on an
- * error that is the batches' fault returns false with *error set; any other
- * error is re-thrown.
+ * Run ApplyBatches in a subtransaction and a memory context of its own,
+ * both gone when it returns (a committed subtransaction keeps only what
+ * the transaction needs).  On an error that is the batches' fault returns
+ * TRY_FAILED with *error set (allocated in the caller's context); on
+ * running out of memory with several batches, TRY_TOO_BIG; any other error
+ * is re-thrown.
  */
-static bool
+static TryResult
 TryApply(Oid nspid, int64 *ids, int nids, int64 *nitems, char **error)
 {
 	MemoryContext oldcontext = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-	volatile bool ok = true;
+	MemoryContext attempt_cxt = AllocSetContextCreate(oldcontext, "inventory apply attempt",
+													  ALLOCSET_DEFAULT_SIZES);
+	volatile TryResult result = TRY_APPLIED;
 
 	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
+	MemoryContextSwitchTo(attempt_cxt);
 	PG_TRY();
 	{
 		*nitems = ApplyBatches(nspid, ids, nids);
@@ -1208,7 +1342,11 @@ TryApply(Oid nspid, int64 *ids, int nids, int64 *nitems, char **error)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcontext);
 		CurrentResourceOwner = oldowner;
+		MemoryContextDelete(attempt_cxt);
+		chunk_cxt = NULL;
 
+		if (edata->sqlerrcode == ERRCODE_OUT_OF_MEMORY && nids > 1)
+			return TRY_TOO_BIG;
 		/* Not the batches' fault: end this round, the caller retries. */
 		if (!ErrorIsBatchFault(edata))
 			ReThrowError(edata);
@@ -1218,10 +1356,73 @@ TryApply(Oid nspid, int64 *ids, int nids, int64 *nitems, char **error)
 					   unpack_sql_state(edata->sqlerrcode), edata->detail)
 			: psprintf("%s (SQLSTATE %s)", edata->message,
 					   unpack_sql_state(edata->sqlerrcode));
-		ok = false;
+		FreeErrorData(edata);
+		result = TRY_FAILED;
 	}
 	PG_END_TRY();
-	return ok;
+	if (result == TRY_APPLIED)
+		MemoryContextDelete(attempt_cxt);
+	return result;
+}
+
+/*
+ * After the round's batches failed together, find the ones at fault:
+ * try them in groups of 1, 2, 4, ... while they apply; a group that fails
+ * is halved until the failing batch is alone, which is recorded as failed
+ * with its error.  Stops after MAX_RETRY_ATTEMPTS subtransactions, leaving
+ * the rest for the next round.
+ */
+static void
+FindFailingBatches(Oid nspid, int64 *ids, int nids, InventoryApplyResult *result)
+{
+	int			pos = 0;
+	int			step = 1;
+	int			attempts = 0;
+
+	while (pos < nids)
+	{
+		int			n = Min(step, nids - pos);
+		int64		nitems;
+		char	   *error = NULL;
+		Datum		args[2];
+
+		if (attempts++ >= MAX_RETRY_ATTEMPTS)
+		{
+			result->more = true;
+			break;
+		}
+		CHECK_FOR_INTERRUPTS();
+		switch (TryApply(nspid, &ids[pos], n, &nitems, &error))
+		{
+			case TRY_APPLIED:
+				result->batches_applied += n;
+				result->items_applied += nitems;
+				pos += n;
+				step = Min(step * 2, 1 << 20);
+				continue;
+			case TRY_TOO_BIG:
+				step = Max(n / 2, 1);
+				continue;
+			case TRY_FAILED:
+				if (n > 1)
+				{
+					step = n / 2;
+					continue;
+				}
+				break;
+		}
+		args[0] = Int64GetDatum(ids[pos]);
+		args[1] = CStringGetTextDatum(error);
+		Execute(plans.mark_failed, args, SPI_OK_INSERT);
+		result->batches_failed++;
+		ereport(WARNING,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("inventory batch %lld failed", (long long) ids[pos]),
+				 errdetail("%s", error),
+				 errhint("The batch is recorded as failed in inventory_batches; later batches are applied.")));
+		pos++;
+		step = 1;
+	}
 }
 
 /*
@@ -1318,32 +1519,15 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 	/* these items leave the queue if we commit (backpressure.c) */
 	InventoryNoteDequeuedItems(items_taken);
 
-	if (TryApply(nspid, ids, nids, &nitems, &error))
+	if (TryApply(nspid, ids, nids, &nitems, &error) == TRY_APPLIED)
 	{
 		result->batches_applied = nids;
 		result->items_applied = nitems;
 		return;
 	}
 
-	/* Something in these batches failed: apply them one by one. */
-	for (int i = 0; i < nids; i++)
-	{
-		if (TryApply(nspid, &ids[i], 1, &nitems, &error))
-		{
-			result->batches_applied++;
-			result->items_applied += nitems;
-			continue;
-		}
-		args[0] = Int64GetDatum(ids[i]);
-		args[1] = CStringGetTextDatum(error);
-		Execute(plans.mark_failed, args, SPI_OK_INSERT);
-		result->batches_failed++;
-		ereport(WARNING,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("inventory batch %lld failed", (long long) ids[i]),
-				 errdetail("%s", error),
-				 errhint("The batch is recorded as failed in inventory_batches; later batches are applied.")));
-	}
+	/* Something in these batches failed (or they were too many at once). */
+	FindFailingBatches(nspid, ids, nids, result);
 }
 
 /*

@@ -174,6 +174,8 @@ _PG_init(void)
 	RegisterXactCallback(InventoryXactCallback, NULL);
 	/* and their items counted (inventory.max_queued_items) */
 	InventoryBackpressureInit();
+	/* The ledger trigger tells the apply's own statements from others. */
+	InventoryStatementOriginInit();
 
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;

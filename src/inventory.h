@@ -126,7 +126,8 @@ typedef struct InventoryLedgerRow
 	const char *role;			/* points to a whole NameData */
 	int64		on_hand_before;
 	int64		on_hand_after;
-	int64		reserved;
+	int64		reserved_before;
+	int64		reserved_after;
 } InventoryLedgerRow;
 
 extern InventoryLedgerAppender *InventoryLedgerAppendBegin(Oid nspid);
@@ -145,18 +146,10 @@ extern void InventoryRecordIdempotencyKey(Oid nspid, const char *key, int64 batc
 extern char *InventoryTextProblem(const char *field, const char *s, int len,
 								  int maxchars, int flags);
 
-/* Row triggers (triggers.c) */
-typedef struct InventoryCapturedRow
-{
-	text	   *sku;
-	pg_uuid_t	wh;
-	int64		old_on_hand;
-	int64		old_reserved;
-	int64		new_on_hand;
-} InventoryCapturedRow;
-
-extern void InventoryCaptureBegin(void);
-extern InventoryCapturedRow *InventoryCaptureEnd(int *nrows);
+/* Which statements are the apply's own, for the ledger trigger (statement_origin.c) */
+extern void InventoryStatementOriginInit(void);
+extern int	InventoryApplyStatementsBegin(void);
+extern void InventoryApplyStatementsEnd(int save);
 
 /* Whether the extension's schema and objects can be trusted (trust.c) */
 extern const char *InventoryTrustProblem(Oid nspid);

@@ -12,10 +12,13 @@
  * for any insert).
  *
  * This skips only what the ledger as the extension creates it does not
- * have: triggers, row-level security, CHECK constraints, and columns other
- * than its own.  If a user adds any of those, InventoryLedgerAppendBegin
+ * have: triggers (foreign keys and deferrable constraints are triggers too),
+ * rules, row-level security, CHECK and NOT NULL constraints other than the
+ * install's, defaults, a partition constraint, and columns other than its
+ * own.  If the owner changes any of those, InventoryLedgerAppendBegin
  * returns NULL and the apply falls back to its INSERT statement, which
- * honours them.
+ * honours them.  Unique and exclusion constraints are checked here as for
+ * any insert (ExecInsertIndexTuples).
  *
  *-------------------------------------------------------------------------
  */
@@ -38,34 +41,36 @@
 
 #include "inventory.h"
 
-/* Rows handed to table_multi_insert at a time */
+/* Rows handed to table_multi_insert at a time, and most bytes they hold */
 #define APPEND_BATCH 1000
+#define APPEND_BATCH_BYTES (1024 * 1024)
 
 /* The ledger's columns, in table order, as the install script makes them */
 static const struct
 {
 	const char *name;
 	Oid			type;
+	bool		notnull;
 }			ledger_columns[] =
 {
-	{"id", INT8OID},
-	{"at", TIMESTAMPTZOID},
-	{"sku", TEXTOID},
-	{"warehouse_uuid", UUIDOID},
-	{"source", TEXTOID},
-	{"batch_id", INT8OID},
-	{"item", INT4OID},
-	{"order_ref", TEXTOID},
-	{"line_ref", TEXTOID},
-	{"description", TEXTOID},
-	{"role", NAMEOID},
-	{"xid", XID8OID},
-	{"on_hand_before", INT8OID},
-	{"on_hand_after", INT8OID},
-	{"reserved_before", INT8OID},
-	{"reserved_after", INT8OID},
-	{"available_before", INT8OID},
-	{"available_after", INT8OID},
+	{"id", INT8OID, true},
+	{"at", TIMESTAMPTZOID, true},
+	{"sku", TEXTOID, true},
+	{"warehouse_uuid", UUIDOID, true},
+	{"source", TEXTOID, true},
+	{"batch_id", INT8OID, false},
+	{"item", INT4OID, false},
+	{"order_ref", TEXTOID, false},
+	{"line_ref", TEXTOID, false},
+	{"description", TEXTOID, false},
+	{"role", NAMEOID, true},
+	{"xid", XID8OID, true},
+	{"on_hand_before", INT8OID, true},
+	{"on_hand_after", INT8OID, true},
+	{"reserved_before", INT8OID, true},
+	{"reserved_after", INT8OID, true},
+	{"available_before", INT8OID, true},
+	{"available_after", INT8OID, true},
 };
 
 #define LEDGER_NATTS lengthof(ledger_columns)
@@ -79,6 +84,7 @@ struct InventoryLedgerAppender
 	TupleTableSlot *slots[APPEND_BATCH];
 	int			nslots;			/* rows pending */
 	int			maxslots;		/* slots made so far */
+	Size		nbytes;			/* their descriptions' size */
 	MemoryContext batch_cxt;	/* values of the pending rows */
 	CommandId	cid;
 	Datum		at;
@@ -96,6 +102,8 @@ LedgerIsPlain(Relation rel)
 	TupleDesc	desc = RelationGetDescr(rel);
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relispartition ||
+		rel->rd_rel->relhasrules ||
 		rel->trigdesc != NULL ||
 		rel->rd_rel->relrowsecurity ||
 		desc->natts != (int) LEDGER_NATTS ||
@@ -105,8 +113,9 @@ LedgerIsPlain(Relation rel)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
-		if (att->attisdropped || att->attgenerated ||
+		if (att->attisdropped || att->attgenerated || att->atthasdef ||
 			att->atttypid != ledger_columns[i].type ||
+			att->attnotnull != ledger_columns[i].notnull ||
 			strcmp(NameStr(att->attname), ledger_columns[i].name) != 0)
 			return false;
 	}
@@ -132,7 +141,7 @@ InventoryLedgerAppendBegin(Oid nspid)
 	if (!LedgerIsPlain(rel))
 	{
 		table_close(rel, RowExclusiveLock);
-		elog(DEBUG1, "inventory ledger has triggers, policies, checks or extra columns: using INSERT");
+		elog(DEBUG1, "inventory ledger is not as installed (triggers, rules, policies, constraints, defaults, partitioning or columns): using INSERT");
 		return NULL;
 	}
 
@@ -153,14 +162,20 @@ InventoryLedgerAppendBegin(Oid nspid)
 }
 
 /*
- * Insert the pending rows and their index entries.
+ * Insert the pending rows and their index entries, and free what that
+ * took.
  */
 static void
 FlushRows(InventoryLedgerAppender *a)
 {
+	MemoryContext old;
+
 	if (a->nslots == 0)
 		return;
+	/* what the insert allocates (toasted copies of the rows) goes with them */
+	old = MemoryContextSwitchTo(a->batch_cxt);
 	table_multi_insert(a->rel, a->slots, a->nslots, a->cid, 0, NULL);
+	MemoryContextSwitchTo(old);
 	for (int i = 0; i < a->nslots; i++)
 	{
 		if (a->rri->ri_NumIndices > 0)
@@ -177,6 +192,7 @@ FlushRows(InventoryLedgerAppender *a)
 		ResetPerTupleExprContext(a->estate);
 	}
 	a->nslots = 0;
+	a->nbytes = 0;
 	MemoryContextReset(a->batch_cxt);
 }
 
@@ -212,10 +228,10 @@ InventoryLedgerAppendRow(InventoryLedgerAppender *a, const InventoryLedgerRow *r
 	v[11] = a->xid;
 	v[12] = Int64GetDatum(row->on_hand_before);
 	v[13] = Int64GetDatum(row->on_hand_after);
-	v[14] = Int64GetDatum(row->reserved);
-	v[15] = Int64GetDatum(row->reserved);
-	v[16] = Int64GetDatum(row->on_hand_before - row->reserved);
-	v[17] = Int64GetDatum(row->on_hand_after - row->reserved);
+	v[14] = Int64GetDatum(row->reserved_before);
+	v[15] = Int64GetDatum(row->reserved_after);
+	v[16] = Int64GetDatum(row->on_hand_before - row->reserved_before);
+	v[17] = Int64GetDatum(row->on_hand_after - row->reserved_after);
 	for (int i = 0; i < (int) LEDGER_NATTS; i++)
 		n[i] = (i == 7 || i == 8 || (i == 9 && row->description == NULL));
 	ExecStoreVirtualTuple(slot);
@@ -223,7 +239,9 @@ InventoryLedgerAppendRow(InventoryLedgerAppender *a, const InventoryLedgerRow *r
 	ExecMaterializeSlot(slot);
 	MemoryContextSwitchTo(old);
 
-	if (++a->nslots == APPEND_BATCH)
+	if (row->description != NULL)
+		a->nbytes += VARSIZE_ANY(row->description);
+	if (++a->nslots == APPEND_BATCH || a->nbytes >= APPEND_BATCH_BYTES)
 		FlushRows(a);
 }
 

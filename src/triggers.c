@@ -10,16 +10,14 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/xact.h"
 #include "commands/trigger.h"
 #include "common/int.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
-#include "utils/datum.h"
 #include "utils/timestamp.h"
-#include "utils/uuid.h"
 
 #include "inventory.h"
 
@@ -32,12 +30,9 @@ typedef struct LevelColumns
 {
 	Oid			relid;
 	int			sku;
-	int			warehouse_uuid;
 	int			on_hand;
 	int			reserved;
 	int			available;
-	int			bin_location;
-	int			cost;
 	int			updated_at;
 } LevelColumns;
 
@@ -49,13 +44,6 @@ typedef struct ReservationColumns
 	int			line_ref;
 	int			sku;
 } ReservationColumns;
-
-/* Rows updated while the apply captures them (InventoryCaptureBegin) */
-static bool capture_active = false;
-static MemoryContext capture_cxt = NULL;
-static InventoryCapturedRow *captured = NULL;
-static int	ncaptured = 0;
-static int	maxcaptured = 0;
 
 /*
  * Check that we are called as a BEFORE ROW trigger on INSERT or UPDATE.
@@ -105,9 +93,6 @@ GetLevelColumns(FunctionCallInfo fcinfo, Relation rel)
 		cols = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(LevelColumns));
 		cols->relid = RelationGetRelid(rel);
 		cols->sku = ColumnNumber(rel, "sku");
-		cols->warehouse_uuid = ColumnNumber(rel, "warehouse_uuid");
-		cols->bin_location = ColumnNumber(rel, "bin_location");
-		cols->cost = ColumnNumber(rel, "cost");
 		cols->on_hand = ColumnNumber(rel, "on_hand");
 		cols->reserved = ColumnNumber(rel, "reserved");
 		cols->available = ColumnNumber(rel, "available");
@@ -177,90 +162,6 @@ GetInt64(HeapTuple tuple, TupleDesc desc, int attnum, int64 *value)
 	if (!isnull)
 		*value = DatumGetInt64(d);
 	return !isnull;
-}
-
-/*
- * Start capturing the rows the apply's UPDATE changes: their key and
- * values before the change, read under the row lock.  Rows whose values
- * would not change are not rewritten (the trigger skips them; they stay
- * locked).
- */
-void
-InventoryCaptureBegin(void)
-{
-	capture_active = true;
-	capture_cxt = CurrentMemoryContext;
-	captured = NULL;
-	ncaptured = 0;
-	maxcaptured = 0;
-}
-
-/*
- * Stop capturing; returns the rows captured (allocated in the memory
- * context that was current at InventoryCaptureBegin).
- */
-InventoryCapturedRow *
-InventoryCaptureEnd(int *nrows)
-{
-	capture_active = false;
-	*nrows = ncaptured;
-	return captured;
-}
-
-/*
- * Whether two versions of the row have the same value in a column.
- */
-static bool
-SameColumn(HeapTuple a, HeapTuple b, TupleDesc desc, int attnum)
-{
-	bool		anull,
-				bnull;
-	Datum		ad = heap_getattr(a, attnum, desc, &anull);
-	Datum		bd = heap_getattr(b, attnum, desc, &bnull);
-	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
-
-	if (anull || bnull)
-		return anull && bnull;
-	return datum_image_eq(ad, bd, att->attbyval, att->attlen);
-}
-
-/*
- * Record an updated row for the apply; returns false when the update
- * changes nothing the apply cares about and can be skipped.
- */
-static bool
-CaptureRow(HeapTuple oldtuple, HeapTuple newtuple, TupleDesc desc, LevelColumns *cols,
-		   int64 on_hand, int64 reserved)
-{
-	InventoryCapturedRow *row;
-	MemoryContext old;
-	bool		isnull;
-	int64		old_on_hand = 0,
-				old_reserved = 0;
-
-	(void) GetInt64(oldtuple, desc, cols->on_hand, &old_on_hand);
-	(void) GetInt64(oldtuple, desc, cols->reserved, &old_reserved);
-
-	old = MemoryContextSwitchTo(capture_cxt);
-	if (ncaptured >= maxcaptured)
-	{
-		maxcaptured = Max(64, maxcaptured * 2);
-		captured = captured
-			? repalloc(captured, sizeof(InventoryCapturedRow) * maxcaptured)
-			: palloc(sizeof(InventoryCapturedRow) * maxcaptured);
-	}
-	row = &captured[ncaptured++];
-	row->sku = DatumGetTextPCopy(heap_getattr(oldtuple, cols->sku, desc, &isnull));
-	memcpy(&row->wh, DatumGetUUIDP(heap_getattr(oldtuple, cols->warehouse_uuid, desc, &isnull)),
-		   sizeof(pg_uuid_t));
-	row->old_on_hand = old_on_hand;
-	row->old_reserved = old_reserved;
-	row->new_on_hand = on_hand;
-	MemoryContextSwitchTo(old);
-
-	return !(on_hand == old_on_hand && reserved == old_reserved &&
-			 SameColumn(oldtuple, newtuple, desc, cols->bin_location) &&
-			 SameColumn(oldtuple, newtuple, desc, cols->cost));
 }
 
 /*
@@ -365,11 +266,6 @@ inventory_levels_maintain(PG_FUNCTION_ARGS)
 		colnums[ncols] = cols->available;
 		values[ncols++] = Int64GetDatum(available);
 	}
-
-	/* The apply learns each row's values before its items (apply.c). */
-	if (capture_active && is_update && has_reserved && has_on_hand &&
-		!CaptureRow(trigdata->tg_trigtuple, newtuple, desc, cols, on_hand, reserved))
-		return PointerGetDatum(NULL);
 
 	if (ncols == 0)
 		return PointerGetDatum(newtuple);
