@@ -302,11 +302,11 @@ RunRound(void)
 }
 
 /*
- * Announce committed changes (from order functions and direct writes)
- * without applying anything: a short transaction for the NOTIFY.
+ * Start a short transaction of the worker's own; returns the extension's
+ * schema, or InvalidOid when it is absent or cannot be trusted.
  */
-static void
-RunAnnounce(void)
+static Oid
+BeginShortTransaction(void)
 {
 	Oid			nspid;
 
@@ -314,10 +314,33 @@ RunAnnounce(void)
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	nspid = InventoryExtensionSchema();
-	if (OidIsValid(nspid) && InventoryTrustProblem(nspid) == NULL)
-		AnnounceChanges(nspid);
+	if (OidIsValid(nspid) && InventoryTrustProblem(nspid) != NULL)
+		nspid = InvalidOid;
+	return nspid;
+}
+
+/*
+ * Commit the transaction of BeginShortTransaction.
+ */
+static void
+EndShortTransaction(void)
+{
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+}
+
+/*
+ * Announce committed changes (from order functions and direct writes)
+ * without applying anything: a short transaction for the NOTIFY.
+ */
+static void
+RunAnnounce(void)
+{
+	Oid			nspid = BeginShortTransaction();
+
+	if (OidIsValid(nspid))
+		AnnounceChanges(nspid);
+	EndShortTransaction();
 }
 
 
@@ -329,20 +352,15 @@ RunAnnounce(void)
 static void
 RunRecount(void)
 {
-	Oid			nspid;
+	Oid			nspid = BeginShortTransaction();
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	nspid = InventoryExtensionSchema();
-	if (OidIsValid(nspid) && InventoryTrustProblem(nspid) == NULL)
+	if (OidIsValid(nspid))
 	{
 		SPI_connect();
 		InventoryRecountQueuedItems(nspid);
 		SPI_finish();
 	}
-	PopActiveSnapshot();
-	CommitTransactionCommand();
+	EndShortTransaction();
 	recount_due = false;
 	last_recount = GetCurrentTimestamp();
 }
