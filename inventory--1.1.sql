@@ -33,12 +33,29 @@ BEGIN
               LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
              WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
                AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
-               AND NOT COALESCE(r.rolsuper, false)) p;
+               AND NOT COALESCE(r.rolsuper, false)
+            UNION ALL
+            -- what someone else made there (while they could) stays there
+            SELECT 3, pg_catalog.format('%s %I in it is owned by role %I, which is not a superuser.',
+                                        o.kind, o.name, r.rolname)
+              FROM (SELECT 'Relation' AS kind, c.relname AS name, c.relowner AS owner
+                      FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+                    UNION ALL
+                    SELECT 'Function', f.proname, f.proowner
+                      FROM pg_catalog.pg_proc f WHERE f.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+                    UNION ALL
+                    SELECT 'Type', t.typname, t.typowner
+                      FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+                    UNION ALL
+                    SELECT 'Operator', op.oprname, op.oprowner
+                      FROM pg_catalog.pg_operator op WHERE op.oprnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace) o
+              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) o.owner
+             WHERE NOT r.rolsuper) p;
     IF problems IS NOT NULL THEN
         RAISE EXCEPTION 'schema "%" cannot hold the inventory extension', '@extschema@'
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = problems,
-                  HINT = 'The extension runs as a superuser and names its objects by schema, so only superusers may own that schema or create objects in it. Drop or rename that schema, or give it to a superuser and revoke CREATE on it from other roles, then try again.';
+                  HINT = 'The extension runs as a superuser and names its objects by schema, so only superusers may own that schema or create objects in it. Drop or rename that schema and let CREATE EXTENSION make its own, then try again.';
     END IF;
 END
 $$;
@@ -616,6 +633,8 @@ CREATE FUNCTION @extschema@.inventory_reserve(
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     SET inventory.change_source = 'reserve'
+    -- the ledger rows of an order function carry no session's change_reason
+    SET inventory.change_reason = ''
     SET inventory.change_order = ''
     SET inventory.change_line = ''
     AS $$
@@ -769,6 +788,8 @@ CREATE FUNCTION @extschema@.inventory_release(
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     SET inventory.change_source = 'release'
+    -- the ledger rows of an order function carry no session's change_reason
+    SET inventory.change_reason = ''
     SET inventory.change_order = ''
     SET inventory.change_line = ''
     AS $$
@@ -789,6 +810,8 @@ CREATE FUNCTION @extschema@.inventory_fulfill(
     SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     SET inventory.change_source = 'fulfill'
+    -- the ledger rows of an order function carry no session's change_reason
+    SET inventory.change_reason = ''
     SET inventory.change_order = ''
     SET inventory.change_line = ''
     AS $$
@@ -955,7 +978,7 @@ BEGIN
         RETURN QUERY
             SELECT q.batch_id, 'queued'::text, q.create_missing, q.item_count, 0, 0, 0,
                    q.queued_at, NULL::timestamptz, NULL::text,
-                   e.ord::integer, e.v ->> 'sku', (e.v ->> 'warehouse_uuid')::uuid, 'queued'::text, NULL::text,
+                   e.ord::integer, e.v OPERATOR(pg_catalog.->>) 'sku', (e.v OPERATOR(pg_catalog.->>) 'warehouse_uuid')::uuid, 'queued'::text, NULL::text,
                    NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint
               FROM pg_catalog.jsonb_array_elements(q.items) WITH ORDINALITY AS e(v, ord)
              ORDER BY e.ord;
@@ -971,7 +994,7 @@ BEGIN
         RETURN QUERY
             SELECT h.batch_id, h.state, h.create_missing, h.item_count, 0, 0, h.item_count,
                    h.queued_at, h.applied_at, h.error,
-                   e.ord::integer, e.v ->> 'sku', (e.v ->> 'warehouse_uuid')::uuid, 'failed'::text, h.error,
+                   e.ord::integer, e.v OPERATOR(pg_catalog.->>) 'sku', (e.v OPERATOR(pg_catalog.->>) 'warehouse_uuid')::uuid, 'failed'::text, h.error,
                    NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint
               FROM pg_catalog.jsonb_array_elements(h.items) WITH ORDINALITY AS e(v, ord)
              ORDER BY e.ord;
@@ -985,7 +1008,7 @@ BEGIN
               FROM @extschema@.inventory_ledger l
              WHERE l.batch_id OPERATOR(pg_catalog.=) batch
             UNION ALL
-            SELECT (s.v ->> 'item')::integer, s.v ->> 'sku', (s.v ->> 'warehouse_uuid')::uuid,
+            SELECT (s.v OPERATOR(pg_catalog.->>) 'item')::integer, s.v OPERATOR(pg_catalog.->>) 'sku', (s.v OPERATOR(pg_catalog.->>) 'warehouse_uuid')::uuid,
                    'skipped_missing', 'no level row exists and the batch was queued with create_missing => false',
                    NULL, NULL, NULL, NULL, NULL, NULL
               FROM pg_catalog.jsonb_array_elements(COALESCE(h.skipped, '[]'::jsonb)) AS s(v))

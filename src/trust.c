@@ -8,7 +8,8 @@
  * functions, triggers) and names its objects by schema.  If another role
  * owned the schema, it could rename it and put objects of its own where
  * that code looks; if it could create objects there, it could plant
- * overloads of the extension's functions; if it owned one of the
+ * overloads of the extension's functions (and what it made there while it
+ * could stays there after the grant is gone); if it owned one of the
  * extension's tables or functions, it could add a trigger or replace a
  * body that a superuser then runs.  So every entry point in C checks
  * first, and refuses to run otherwise.  The answer is cached until a
@@ -29,7 +30,9 @@
 #include "catalog/pg_depend.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -188,6 +191,66 @@ MemberProblem(void)
 }
 
 /*
+ * What makes one of the objects in the schema that code could resolve by
+ * name (a relation, function, type or operator, member of the extension or
+ * not) untrustworthy: an owner that is not a superuser, for instance a
+ * function someone planted while they could create objects there.  A scan
+ * of each catalog, done only when the cached answer was invalidated.
+ */
+static char *
+SchemaObjectProblem(Oid nspid)
+{
+	static const struct
+	{
+		Oid			catalog;
+		AttrNumber	nsp_attnum;
+		AttrNumber	owner_attnum;
+		AttrNumber	name_attnum;
+		const char *kind;
+	}			catalogs[] = {
+		{RelationRelationId, Anum_pg_class_relnamespace, Anum_pg_class_relowner,
+		Anum_pg_class_relname, "Relation"},
+		{ProcedureRelationId, Anum_pg_proc_pronamespace, Anum_pg_proc_proowner,
+		Anum_pg_proc_proname, "Function"},
+		{TypeRelationId, Anum_pg_type_typnamespace, Anum_pg_type_typowner,
+		Anum_pg_type_typname, "Type"},
+		{OperatorRelationId, Anum_pg_operator_oprnamespace, Anum_pg_operator_oprowner,
+		Anum_pg_operator_oprname, "Operator"},
+	};
+	char	   *problem = NULL;
+
+	for (int c = 0; c < (int) lengthof(catalogs) && problem == NULL; c++)
+	{
+		Relation	rel = table_open(catalogs[c].catalog, AccessShareLock);
+		TupleDesc	desc = RelationGetDescr(rel);
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&key, catalogs[c].nsp_attnum, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(nspid));
+		scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+		while (problem == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			bool		isnull;
+			Oid			owner = DatumGetObjectId(heap_getattr(tup, catalogs[c].owner_attnum,
+															 desc, &isnull));
+
+			if (!superuser_arg(owner))
+				problem = psprintf("%s %s in schema %s is owned by role %s, which is not a superuser.",
+								   catalogs[c].kind,
+								   quote_identifier(NameStr(*DatumGetName(heap_getattr(tup, catalogs[c].name_attnum,
+																					  desc, &isnull)))),
+								   quote_identifier(get_namespace_name(nspid)),
+								   RoleName(owner));
+		}
+		systable_endscan(scan);
+		table_close(rel, AccessShareLock);
+	}
+	return problem;
+}
+
+/*
  * Why the extension in schema nspid cannot be trusted, or NULL when it can.
  * The answer is cached until the catalogs it rests on change.
  */
@@ -201,6 +264,8 @@ InventoryTrustProblem(Oid nspid)
 		CacheRegisterSyscacheCallback(NAMESPACEOID, TrustInvalidate, (Datum) 0);
 		CacheRegisterSyscacheCallback(RELOID, TrustInvalidate, (Datum) 0);
 		CacheRegisterSyscacheCallback(PROCOID, TrustInvalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(TYPEOID, TrustInvalidate, (Datum) 0);
+		CacheRegisterSyscacheCallback(OPEROID, TrustInvalidate, (Datum) 0);
 		CacheRegisterSyscacheCallback(AUTHOID, TrustInvalidate, (Datum) 0);
 		callbacks_registered = true;
 	}
@@ -210,6 +275,8 @@ InventoryTrustProblem(Oid nspid)
 	problem = SchemaProblem(nspid);
 	if (problem == NULL)
 		problem = MemberProblem();
+	if (problem == NULL)
+		problem = SchemaObjectProblem(nspid);
 
 	if (trust_problem)
 		pfree(trust_problem);
@@ -244,5 +311,5 @@ InventoryTrustHint(void)
 {
 	return "The extension runs as a superuser, so only superusers may own its schema and objects or create objects in its schema. "
 		"A database still at version 1.0 in schema public: run ALTER EXTENSION inventory UPDATE, which moves it to the schema inventory. "
-		"Otherwise give the schema or object back to a superuser, or revoke CREATE on the schema.";
+		"Otherwise give the schema or object back to a superuser, revoke CREATE on the schema, and drop what other roles made there.";
 }

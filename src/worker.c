@@ -462,6 +462,16 @@ ApplyWorkerSettings(void)
 	SetConfigOption("inventory.change_source", "adjust", PGC_SUSET, PGC_S_OVERRIDE);
 	snprintf(buf, sizeof(buf), "%d", inventory_lock_timeout_ms);
 	SetConfigOption("lock_timeout", buf, PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * Settings a database owner may attach to the database (ALTER DATABASE
+	 * ... SET) that would stall every round (a read-only default) or turn
+	 * the index probes above into scans: the worker does not take them.
+	 */
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("enable_indexscan", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("enable_bitmapscan", "on", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("enable_nestloop", "on", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 /*

@@ -125,7 +125,7 @@ is(objects('upd2'), $fresh, 'and gives exactly the objects of a fresh install');
 $node->safe_psql('squat', 'CREATE SCHEMA inventory', extra_params => [ '-U', 'mallory' ]);
 ($rc, $out, $err) = $node->psql('squat', 'CREATE EXTENSION inventory');
 isnt($rc, 0, 'CREATE EXTENSION in a schema "inventory" owned by the database owner fails');
-like($err, qr/ERROR:  schema "inventory" cannot hold the inventory extension\nDETAIL:  It is owned by role mallory, which is not a superuser\.\nHINT:  .*give it to a superuser/,
+like($err, qr/ERROR:  schema "inventory" cannot hold the inventory extension\nDETAIL:  It is owned by role mallory, which is not a superuser\.\nHINT:  .*Drop or rename that schema/,
 	'with the reason and a HINT');
 is($node->safe_psql('squat', "SELECT count(*) FROM pg_extension WHERE extname = 'inventory'"), '0',
 	'nothing was installed');
@@ -134,7 +134,13 @@ $node->safe_psql('squat', 'ALTER SCHEMA inventory OWNER TO CURRENT_USER');
 ($rc, $out, $err) = $node->psql('squat', 'CREATE EXTENSION inventory');
 like($err, qr/DETAIL:  Role PUBLIC may create objects in it\./,
 	'a superuser-owned schema where others may create objects is refused too');
-$node->safe_psql('squat', 'REVOKE CREATE ON SCHEMA inventory FROM PUBLIC; CREATE EXTENSION inventory');
+$node->safe_psql('squat', 'REVOKE CREATE ON SCHEMA inventory FROM PUBLIC');
+$node->safe_psql('squat', 'CREATE FUNCTION inventory.inventory_outer_role(x int DEFAULT 0) RETURNS name LANGUAGE sql AS $$ SELECT current_user $$',
+	extra_params => [ '-U', 'mallory' ]);
+($rc, $out, $err) = $node->psql('squat', 'CREATE EXTENSION inventory');
+like($err, qr/DETAIL:  Function inventory_outer_role in it is owned by role mallory, which is not a superuser\./,
+	'so is one holding a function that someone else planted while they could');
+$node->safe_psql('squat', 'DROP FUNCTION inventory.inventory_outer_role(int); CREATE EXTENSION inventory');
 is(objects('squat') =~ s/^schema .*\n//mr, $fresh =~ s/^schema .*\n//mr,
 	'once it is a superuser\'s alone, the extension installs there');
 

@@ -153,7 +153,13 @@ for my $case (
 	[ 'ALTER TABLE inventory.inventory_ledger OWNER TO mallory', 'ALTER TABLE inventory.inventory_ledger OWNER TO CURRENT_USER',
 		qr/Relation inventory_ledger of the extension is owned by role mallory, which is not a superuser\./ ],
 	[ 'ALTER FUNCTION inventory.inventory_levels_ledger() OWNER TO mallory', 'ALTER FUNCTION inventory.inventory_levels_ledger() OWNER TO CURRENT_USER',
-		qr/Function inventory_levels_ledger\(\) of the extension is owned by role mallory, which is not a superuser\./ ])
+		qr/Function inventory_levels_ledger\(\) of the extension is owned by role mallory, which is not a superuser\./ ],
+	# what mallory planted while she could create there stays after the REVOKE
+	[ 'GRANT CREATE ON SCHEMA inventory TO mallory; SET ROLE mallory; '
+		  . 'CREATE FUNCTION inventory.inventory_outer_role(x int DEFAULT 0) RETURNS name LANGUAGE sql AS $$ SELECT current_user $$; '
+		  . 'RESET ROLE; REVOKE CREATE ON SCHEMA inventory FROM mallory',
+		'DROP FUNCTION inventory.inventory_outer_role(int)',
+		qr/Function inventory_outer_role in schema inventory is owned by role mallory, which is not a superuser\./ ])
 {
 	my ($loosen, $fix, $why) = @$case;
 	my $off = -s $node->logfile;
@@ -177,6 +183,21 @@ for my $case (
 	ok(poll_until($node, 'shop', "SELECT state FROM inventory.inventory_batches WHERE batch_id = $b", 'applied', 30),
 		"after \"$fix\" the worker applies it");
 }
+# Database settings the owner may attach do not stall the worker (a
+# read-only default) nor put words in the order functions' ledger rows.
+as_mallory('shop', q{ALTER DATABASE shop SET default_transaction_read_only = on;
+ALTER DATABASE shop SET inventory.change_reason = 'forged by mallory'});
+$node->safe_psql('postgres', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'inventory worker'");
+ok(poll_until($node, 'postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'inventory worker'", '1', 30),
+	'the worker starts again in a database whose default is read-only');
+my $b2 = $node->safe_psql('shop', qq{BEGIN READ WRITE; SELECT inventory.inventory_adjust('[{"sku": "S3", "warehouse_uuid": "$W1", "on_hand": 3}]'); COMMIT;});
+ok(poll_until($node, 'shop', "SELECT state FROM inventory.inventory_batches WHERE batch_id = $b2", 'applied', 30),
+	'and applies batches there');
+$node->safe_psql('shop', qq{BEGIN READ WRITE; SELECT inventory.inventory_reserve('o3', 'S3', '$W1', 1); COMMIT;});
+is($node->safe_psql('shop', "SELECT coalesce(description, 'none') FROM inventory.inventory_ledger WHERE order_ref = 'o3'"),
+	'none', "the database's inventory.change_reason does not reach an order function's ledger row");
+as_mallory('shop', q{ALTER DATABASE shop RESET default_transaction_read_only; ALTER DATABASE shop RESET inventory.change_reason});
+
 is(mallory_is_superuser(), 'f', 'mallory never became a superuser');
 
 $node->stop;
