@@ -134,9 +134,9 @@ $node->safe_psql('squat', 'ALTER SCHEMA inventory OWNER TO CURRENT_USER');
 ($rc, $out, $err) = $node->psql('squat', 'CREATE EXTENSION inventory');
 like($err, qr/DETAIL:  Role PUBLIC may create objects in it\./,
 	'a superuser-owned schema where others may create objects is refused too');
-$node->safe_psql('squat', 'REVOKE CREATE ON SCHEMA inventory FROM PUBLIC');
 $node->safe_psql('squat', 'CREATE FUNCTION inventory.inventory_outer_role(x int DEFAULT 0) RETURNS name LANGUAGE sql AS $$ SELECT current_user $$',
 	extra_params => [ '-U', 'mallory' ]);
+$node->safe_psql('squat', 'REVOKE CREATE ON SCHEMA inventory FROM PUBLIC');
 ($rc, $out, $err) = $node->psql('squat', 'CREATE EXTENSION inventory');
 like($err, qr/DETAIL:  Function inventory_outer_role in it is owned by role mallory, which is not a superuser\./,
 	'so is one holding a function that someone else planted while they could');
