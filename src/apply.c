@@ -1373,7 +1373,8 @@ TryApply(Oid nspid, int64 *ids, int nids, int64 *nitems, char **error)
  * the rest for the next round.
  */
 static void
-FindFailingBatches(Oid nspid, int64 *ids, int nids, InventoryApplyResult *result)
+FindFailingBatches(Oid nspid, int64 *ids, int32 *counts, int nids,
+				   InventoryApplyResult *result)
 {
 	int			pos = 0;
 	int			step = 1;
@@ -1388,6 +1389,12 @@ FindFailingBatches(Oid nspid, int64 *ids, int nids, InventoryApplyResult *result
 
 		if (attempts++ >= MAX_RETRY_ATTEMPTS)
 		{
+			/* the batches left stay queued: count their items back in */
+			int64		left = 0;
+
+			for (int i = pos; i < nids; i++)
+				left += counts[i];
+			InventoryNoteDequeuedItems(-left);
 			result->more = true;
 			break;
 		}
@@ -1441,6 +1448,7 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 	int			blocking_pid;
 	int			maxids = 512;
 	int64	   *ids = palloc(sizeof(int64) * maxids);
+	int32	   *counts = palloc(sizeof(int32) * maxids);
 	int			nids = 0;
 	int64		items_taken = 0;
 	bool		full = false;
@@ -1505,7 +1513,9 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 			{
 				maxids *= 2;
 				ids = repalloc(ids, sizeof(int64) * maxids);
+				counts = repalloc(counts, sizeof(int32) * maxids);
 			}
+			counts[nids] = count;
 			ids[nids++] = id;
 			items_taken += count;
 		}
@@ -1527,7 +1537,7 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 	}
 
 	/* Something in these batches failed (or they were too many at once). */
-	FindFailingBatches(nspid, ids, nids, result);
+	FindFailingBatches(nspid, ids, counts, nids, result);
 }
 
 /*

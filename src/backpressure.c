@@ -24,6 +24,7 @@
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -184,6 +185,7 @@ InventoryRecountQueuedItems(Oid nspid)
 	bool		known;
 	int64		before = 0;
 	int64		items;
+	int			guc_level;
 
 	if (!OidIsValid(queue))
 	{
@@ -196,12 +198,17 @@ InventoryRecountQueuedItems(Oid nspid)
 
 	sql = psprintf("SELECT COALESCE(pg_catalog.sum(item_count), 0)::pg_catalog.int8 FROM %s",
 				   InventoryQualify(nspid, "inventory_queue"));
+	/* a count of the whole table: a sequential scan, whatever the worker's planner settings */
+	guc_level = NewGUCNestLevel();
+	(void) set_config_option("enable_seqscan", "on", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 	PushActiveSnapshot(GetTransactionSnapshot());
 	known = InventoryQueuedItemsGet(&before);
 	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "counting the queued items failed");
 	items = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	PopActiveSnapshot();
+	AtEOXact_GUC(true, guc_level);
 	if (known)
 		InventoryQueuedItemsAdd(items - before);
 	else

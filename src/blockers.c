@@ -95,7 +95,7 @@ LastStatement(PgBackendStatus *be)
 
 	if (strlen(query) > MAX_QUOTED_QUERY)
 		query[pg_mbcliplen(query, strlen(query), MAX_QUOTED_QUERY)] = '\0';
-	return query;
+	return InventoryPrintable(query);
 }
 
 /*

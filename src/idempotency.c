@@ -157,7 +157,8 @@ InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash)
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("idempotency key \"%s\" changed concurrently", key),
+				 errmsg("idempotency key \"%s\" changed concurrently",
+						InventoryPrintable(pstrdup(key))),
 				 errhint("Retry the call.")));
 	old_hash = DatumGetByteaPP(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	old_batch = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
@@ -170,21 +171,17 @@ InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash)
 			elog(ERROR, "renewing the idempotency key failed");
 		return 0;
 	}
-	if ((VARSIZE_ANY_EXHDR(old_hash) != VARSIZE_ANY_EXHDR(hash) ||
-		 memcmp(VARDATA_ANY(old_hash), VARDATA_ANY(hash), VARSIZE_ANY_EXHDR(hash)) != 0) &&
-		!by_role)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("idempotency key \"%s\" was already used for a different request", key),
-				 errdetail("The key queued a batch with another body or create_missing value."),
-				 errhint("Use a new key for a new request; reuse a key only to retry the same request.")));
 	if (VARSIZE_ANY_EXHDR(old_hash) != VARSIZE_ANY_EXHDR(hash) ||
 		memcmp(VARDATA_ANY(old_hash), VARDATA_ANY(hash), VARSIZE_ANY_EXHDR(hash)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("idempotency key \"%s\" was already used for a different request", key),
-				 errdetail("The key queued batch %lld with another body or create_missing value.",
-						   (long long) old_batch),
+				 errmsg("idempotency key \"%s\" was already used for a different request",
+						InventoryPrintable(pstrdup(key))),
+		/* a 1.0 table has no role: the batch may be another role's */
+				 by_role
+				 ? errdetail("The key queued batch %lld with another body or create_missing value.",
+							 (long long) old_batch)
+				 : errdetail("The key queued a batch with another body or create_missing value."),
 				 errhint("Use a new key for a new request; reuse a key only to retry the same request.")));
 	return old_batch;
 }

@@ -41,6 +41,7 @@ extern int	inventory_batch_size;
 extern int	inventory_max_batch_items;
 extern int	inventory_idempotency_retention_s;
 extern int	inventory_debug_hold_ms;
+extern bool inventory_restoring;
 extern int	inventory_lock_timeout_ms;
 extern int	inventory_max_queued_items;
 extern char *inventory_change_source;
@@ -143,6 +144,7 @@ extern void InventoryRecordIdempotencyKey(Oid nspid, const char *key, int64 batc
 #define INVENTORY_TEXT_NONEMPTY		0x01	/* at least one character */
 #define INVENTORY_TEXT_TRIMMED		0x02	/* no leading or trailing space */
 #define INVENTORY_TEXT_SKU			(INVENTORY_TEXT_NONEMPTY | INVENTORY_TEXT_TRIMMED)
+extern char *InventoryPrintable(char *s);
 extern char *InventoryTextProblem(const char *field, const char *s, int len,
 								  int maxchars, int flags);
 

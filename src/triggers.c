@@ -109,9 +109,7 @@ GetLevelColumns(FunctionCallInfo fcinfo, Relation rel)
 static bool
 Restoring(void)
 {
-	const char *value = GetConfigOption("inventory.restoring", true, false);
-
-	return value != NULL && strcmp(value, "on") == 0;
+	return inventory_restoring;
 }
 
 /*

@@ -42,23 +42,47 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "inventory.h"
 
-/* The cached answer, for one schema */
-static bool trust_valid = false;
+/*
+ * The cached answer, for one schema.  Every invalidation of a catalog it
+ * rests on bumps catalog_generation; one of pg_namespace or pg_authid also
+ * bumps schema_generation.  The answer is kept while the generation it was
+ * computed at is current (an invalidation that arrives while it is being
+ * computed makes the next call compute it again).
+ *
+ * The scan for other roles' objects in the schema reads whole catalogs, so
+ * it is not redone on every change of some relation or function anywhere
+ * in the database (autovacuum's statistics, temporary tables): only when
+ * the schema or a role changed (a GRANT CREATE, say), and otherwise at
+ * most every OBJECT_RESCAN_MS while relations or functions change.
+ */
+#define OBJECT_RESCAN_MS	10000
+
+static uint64 catalog_generation = 1;
+static uint64 schema_generation = 1;
+static uint64 trust_generation = 0; /* catalog_generation of the answer */
 static Oid	trust_nspid = InvalidOid;
 static char *trust_problem = NULL;	/* NULL: trusted; in TopMemoryContext */
+static uint64 objects_generation = 0;	/* schema_generation of the scan */
+static Oid	objects_nspid = InvalidOid;
+static char *objects_problem = NULL;	/* in TopMemoryContext */
+static TimestampTz objects_scanned_at = 0;
+static bool objects_pending = false;	/* a change since the scan is unchecked */
 static bool callbacks_registered = false;
 
 /*
- * Forget the cached answer: a catalog row it rests on may have changed.
+ * A catalog row the answer rests on may have changed.
  */
 static void
-TrustInvalidate(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
+TrustInvalidate(Datum arg pg_attribute_unused(), int cacheid,
 				uint32 hashvalue pg_attribute_unused())
 {
-	trust_valid = false;
+	catalog_generation++;
+	if (cacheid == NAMESPACEOID || cacheid == AUTHOID)
+		schema_generation++;
 }
 
 /*
@@ -258,6 +282,7 @@ const char *
 InventoryTrustProblem(Oid nspid)
 {
 	char	   *problem;
+	uint64		generation;
 
 	if (!callbacks_registered)
 	{
@@ -269,20 +294,43 @@ InventoryTrustProblem(Oid nspid)
 		CacheRegisterSyscacheCallback(AUTHOID, TrustInvalidate, (Datum) 0);
 		callbacks_registered = true;
 	}
-	if (trust_valid && trust_nspid == nspid)
+	if (trust_generation == catalog_generation && trust_nspid == nspid &&
+		!(objects_pending &&
+		  TimestampDifferenceExceeds(objects_scanned_at, GetCurrentTimestamp(), OBJECT_RESCAN_MS)))
 		return trust_problem;
 
+	generation = catalog_generation;
 	problem = SchemaProblem(nspid);
 	if (problem == NULL)
 		problem = MemberProblem();
 	if (problem == NULL)
-		problem = SchemaObjectProblem(nspid);
+	{
+		TimestampTz now = GetCurrentTimestamp();
+
+		if (objects_nspid != nspid || objects_generation != schema_generation ||
+			TimestampDifferenceExceeds(objects_scanned_at, now, OBJECT_RESCAN_MS))
+		{
+			uint64		scanned_generation = schema_generation;
+			char	   *found = SchemaObjectProblem(nspid);
+
+			if (objects_problem)
+				pfree(objects_problem);
+			objects_problem = found ? MemoryContextStrdup(TopMemoryContext, found) : NULL;
+			objects_nspid = nspid;
+			objects_generation = scanned_generation;
+			objects_scanned_at = now;
+			objects_pending = false;
+		}
+		else
+			objects_pending = true;
+		problem = objects_problem;
+	}
 
 	if (trust_problem)
 		pfree(trust_problem);
 	trust_problem = problem ? MemoryContextStrdup(TopMemoryContext, problem) : NULL;
 	trust_nspid = nspid;
-	trust_valid = true;
+	trust_generation = generation;
 	return trust_problem;
 }
 

@@ -58,8 +58,9 @@ HasControlCharacter(const char *s, int len)
 	}
 	else
 	{
+		/* the input itself comes back when nothing needed converting */
 		u = (const unsigned char *) pg_server_to_any(s, len, PG_UTF8);
-		ulen = strlen((const char *) u);
+		ulen = (u == (const unsigned char *) s) ? len : (int) strlen((const char *) u);
 	}
 	for (int i = 0; i + 1 < ulen; i++)
 		if (u[i] == 0xc2 && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)
@@ -130,4 +131,18 @@ inventory_check_order_refs(PG_FUNCTION_ARGS)
 	CheckOrderArgument("sku", PG_ARGISNULL(2) ? NULL : PG_GETARG_TEXT_PP(2),
 					   INVENTORY_MAX_SKU_LEN, INVENTORY_TEXT_SKU);
 	PG_RETURN_VOID();
+}
+
+/*
+ * Make a string safe to quote in a message, in place: control characters
+ * (C0 and DEL, which could start a new line of the log) become '?'.
+ * Returns s.
+ */
+char *
+InventoryPrintable(char *s)
+{
+	for (char *p = s; *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
 }

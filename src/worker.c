@@ -83,6 +83,8 @@ static bool recount_due = true; /* count of queued items unknown */
  * or 0; the retry reports who holds it.
  */
 static TimestampTz lock_gave_up_at = 0;
+/* When the current round began: a lock error sooner is no lock_timeout */
+static TimestampTz round_started_at = 0;
 
 /* Who has held rounds back since when with an uncommitted batch, or 0 */
 static int	held_back_pid = 0;
@@ -237,6 +239,8 @@ RunRound(void)
 {
 	InventoryApplyResult result;
 	Oid			nspid;
+
+	round_started_at = GetCurrentTimestamp();
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -517,7 +521,9 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 		/* a round that gave up on a lock is retried at once, quietly */
 		MemoryContextSwitchTo(loop_context);
 		edata = CopyErrorData();
-		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && inventory_lock_timeout_ms > 0)
+		if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE && inventory_lock_timeout_ms > 0 &&
+			TimestampDifferenceExceeds(round_started_at, GetCurrentTimestamp(),
+									   inventory_lock_timeout_ms))
 			lock_gave_up_at = GetCurrentTimestamp();
 		else
 		{
