@@ -14,7 +14,8 @@ use Test::More;
 use Time::HiRes qw(usleep time);
 
 our @EXPORT = qw(inventory_node try_psql poll_until log_lines worker_lines
-  wait_for_log_line worker_pid wait_for_connections $WORKER_LINE $SEARCH_PATH_CONF);
+  wait_for_log_line worker_pid wait_for_connections install_extension $WORKER_LINE
+  $SEARCH_PATH_CONF);
 
 # The extension's objects live in the schema "inventory"; the tests call
 # them unqualified, as an application whose search_path ends with it would.
@@ -163,6 +164,20 @@ sub wait_for_connections
 		usleep(100_000);
 	}
 	return 0;
+}
+
+# In the postgres database of a node made by inventory_node: CREATE
+# EXTENSION, register warehouse $wh as 'Main', run $more_sql (optional),
+# and check (a test) that the worker then finds the extension.
+sub install_extension
+{
+	my ($node, $wh, $more_sql) = @_;
+	$node->safe_psql('postgres', qq{
+	CREATE EXTENSION inventory;
+	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$wh', 'Main');
+} . ($more_sql // ''));
+	ok(poll_until($node, 'postgres', 'SELECT extension_found FROM inventory_worker_status()', 't', 60),
+		'worker is running');
 }
 
 1;

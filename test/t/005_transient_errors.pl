@@ -18,13 +18,9 @@ use InventoryTest;
 my $WH = '5b1e7a9c-0d2f-4e6a-9b3c-1f2e3d4c5b6a';
 
 my $node = inventory_node('transient');
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION inventory;
-	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH', 'Main');
+install_extension($node, $WH, qq{
 	INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand) VALUES ('HELD', '$WH', 1);
 });
-ok(poll_until($node, 'postgres', 'SELECT extension_found FROM inventory_worker_status()', 't', 60),
-	'worker is running');
 my $pid = worker_pid($node);
 
 # A session locks the row the next batch sets.

@@ -17,12 +17,7 @@ use InventoryTest;
 my $WH = '5b1e7a9c-0d2f-4e6a-9b3c-1f2e3d4c5b6a';
 
 my $node = inventory_node('feed', naptime => '10s');
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION inventory;
-	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH', 'Main');
-});
-ok(poll_until($node, 'postgres', 'SELECT extension_found FROM inventory_worker_status()', 't', 60),
-	'worker is running');
+install_extension($node, $WH);
 my $cursor = $node->safe_psql('postgres', 'SELECT COALESCE(max(id), 0) FROM inventory_ledger');
 
 my $listener = $node->background_psql('postgres', on_error_stop => 1);

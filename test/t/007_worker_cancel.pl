@@ -18,12 +18,7 @@ use InventoryTest;
 my $WH = '5b1e7a9c-0d2f-4e6a-9b3c-1f2e3d4c5b6a';
 
 my $node = inventory_node('cancel');
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION inventory;
-	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH', 'Main');
-});
-ok(poll_until($node, 'postgres', 'SELECT extension_found FROM inventory_worker_status()', 't', 60),
-	'worker is running');
+install_extension($node, $WH);
 my $pid = worker_pid($node);
 
 # The worker's cancel error, from the worker with this pid.

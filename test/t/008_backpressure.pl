@@ -21,12 +21,7 @@ my $WH = '5b1e7a9c-0d2f-4e6a-9b3c-1f2e3d4c5b6a';
 my $CAP = 100;
 
 my $node = inventory_node('backpressure', conf => "inventory.max_queued_items = $CAP\n");
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION inventory;
-	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH', 'Main');
-});
-ok(poll_until($node, 'postgres', 'SELECT extension_found FROM inventory_worker_status()', 't', 60),
-	'worker is running');
+install_extension($node, $WH);
 
 # Pause the worker.
 $node->safe_psql('postgres', 'ALTER SYSTEM SET inventory.enabled = off; SELECT pg_reload_conf()');

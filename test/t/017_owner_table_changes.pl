@@ -22,12 +22,7 @@ use InventoryTest;
 my $WH = '5b1e7a9c-0d2f-4e6a-9b3c-1f2e3d4c5b6a';
 
 my $node = inventory_node('owner_changes');
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION inventory;
-	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH', 'Main');
-});
-ok(poll_until($node, 'postgres', 'SELECT extension_found FROM inventory_worker_status()', 't', 60),
-	'worker is running');
+install_extension($node, $WH);
 
 # Queue a batch of items given as [sku, on_hand, description or undef].
 sub adjust
@@ -171,11 +166,13 @@ like(sql("SELECT error FROM inventory_batches WHERE batch_id = $b"), qr/23514/, 
 sql('DROP TRIGGER zz_break ON inventory_levels');
 later_batch_applied('CHECK');
 
-# 7. A statement trigger that updates another level row: an ordinary
-# write, with its ledger row ('direct'); the worker is not wedged.
-sql(qq{
-	INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand) VALUES ('TOTAL', '$WH', 0);
-	INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand) VALUES ('STMT-A', '$WH', 1);
+# A statement trigger of the owner's, counting in the level row TOTAL the
+# UPDATE statements on inventory_levels (sections 7 and 8).
+my $count_updates_trigger = q{
+	CREATE TRIGGER count_updates AFTER UPDATE ON inventory_levels
+		FOR EACH STATEMENT EXECUTE FUNCTION public.count_updates();
+};
+my $count_updates_sql = qq{
 	CREATE FUNCTION public.count_updates() RETURNS trigger LANGUAGE plpgsql AS \$\$
 	BEGIN
 		IF pg_catalog.pg_trigger_depth() = 1 THEN
@@ -184,9 +181,14 @@ sql(qq{
 		END IF;
 		RETURN NULL;
 	END \$\$;
-	CREATE TRIGGER count_updates AFTER UPDATE ON inventory_levels
-		FOR EACH STATEMENT EXECUTE FUNCTION public.count_updates();
-});
+} . $count_updates_trigger;
+
+# 7. A statement trigger that updates another level row: an ordinary
+# write, with its ledger row ('direct'); the worker is not wedged.
+sql(qq{
+	INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand) VALUES ('TOTAL', '$WH', 0);
+	INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand) VALUES ('STMT-A', '$WH', 1);
+$count_updates_sql});
 $b = adjust([ 'STMT-A', 10 ], [ 'STMT-B', 20 ]);
 is(outcome($b), 'applied', 'statement trigger updating another row: the batch is applied');
 is(sql("SELECT on_hand FROM inventory_levels WHERE sku = 'TOTAL'"), '1',
@@ -204,10 +206,7 @@ sql(qq{
 });
 ok(poll_until($node, 'postgres', 'SELECT enabled FROM inventory_worker_status()', 'f', 30),
 	'worker paused');
-sql(q{
-	CREATE TRIGGER count_updates AFTER UPDATE ON inventory_levels
-		FOR EACH STATEMENT EXECUTE FUNCTION public.count_updates();
-});
+sql($count_updates_trigger);
 $b = adjust([ 'STMT-A', 11 ]);
 is(sql('SELECT inventory_process_queue()'), '1', 'inventory_process_queue applies the batch');
 is(sql("SELECT on_hand FROM inventory_levels WHERE sku = 'TOTAL'"), '2', 'the trigger\'s update was made');
@@ -235,17 +234,7 @@ is($node->safe_psql('old10', 'SELECT count(*) FROM inventory_verify()'), '0', '1
 $node->safe_psql('old10', qq{
 	ALTER EXTENSION inventory UPDATE TO '1.1';
 	INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand) VALUES ('TOTAL', '$WH', 0);
-	CREATE FUNCTION public.count_updates() RETURNS trigger LANGUAGE plpgsql AS \$\$
-	BEGIN
-		IF pg_catalog.pg_trigger_depth() = 1 THEN
-			UPDATE inventory.inventory_levels SET on_hand = on_hand + 1
-			 WHERE sku = 'TOTAL' AND warehouse_uuid = '$WH';
-		END IF;
-		RETURN NULL;
-	END \$\$;
-	CREATE TRIGGER count_updates AFTER UPDATE ON inventory_levels
-		FOR EACH STATEMENT EXECUTE FUNCTION public.count_updates();
-	SELECT inventory_adjust('[{"sku": "OLD-A", "warehouse_uuid": "$WH", "on_hand": 7}]');
+$count_updates_sql	SELECT inventory_adjust('[{"sku": "OLD-A", "warehouse_uuid": "$WH", "on_hand": 7}]');
 });
 is($node->safe_psql('old10', 'SELECT inventory_process_queue()'), '1', 'updated to 1.1: the batch is applied');
 is($node->safe_psql('old10', "SELECT string_agg(source, ',' ORDER BY id) FROM inventory_ledger WHERE sku IN ('OLD-A', 'TOTAL') AND id > 2"),
