@@ -10,18 +10,32 @@ OBJS = \
 	src/inventory.o \
 	src/shmem.o \
 	src/adjust.o \
+	src/problems.o \
+	src/item.o \
 	src/idempotency.o \
-	src/ledger.o \
-	src/ledger_append.o \
+	src/round.o \
+	src/retry.o \
 	src/apply.o \
+	src/item_stream.o \
+	src/chunk_writer.o \
+	src/ledger_append.o \
+	src/ledger_ids.o \
+	src/ledger_context.o \
+	src/outer_role.o \
+	src/statement.o \
+	src/schema.o \
+	src/sequence.o \
+	src/id_horizon.o \
+	src/wakeup.o \
+	src/transaction_end.o \
+	src/worker_status.o \
 	src/worker.o \
 	src/blockers.o \
 	src/backpressure.o \
 	src/triggers.o \
 	src/trust.o \
 	src/validate.o \
-	src/statement_origin.o \
-	src/util.o
+	src/statement_origin.o
 
 DATA = $(wildcard inventory--*.sql)
 

@@ -6,7 +6,7 @@
  *	  queuing faster than the worker applies cannot fill the disk.
  *
  * The check runs on every call, so it reads a count kept in shared memory
- * (shmem.c) rather than the queue: each transaction adds the items it
+ * rather than the queue: each transaction adds the items it
  * queued and subtracts the items it applied when it commits (a
  * subtransaction's share is dropped if it rolls back), and the worker sets
  * the count from the table when it starts, when the extension appears, and
@@ -23,12 +23,103 @@
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "port/atomics.h"
 #include "storage/lmgr.h"
+#include "storage/shmem.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include <limits.h>
+
 #include "inventory.h"
+
+/* inventory.max_queued_items (0: no cap) */
+static int	max_queued_items = 10000000;
+
+/* The count of queued items of one database */
+typedef struct QueuedItemsShared
+{
+	pg_atomic_uint32 dboid;		/* database counted, or InvalidOid while
+								 * unknown */
+	pg_atomic_uint64 items;		/* items queued there (as int64) */
+} QueuedItemsShared;
+
+static QueuedItemsShared *shared = NULL;
+
+/* Count the items of the queued batches */
+static InventoryStatement count_queued = {
+	.sql = "SELECT COALESCE(pg_catalog.sum(item_count), 0)::pg_catalog.int8 "
+	"FROM @extschema@.inventory_queue",
+	.nargs = 0
+};
+
+/*
+ * Shared memory needed.
+ */
+Size
+InventoryBackpressureShmemSize(void)
+{
+	return sizeof(QueuedItemsShared);
+}
+
+/*
+ * Create or attach to the count (under AddinShmemInitLock).
+ */
+void
+InventoryBackpressureShmemInit(void)
+{
+	bool		found;
+
+	shared = ShmemInitStruct("inventory queued items", sizeof(QueuedItemsShared), &found);
+	if (found)
+		return;
+	pg_atomic_init_u32(&shared->dboid, InvalidOid);
+	pg_atomic_init_u64(&shared->items, 0);
+}
+
+/*
+ * Set the count of queued items of database dboid (InvalidOid: the count
+ * is unknown).  Transactions committing meanwhile may be counted twice or
+ * not at all; the worker recounts now and then.
+ */
+static void
+QueuedItemsSet(Oid dboid, int64 items)
+{
+	if (shared == NULL)
+		return;
+	pg_atomic_write_u32(&shared->dboid, InvalidOid);
+	pg_memory_barrier();
+	pg_atomic_write_u64(&shared->items, (uint64) items);
+	pg_memory_barrier();
+	pg_atomic_write_u32(&shared->dboid, dboid);
+}
+
+/*
+ * Add delta (negative: items applied) to the count of this database's
+ * queued items, if it is the one counted.  Cannot fail: called after
+ * commit.
+ */
+static void
+QueuedItemsAdd(int64 delta)
+{
+	if (shared == NULL || pg_atomic_read_u32(&shared->dboid) != MyDatabaseId)
+		return;
+	pg_atomic_fetch_add_u64(&shared->items, delta);
+}
+
+/*
+ * The number of items queued in this database, if it is counted.
+ */
+static bool
+QueuedItemsGet(int64 *items)
+{
+	if (shared == NULL || pg_atomic_read_u32(&shared->dboid) != MyDatabaseId)
+		return false;
+	pg_read_barrier();
+	*items = (int64) pg_atomic_read_u64(&shared->items);
+	return true;
+}
 
 /*
  * Net change of the queue by this transaction, per subtransaction nesting
@@ -84,7 +175,7 @@ BackpressureXactCallback(XactEvent event, void *arg pg_attribute_unused())
 	{
 		case XACT_EVENT_COMMIT:
 			if (delta_any && level_delta[1] != 0)
-				InventoryQueuedItemsAdd(level_delta[1]);
+				QueuedItemsAdd(level_delta[1]);
 			ResetDeltas();
 			break;
 		case XACT_EVENT_ABORT:
@@ -119,13 +210,23 @@ BackpressureSubXactCallback(SubXactEvent event,
 }
 
 /*
- * Install the callbacks; called from _PG_init.
+ * Install the callbacks and define the setting; called from _PG_init.  The
+ * count exists only when the library is preloaded, and so the setting.
  */
 void
 InventoryBackpressureInit(void)
 {
 	RegisterXactCallback(BackpressureXactCallback, NULL);
 	RegisterSubXactCallback(BackpressureSubXactCallback, NULL);
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	DefineCustomIntVariable("inventory.max_queued_items",
+							"Most items the queue of the worker's database may hold; inventory_adjust refuses batches beyond it.",
+							"0 turns the limit off. Items of batches queued and not yet applied count, including those of the caller's own open transaction.",
+							&max_queued_items,
+							10000000, 0, INT_MAX,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
 }
 
 /*
@@ -140,18 +241,18 @@ InventoryClaimQueueRoom(int nitems)
 	int64		queued;
 	int64		mine = 0;
 
-	if (inventory_max_queued_items > 0 && InventoryQueuedItemsGet(&queued))
+	if (max_queued_items > 0 && QueuedItemsGet(&queued))
 	{
 		/* and what this transaction queued so far, not committed yet */
 		for (int i = 1; delta_any && i < level_alloc; i++)
 			mine += level_delta[i];
 		queued = Max(queued, 0) + Max(mine, 0);
-		if (queued + nitems > inventory_max_queued_items)
+		if (queued + nitems > max_queued_items)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 					 errmsg("inventory queue is full"),
 					 errdetail("%lld items are queued; this batch of %d items would take the queue beyond inventory.max_queued_items (%d).",
-							   (long long) queued, nitems, inventory_max_queued_items),
+							   (long long) queued, nitems, max_queued_items),
 					 errhint("Nothing was queued. Send the batch again once the worker has applied the backlog; check that it runs and is enabled (inventory_worker_status()).")));
 	}
 	NoteDelta(nitems);
@@ -180,7 +281,6 @@ void
 InventoryRecountQueuedItems(Oid nspid)
 {
 	Oid			queue = OidIsValid(nspid) ? InventoryRelid(nspid, "inventory_queue") : InvalidOid;
-	char	   *sql;
 	bool		isnull;
 	bool		known;
 	int64		before = 0;
@@ -189,28 +289,26 @@ InventoryRecountQueuedItems(Oid nspid)
 
 	if (!OidIsValid(queue))
 	{
-		InventoryQueuedItemsSet(InvalidOid, 0);
+		QueuedItemsSet(InvalidOid, 0);
 		return;
 	}
 	/* never wait here (a TRUNCATE, say): the count is kept until next time */
 	if (!ConditionalLockRelationOid(queue, AccessShareLock))
 		return;
 
-	sql = psprintf("SELECT COALESCE(pg_catalog.sum(item_count), 0)::pg_catalog.int8 FROM %s",
-				   InventoryQualify(nspid, "inventory_queue"));
 	/* a count of the whole table: a sequential scan, whatever the worker's planner settings */
 	guc_level = NewGUCNestLevel();
 	(void) set_config_option("enable_seqscan", "on", PGC_SUSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	PushActiveSnapshot(GetTransactionSnapshot());
-	known = InventoryQueuedItemsGet(&before);
-	if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	known = QueuedItemsGet(&before);
+	if (InventoryStatementRun(&count_queued, nspid, NULL, true, SPI_OK_SELECT) != 1)
 		elog(ERROR, "counting the queued items failed");
 	items = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	PopActiveSnapshot();
 	AtEOXact_GUC(true, guc_level);
 	if (known)
-		InventoryQueuedItemsAdd(items - before);
+		QueuedItemsAdd(items - before);
 	else
-		InventoryQueuedItemsSet(MyDatabaseId, items);
+		QueuedItemsSet(MyDatabaseId, items);
 }

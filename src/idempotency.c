@@ -26,17 +26,83 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
+
+#include <limits.h>
 
 #include "inventory.h"
 
-/* Prepared statements, kept for the session */
-static SPIPlanPtr claim_plan = NULL;
-static SPIPlanPtr lookup_plan = NULL;
-static SPIPlanPtr replace_plan = NULL;
-static SPIPlanPtr record_plan = NULL;
-static Oid	plans_nspid = InvalidOid;
-static bool plans_by_role = false;	/* plans for the table with the role column */
+/* inventory.idempotency_retention, in seconds */
+int			inventory_idempotency_retention_s = 86400;
+
+/*
+ * The statements on the keys, for the table with the role column (1.1 and
+ * later) and without it (1.0, where keys are one namespace and the role
+ * argument is ignored): $1 the role, $2 the key.
+ */
+typedef struct KeyStatements
+{
+	InventoryStatement claim;	/* $3 the request hash */
+	InventoryStatement lookup;	/* $3 the retention in seconds */
+	InventoryStatement replace; /* $3 the request hash */
+	InventoryStatement record;	/* $3 the batch id */
+} KeyStatements;
+
+#define BY_ROLE "role OPERATOR(pg_catalog.=) $1 AND key OPERATOR(pg_catalog.=) $2"
+#define BY_KEY "$1 IS NOT NULL AND key OPERATOR(pg_catalog.=) $2"
+#define KEYS "@extschema@.inventory_idempotency_keys"
+#define LOOKUP(match) \
+	"SELECT request_hash, batch_id, created_at OPERATOR(pg_catalog.<) (pg_catalog.now() " \
+	"OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $3)) FROM " KEYS \
+	" WHERE " match " FOR UPDATE"
+#define REPLACE(match) \
+	"UPDATE " KEYS " SET request_hash = $3, batch_id = 0, created_at = pg_catalog.now() " \
+	"WHERE " match
+#define RECORD(match) "UPDATE " KEYS " SET batch_id = $3 WHERE " match
+
+static KeyStatements role_keys = {
+	.claim = {.sql = "INSERT INTO " KEYS " (role, key, request_hash, batch_id) "
+		"VALUES ($1, $2, $3, 0) ON CONFLICT (role, key) DO NOTHING",
+	.nargs = 3,.argtypes = {NAMEOID, TEXTOID, BYTEAOID}},
+	.lookup = {.sql = LOOKUP(BY_ROLE),.nargs = 3,.argtypes = {NAMEOID, TEXTOID, INT4OID}},
+	.replace = {.sql = REPLACE(BY_ROLE),.nargs = 3,.argtypes = {NAMEOID, TEXTOID, BYTEAOID}},
+	.record = {.sql = RECORD(BY_ROLE),.nargs = 3,.argtypes = {NAMEOID, TEXTOID, INT8OID}},
+};
+
+static KeyStatements shared_keys = {
+	.claim = {.sql = "INSERT INTO " KEYS " (key, request_hash, batch_id) "
+		"SELECT $2, $3, 0 WHERE $1 IS NOT NULL ON CONFLICT (key) DO NOTHING",
+	.nargs = 3,.argtypes = {NAMEOID, TEXTOID, BYTEAOID}},
+	.lookup = {.sql = LOOKUP(BY_KEY),.nargs = 3,.argtypes = {NAMEOID, TEXTOID, INT4OID}},
+	.replace = {.sql = REPLACE(BY_KEY),.nargs = 3,.argtypes = {NAMEOID, TEXTOID, BYTEAOID}},
+	.record = {.sql = RECORD(BY_KEY),.nargs = 3,.argtypes = {NAMEOID, TEXTOID, INT8OID}},
+};
+
+/* Delete expired keys, skipping any a client holds right now */
+static InventoryStatement purge_keys = {
+	.sql = "DELETE FROM " KEYS " WHERE key IN (SELECT key FROM " KEYS " "
+	"WHERE created_at OPERATOR(pg_catalog.<) "
+	"(pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1)) "
+	"FOR UPDATE SKIP LOCKED)",
+	.nargs = 1,
+	.argtypes = {INT4OID}
+};
+
+/*
+ * Define the settings of idempotency keys; called from _PG_init.
+ */
+void
+InventoryIdempotencyInit(void)
+{
+	DefineCustomIntVariable("inventory.idempotency_retention",
+							"How long idempotency keys of inventory_adjust are kept.",
+							"A key older than this may be used again for a new request.",
+							&inventory_idempotency_retention_s,
+							86400, 1, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+}
 
 /*
  * SHA-256 of the request: the mode byte, then the body's text.
@@ -61,67 +127,16 @@ InventoryRequestHash(Jsonb *body, bool create_missing)
 }
 
 /*
- * Prepare the statements for the extension's schema: $1 is the role, $2
- * the key.  Returns whether keys are per role (the table has the role
- * column, version 1.1); without it the role argument is ignored.
+ * The statements for the keys table of schema nspid: per role when it has
+ * the role column (version 1.1 and later), else shared.
  */
-static bool
-PreparePlans(Oid nspid)
+static KeyStatements *
+Statements(Oid nspid, bool *by_role)
 {
-	char	   *keys = InventoryQualify(nspid, "inventory_idempotency_keys");
 	Oid			relid = InventoryRelid(nspid, "inventory_idempotency_keys");
-	bool		by_role = OidIsValid(relid) && get_attnum(relid, "role") != InvalidAttrNumber;
-	Oid			t_claim[3] = {NAMEOID, TEXTOID, BYTEAOID};
-	Oid			t_lookup[3] = {NAMEOID, TEXTOID, INT4OID};
-	Oid			t_record[3] = {NAMEOID, TEXTOID, INT8OID};
-	const char *match;
 
-	if (plans_nspid == nspid && plans_by_role == by_role)
-		return by_role;
-	if (claim_plan)
-	{
-		SPI_freeplan(claim_plan);
-		SPI_freeplan(lookup_plan);
-		SPI_freeplan(replace_plan);
-		SPI_freeplan(record_plan);
-		claim_plan = lookup_plan = replace_plan = record_plan = NULL;
-	}
-	plans_nspid = InvalidOid;
-	match = by_role
-		? "role OPERATOR(pg_catalog.=) $1 AND key OPERATOR(pg_catalog.=) $2"
-		: "$1 IS NOT NULL AND key OPERATOR(pg_catalog.=) $2";
-	claim_plan = InventoryPrepareKept(by_role
-									  ? psprintf("INSERT INTO %s (role, key, request_hash, batch_id) "
-												 "VALUES ($1, $2, $3, 0) ON CONFLICT (role, key) DO NOTHING",
-												 keys)
-									  : psprintf("INSERT INTO %s (key, request_hash, batch_id) "
-												 "SELECT $2, $3, 0 WHERE $1 IS NOT NULL "
-												 "ON CONFLICT (key) DO NOTHING",
-												 keys), 3, t_claim);
-	lookup_plan = InventoryPrepareKept(psprintf("SELECT request_hash, batch_id, "
-												"created_at OPERATOR(pg_catalog.<) (pg_catalog.now() "
-												"OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $3)) "
-												"FROM %s WHERE %s FOR UPDATE",
-												keys, match), 3, t_lookup);
-	replace_plan = InventoryPrepareKept(psprintf("UPDATE %s SET request_hash = $3, batch_id = 0, "
-												 "created_at = pg_catalog.now() WHERE %s",
-												 keys, match), 3, t_claim);
-	record_plan = InventoryPrepareKept(psprintf("UPDATE %s SET batch_id = $3 WHERE %s",
-												keys, match), 3, t_record);
-	plans_nspid = nspid;
-	plans_by_role = by_role;
-	return by_role;
-}
-
-/*
- * The calling role's name, the owner of its keys: the outer role, as
- * inventory_outer_role() reports it, not the SECURITY DEFINER owner.
- */
-static Datum
-KeyRole(void)
-{
-	return DirectFunctionCall1(namein,
-							   CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false)));
+	*by_role = OidIsValid(relid) && get_attnum(relid, "role") != InvalidAttrNumber;
+	return *by_role ? &role_keys : &shared_keys;
 }
 
 /*
@@ -140,21 +155,18 @@ InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash)
 	bytea	   *old_hash;
 	int64		old_batch;
 	bool		expired;
-	bool		by_role = PreparePlans(nspid);
+	bool		by_role;
+	KeyStatements *st = Statements(nspid, &by_role);
 
-	args[0] = KeyRole();
+	args[0] = InventoryOuterRoleName();
 	args[1] = CStringGetTextDatum(key);
 	args[2] = PointerGetDatum(hash);
-	if (SPI_execute_plan(claim_plan, args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "claiming the idempotency key failed");
-	if (SPI_processed == 1)
+	if (InventoryStatementRun(&st->claim, nspid, args, false, SPI_OK_INSERT) == 1)
 		return 0;
 
 	/* The key is taken: by the same request, another, or an expired one. */
 	args[2] = Int32GetDatum(inventory_idempotency_retention_s);
-	if (SPI_execute_plan(lookup_plan, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "looking up the idempotency key failed");
-	if (SPI_processed != 1)
+	if (InventoryStatementRun(&st->lookup, nspid, args, false, SPI_OK_SELECT) != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 				 errmsg("idempotency key \"%s\" changed concurrently",
@@ -167,8 +179,7 @@ InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash)
 	if (expired)
 	{
 		args[2] = PointerGetDatum(hash);
-		if (SPI_execute_plan(replace_plan, args, NULL, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "renewing the idempotency key failed");
+		(void) InventoryStatementRun(&st->replace, nspid, args, false, SPI_OK_UPDATE);
 		return 0;
 	}
 	if (VARSIZE_ANY_EXHDR(old_hash) != VARSIZE_ANY_EXHDR(hash) ||
@@ -193,11 +204,28 @@ void
 InventoryRecordIdempotencyKey(Oid nspid, const char *key, int64 batch_id)
 {
 	Datum		args[3];
+	bool		by_role;
+	KeyStatements *st = Statements(nspid, &by_role);
 
-	(void) PreparePlans(nspid);
-	args[0] = KeyRole();
+	args[0] = InventoryOuterRoleName();
 	args[1] = CStringGetTextDatum(key);
 	args[2] = Int64GetDatum(batch_id);
-	if (SPI_execute_plan(record_plan, args, NULL, false, 0) != SPI_OK_UPDATE || SPI_processed != 1)
+	if (InventoryStatementRun(&st->record, nspid, args, false, SPI_OK_UPDATE) != 1)
 		elog(ERROR, "recording the idempotency key's batch failed");
+}
+
+/*
+ * Delete the keys older than inventory.idempotency_retention, skipping any
+ * a client holds right now (never waiting).  The caller is connected to
+ * SPI.
+ */
+void
+InventoryPurgeIdempotencyKeys(Oid nspid)
+{
+	Datum		args[1];
+
+	if (!OidIsValid(InventoryRelid(nspid, "inventory_idempotency_keys")))
+		return;
+	args[0] = Int32GetDatum(inventory_idempotency_retention_s);
+	(void) InventoryStatementRun(&purge_keys, nspid, args, false, SPI_OK_DELETE);
 }

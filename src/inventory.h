@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * inventory.h
- *	  Shared declarations of the inventory extension.
+ *	  Shared declarations of the inventory extension, grouped by the file
+ *	  that defines them (CONTRIBUTING.md has the map).
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +24,9 @@
 
 #define INVENTORY_EXTENSION_NAME	"inventory"
 
+/* The ledger's source of the apply's rows (inventory.change_source) */
+#define INVENTORY_SOURCE_ADJUST		"adjust"
+
 /* Longest sku, bin_location and description accepted, in characters */
 #define INVENTORY_MAX_SKU_LEN			255
 #define INVENTORY_MAX_BIN_LEN			255
@@ -33,20 +37,19 @@
 /* Largest quantity accepted for on_hand and available (int32) */
 #define INVENTORY_MAX_QUANTITY		PG_INT32_MAX
 
-/* GUC variables (inventory.c) */
-extern char *inventory_database;
-extern int	inventory_naptime_ms;
-extern bool inventory_enabled;
-extern int	inventory_batch_size;
+/* inventory_adjust (adjust.c) */
 extern int	inventory_max_batch_items;
-extern int	inventory_idempotency_retention_s;
-extern int	inventory_debug_hold_ms;
-extern bool inventory_restoring;
-extern int	inventory_lock_timeout_ms;
-extern int	inventory_max_queued_items;
-extern char *inventory_change_source;
+extern void InventoryAdjustInit(void);
 
-/* Applying queued batches (apply.c) */
+/* Idempotency keys (idempotency.c) */
+extern int	inventory_idempotency_retention_s;
+extern void InventoryIdempotencyInit(void);
+extern bytea *InventoryRequestHash(Jsonb *body, bool create_missing);
+extern int64 InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash);
+extern void InventoryRecordIdempotencyKey(Oid nspid, const char *key, int64 batch_id);
+extern void InventoryPurgeIdempotencyKeys(Oid nspid);
+
+/* What one round did (round.c) */
 typedef struct InventoryApplyResult
 {
 	int64		batches_applied;
@@ -57,67 +60,19 @@ typedef struct InventoryApplyResult
 	int			blocking_pid;	/* who held us back, or 0 */
 } InventoryApplyResult;
 
-/* What the worker reports about itself (shmem.c) */
-typedef struct InventoryWorkerStats
-{
-	int			pid;			/* 0 when no worker runs */
-	bool		enabled;		/* inventory.enabled as the worker sees it */
-	bool		extension_found;	/* extension installed in its database */
-	TimestampTz started_at;
-	TimestampTz last_round_at;
-	int64		batches_applied;
-	int64		items_applied;
-	int64		batches_failed;
-	int			waiting_for_pid;	/* holder of an uncommitted earlier batch */
-} InventoryWorkerStats;
-
-/* Shared state and commit-time wake-up (shmem.c) */
-extern void InventoryShmemInit(void);
-extern bool InventoryShmemAvailable(void);
-typedef enum InventoryIdKind
-{
-	INVENTORY_ID_BATCH,			/* inventory_batch_id_seq */
-	INVENTORY_ID_LEDGER,		/* inventory_ledger_id_seq */
-	INVENTORY_NUM_ID_KINDS
-} InventoryIdKind;
-
-extern void InventoryPublishIdBound(InventoryIdKind kind, Oid seqid);
-extern int64 InventoryIdHorizon(InventoryIdKind kind, int64 last_assigned, int *blocking_pid);
-extern void InventoryRegisterWorkerProcess(void);
-extern void InventoryTakeWakeReasons(bool *batches, bool *changes);
-extern void InventoryWakeWorker(void);
-extern void InventoryXactCallback(XactEvent event, void *arg);
-extern void InventoryReportRound(bool enabled, bool extension_found, int blocking_pid,
-								 const InventoryApplyResult *result);
-
-/* Count of queued items in shared memory (shmem.c) */
-extern void InventoryQueuedItemsSet(Oid dboid, int64 items);
-extern void InventoryQueuedItemsAdd(int64 delta);
-extern bool InventoryQueuedItemsGet(int64 *items);
-
-/* Backpressure: the cap on queued items (backpressure.c) */
-extern void InventoryBackpressureInit(void);
-extern void InventoryClaimQueueRoom(int nitems);
-extern void InventoryNoteDequeuedItems(int64 nitems);
-extern void InventoryRecountQueuedItems(Oid nspid);
-
-/* Who stalls the worker's rounds (blockers.c) */
-extern void InventoryReportLockHolders(Oid nspid, TimestampTz gave_up_at, int waited_ms);
-extern void InventoryReportHeldBack(int pid, TimestampTz held_since);
-
-/* Applying queued batches (apply.c) */
+/* One round of the apply (round.c) */
+extern void InventoryRoundInit(void);
+extern int	InventoryRoundItems(void);
+extern bool InventoryRoundItemsDeprecated(void);
 extern void InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 								InventoryApplyResult *result);
-
-/* Ledger and change feed (ledger.c) */
-extern void InventoryLedgerReserveIds(Oid nspid);
-extern int64 InventoryLedgerHorizon(Oid nspid);
 
 /* Appending the apply's ledger rows (ledger_append.c) */
 typedef struct InventoryLedgerAppender InventoryLedgerAppender;
 
 typedef struct InventoryLedgerRow
 {
+	int64		id;				/* taken with InventoryLedgerTakeId */
 	const char *sku;
 	int			skulen;
 	const pg_uuid_t *wh;
@@ -132,43 +87,136 @@ typedef struct InventoryLedgerRow
 } InventoryLedgerRow;
 
 extern InventoryLedgerAppender *InventoryLedgerAppendBegin(Oid nspid);
+extern int64 InventoryLedgerTakeId(InventoryLedgerAppender *a);
 extern void InventoryLedgerAppendRow(InventoryLedgerAppender *a, const InventoryLedgerRow *row);
+extern void InventoryLedgerAppendFlush(InventoryLedgerAppender *a);
 extern void InventoryLedgerAppendEnd(InventoryLedgerAppender *a);
 
-/* Idempotency keys (idempotency.c) */
-extern bytea *InventoryRequestHash(Jsonb *body, bool create_missing);
-extern int64 InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash);
-extern void InventoryRecordIdempotencyKey(Oid nspid, const char *key, int64 batch_id);
+/* Ledger ids and the change feed's horizon (ledger_ids.c) */
+extern Oid	InventoryLedgerSequence(Oid nspid);
+extern void InventoryLedgerPublishIdBound(Oid nspid);
+extern int64 InventoryLedgerHorizon(Oid nspid);
 
-/* Rules for text values (validate.c) */
-#define INVENTORY_TEXT_NONEMPTY		0x01	/* at least one character */
-#define INVENTORY_TEXT_TRIMMED		0x02	/* no leading or trailing space */
-#define INVENTORY_TEXT_SKU			(INVENTORY_TEXT_NONEMPTY | INVENTORY_TEXT_TRIMMED)
-extern char *InventoryPrintable(char *s);
-extern char *InventoryTextProblem(const char *field, const char *s, int len,
-								  int maxchars, int flags);
+/* Settings the ledger trigger reads (ledger_context.c) */
+extern void InventoryLedgerContextInit(void);
+
+/* The role a change is recorded for (outer_role.c) */
+extern Datum InventoryOuterRoleName(void);
+
+/* Row triggers (triggers.c) */
+extern void InventoryTriggersInit(void);
 
 /* Which statements are the apply's own, for the ledger trigger (statement_origin.c) */
 extern void InventoryStatementOriginInit(void);
 extern int	InventoryApplyStatementsBegin(void);
 extern void InventoryApplyStatementsEnd(int save);
 
+/* The extension's SQL statements (statement.c) */
+#define INVENTORY_MAX_ARGS	24
+
+typedef struct InventoryStatement
+{
+	const char *sql;			/* names objects as @extschema@.name */
+	int			nargs;
+	Oid			argtypes[INVENTORY_MAX_ARGS];
+	/* the plan, for the schema it was prepared for */
+	Oid			nspid;
+	NameData	nspname;
+	SPIPlanPtr	plan;
+} InventoryStatement;
+
+/* Rows of arguments of a statement whose arguments are arrays */
+typedef struct InventoryColumns
+{
+	InventoryStatement *st;
+	int			nrows;
+	int			maxrows;
+	Oid			elemtypes[INVENTORY_MAX_ARGS];
+	Datum	   *values[INVENTORY_MAX_ARGS];	/* values[column][row] */
+	bool	   *nulls[INVENTORY_MAX_ARGS];
+} InventoryColumns;
+
+extern SPIPlanPtr InventoryStatementPlan(InventoryStatement *st, Oid nspid);
+extern uint64 InventoryStatementRun(InventoryStatement *st, Oid nspid, Datum *args,
+									bool read_only, int expected);
+extern void InventoryColumnsInit(InventoryColumns *cols, InventoryStatement *st, int maxrows);
+extern int	InventoryColumnsAddRow(InventoryColumns *cols);
+extern bool InventoryColumnsRun(InventoryColumns *cols, Oid nspid, int expected);
+
+/* Where the extension's objects are (schema.c) */
+extern Oid	InventoryExtensionSchema(void);
+extern Oid	InventoryRelid(Oid nspid, const char *relname);
+extern char *InventoryQualify(Oid nspid, const char *name);
+extern Oid	InventoryFunctionSchema(FunctionCallInfo fcinfo);
+
 /* Whether the extension's schema and objects can be trusted (trust.c) */
 extern const char *InventoryTrustProblem(Oid nspid);
 extern void InventoryRequireTrust(Oid nspid);
 extern const char *InventoryTrustHint(void);
 
-/* Background worker (worker.c) */
-extern void InventoryRegisterWorker(void);
-extern PGDLLEXPORT void inventory_worker_main(Datum main_arg);
-
-/* Helpers (util.c) */
-extern Oid	InventoryExtensionSchema(void);
-extern Oid	InventoryRelid(Oid nspid, const char *relname);
-extern char *InventoryQualify(Oid nspid, const char *name);
-extern int64 InventorySequenceLastValue(Oid seqid);
-extern Oid	InventoryFunctionSchema(FunctionCallInfo fcinfo);
-extern SPIPlanPtr InventoryPrepareKept(const char *sql, int nargs, Oid *argtypes);
+/* Rules for values (validate.c) */
+#define INVENTORY_TEXT_NONEMPTY		0x01	/* at least one character */
+#define INVENTORY_TEXT_TRIMMED		0x02	/* no leading or trailing space */
+#define INVENTORY_TEXT_SKU			(INVENTORY_TEXT_NONEMPTY | INVENTORY_TEXT_TRIMMED)
+extern char *InventoryPrintable(char *s);
+extern char *InventoryTextProblem(const char *field, const char *s, int len,
+								  int maxchars, int flags);
 extern bool InventoryParseUuid(const char *s, int len, pg_uuid_t *uuid);
+
+/* The last value of a sequence (sequence.c) */
+extern int64 InventorySequenceLastValue(Oid seqid);
+
+/* Shared memory (shmem.c) */
+extern void InventoryShmemInit(void);
+extern bool InventoryShmemAvailable(void);
+
+/* Id bounds of open transactions, and the horizons they set (id_horizon.c) */
+typedef enum InventoryIdKind
+{
+	INVENTORY_ID_BATCH,			/* inventory_batch_id_seq */
+	INVENTORY_ID_LEDGER,		/* inventory_ledger_id_seq */
+	INVENTORY_NUM_ID_KINDS
+} InventoryIdKind;
+
+extern Size InventoryIdHorizonShmemSize(void);
+extern void InventoryIdHorizonShmemInit(void);
+extern void InventoryPublishIdBound(InventoryIdKind kind, Oid seqid);
+extern bool InventoryIdBoundPublished(InventoryIdKind kind);
+extern void InventoryClearIdBounds(void);
+extern int64 InventoryIdHorizon(InventoryIdKind kind, int64 last_assigned, int *blocking_pid);
+
+/* Waking the worker (wakeup.c) */
+extern Size InventoryWakeupShmemSize(void);
+extern void InventoryWakeupShmemInit(void);
+extern void InventoryRegisterWorkerLatch(void);
+extern void InventoryNoteWakeReasons(bool batches, bool changes);
+extern void InventoryTakeWakeReasons(bool *batches, bool *changes);
+extern void InventoryWakeWorker(void);
+
+/* The end of a transaction that queued batches or wrote ledger rows (transaction_end.c) */
+extern void InventoryTransactionEndInit(void);
+
+/* What the worker reports (worker_status.c) */
+extern Size InventoryWorkerStatusShmemSize(void);
+extern void InventoryWorkerStatusShmemInit(void);
+extern void InventoryWorkerStatusStart(void);
+extern void InventoryReportRound(bool enabled, bool extension_found, int blocking_pid,
+								 const InventoryApplyResult *result);
+
+/* Backpressure: the cap on queued items (backpressure.c) */
+extern Size InventoryBackpressureShmemSize(void);
+extern void InventoryBackpressureShmemInit(void);
+extern void InventoryBackpressureInit(void);
+extern void InventoryClaimQueueRoom(int nitems);
+extern void InventoryNoteDequeuedItems(int64 nitems);
+extern void InventoryRecountQueuedItems(Oid nspid);
+
+/* Who stalls the worker's rounds (blockers.c) */
+extern void InventoryReportLockHolders(Oid nspid, TimestampTz gave_up_at, int waited_ms);
+extern void InventoryReportHeldBack(int pid, TimestampTz held_since);
+
+/* Background worker (worker.c) */
+extern void InventoryWorkerInit(void);
+extern PGDLLEXPORT void inventory_worker_main(Datum main_arg);
 
 #endif							/* INVENTORY_H */

@@ -25,6 +25,9 @@ PG_FUNCTION_INFO_V1(inventory_levels_maintain);
 PG_FUNCTION_INFO_V1(inventory_touch_updated_at);
 PG_FUNCTION_INFO_V1(inventory_reservations_check);
 
+/* inventory.restoring: a dump is being restored */
+static bool restoring = false;
+
 /* Column numbers of inventory_levels, cached per trigger call site */
 typedef struct LevelColumns
 {
@@ -44,6 +47,22 @@ typedef struct ReservationColumns
 	int			line_ref;
 	int			sku;
 } ReservationColumns;
+
+/*
+ * Define inventory.restoring, which the ledger and reservation triggers
+ * (SQL) read too; called from _PG_init.
+ */
+void
+InventoryTriggersInit(void)
+{
+	DefineCustomBoolVariable("inventory.restoring",
+							 "Whether data is being restored (pg_restore), so the ledger and reservation triggers stand aside.",
+							 "Set it for the restoring session, e.g. PGOPTIONS='-c inventory.restoring=on' pg_restore ...: the dump already holds the ledger and the reserved sums.",
+							 &restoring,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+}
 
 /*
  * Check that we are called as a BEFORE ROW trigger on INSERT or UPDATE.
@@ -109,7 +128,7 @@ GetLevelColumns(FunctionCallInfo fcinfo, Relation rel)
 static bool
 Restoring(void)
 {
-	return inventory_restoring;
+	return restoring;
 }
 
 /*

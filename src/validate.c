@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * validate.c
- *	  The rules for the text values of the API (sku, order_ref, line_ref,
- *	  description, bin_location), in one place: inventory_adjust, the order
+ *	  The rules for the values of the API: text (sku, order_ref, line_ref,
+ *	  description, bin_location) and UUIDs, in one place: inventory_adjust, the order
  *	  functions and the row triggers on inventory_levels and
  *	  inventory_reservations all ask here, so a row one of them accepts can
  *	  be addressed by the others.
@@ -145,4 +145,52 @@ InventoryPrintable(char *s)
 		if ((unsigned char) *p < 0x20 || *p == 0x7f)
 			*p = '?';
 	return s;
+}
+
+/*
+ * Value of a hexadecimal digit, or -1.
+ */
+static int
+HexDigitValue(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Parse a UUID in its canonical form (8-4-4-4-12 hexadecimal digits, either
+ * case).  Returns false for anything else.
+ */
+bool
+InventoryParseUuid(const char *s, int len, pg_uuid_t *uuid)
+{
+	int			byte = 0;
+
+	if (len != 36)
+		return false;
+	for (int i = 0; i < 36;)
+	{
+		int			hi,
+					lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (s[i] != '-')
+				return false;
+			i++;
+			continue;
+		}
+		hi = HexDigitValue(s[i]);
+		lo = HexDigitValue(s[i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		uuid->data[byte++] = (unsigned char) ((hi << 4) | lo);
+		i += 2;
+	}
+	return byte == UUID_LEN;
 }

@@ -5,7 +5,7 @@
  *
  * It connects to inventory.database, and in a loop applies rounds of
  * batches while there are any, then sleeps on its latch until a queuing
- * transaction commits (shmem.c) or inventory.naptime passes.  When the
+ * transaction commits (wakeup.c) or inventory.naptime passes.  When the
  * extension is not installed it idles.
  *
  * Errors.  The main loop has the explicit error-recovery block of
@@ -41,7 +41,16 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
+#include <limits.h>
+
 #include "inventory.h"
+
+/* Settings of the worker (defined when the library is preloaded) */
+static char *inventory_database = NULL;
+static int	naptime_ms = 1000;
+static bool enabled = true;
+static int	inventory_lock_timeout_ms = 5000;
+static int	debug_hold_ms = 0;
 
 /* Seconds the postmaster waits before restarting a worker that exited */
 #define WORKER_RESTART_SECONDS	5
@@ -91,12 +100,51 @@ static int	held_back_pid = 0;
 static TimestampTz held_back_since = 0;
 
 /*
- * Register the worker; called from _PG_init when preloaded.
+ * Define the worker's settings and register it (not during pg_upgrade);
+ * called from _PG_init when the library is preloaded.
  */
 void
-InventoryRegisterWorker(void)
+InventoryWorkerInit(void)
 {
 	BackgroundWorker worker;
+
+	DefineCustomStringVariable("inventory.database",
+							   "Database whose queue the inventory worker applies.",
+							   NULL,
+							   &inventory_database,
+							   "postgres",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("inventory.naptime",
+							"Longest time the worker sleeps between checks of the queue.",
+							"The worker is woken at the commit of every transaction that queued a batch; this poll is a safety net.",
+							&naptime_ms,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("inventory.lock_timeout",
+							"Longest time a round of the inventory worker waits for a lock.",
+							"A round that waits longer is rolled back and retried at once, and the worker logs who holds the lock (at most every 10 s while it lasts). 0 waits without limit and reports nothing.",
+							&inventory_lock_timeout_ms,
+							5000, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("inventory.debug_hold_before_commit",
+							"Test only: how long the worker waits between applying a round and committing it.",
+							"Lets crash tests kill the worker while a round is applied but not committed; 0 (the default) in production.",
+							&debug_hold_ms,
+							0, 0, 600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("inventory.enabled",
+							 "Whether the inventory worker applies queued batches.",
+							 "Turn off and reload to pause the worker; batches stay queued.",
+							 &enabled,
+							 true,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	if (IsBinaryUpgrade)
+		return;
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -157,32 +205,6 @@ AnnounceChanges(Oid nspid)
 	snprintf(payload, sizeof(payload), INT64_FORMAT, horizon);
 	Async_Notify("inventory_changes", payload);
 	notified_horizon = horizon;
-}
-
-/*
- * Delete idempotency keys older than inventory.idempotency_retention, once
- * a minute.
- */
-static void
-PurgeIdempotencyKeys(Oid nspid)
-{
-	TimestampTz now = GetCurrentTimestamp();
-	char	   *sql;
-
-	if (!TimestampDifferenceExceeds(last_purge, now, PURGE_INTERVAL_S * 1000))
-		return;
-	last_purge = now;
-	if (!OidIsValid(InventoryRelid(nspid, "inventory_idempotency_keys")))
-		return;
-	/* skip keys a client holds right now: never wait here */
-	sql = psprintf("DELETE FROM %1$s WHERE key IN (SELECT key FROM %1$s "
-				   "WHERE created_at OPERATOR(pg_catalog.<) "
-				   "(pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => %2$d)) "
-				   "FOR UPDATE SKIP LOCKED)",
-				   InventoryQualify(nspid, "inventory_idempotency_keys"),
-				   inventory_idempotency_retention_s);
-	if (SPI_execute(sql, false, 0) != SPI_OK_DELETE)
-		elog(ERROR, "deleting expired idempotency keys failed");
 }
 
 /*
@@ -281,9 +303,8 @@ RunRound(void)
 
 	pgstat_report_activity(STATE_RUNNING, "applying queued inventory batches");
 	SPI_connect();
-	InventoryApplyRound(nspid, inventory_batch_size, PG_INT32_MAX, false, &result);
+	InventoryApplyRound(nspid, InventoryRoundItems(), PG_INT32_MAX, false, &result);
 	AnnounceChanges(nspid);
-	PurgeIdempotencyKeys(nspid);
 	SPI_finish();
 	NoteHeldBack(result.blocking_pid);
 
@@ -292,10 +313,10 @@ RunRound(void)
 	 * applied but not committed, so that a test can kill or cancel the
 	 * worker at exactly that point.
 	 */
-	if (inventory_debug_hold_ms > 0 && result.batches_applied + result.batches_failed > 0)
+	if (debug_hold_ms > 0 && result.batches_applied + result.batches_failed > 0)
 	{
 		pgstat_report_activity(STATE_RUNNING, "inventory worker: holding a round before commit");
-		SleepFor(inventory_debug_hold_ms, true);
+		SleepFor(debug_hold_ms, true);
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -370,6 +391,26 @@ RunRecount(void)
 }
 
 /*
+ * Delete expired idempotency keys (idempotency.c) once a minute, in a
+ * short transaction of its own: not in a round, which holds the level
+ * rows it changed locked until it commits.
+ */
+static void
+RunPurge(void)
+{
+	Oid			nspid = BeginShortTransaction();
+
+	if (OidIsValid(nspid))
+	{
+		SPI_connect();
+		InventoryPurgeIdempotencyKeys(nspid);
+		SPI_finish();
+	}
+	EndShortTransaction();
+	last_purge = GetCurrentTimestamp();
+}
+
+/*
  * One pass of the main loop: do what is due and return how long to sleep
  * (0: go on at once).
  *
@@ -392,10 +433,12 @@ RunDueWork(void)
 	changes_pending |= changes;
 	if (recount_due || TimestampDifferenceExceeds(last_recount, now, RECOUNT_INTERVAL_S * 1000))
 		RunRecount();
+	if (TimestampDifferenceExceeds(last_purge, now, PURGE_INTERVAL_S * 1000))
+		RunPurge();
 
-	apply_due = inventory_enabled &&
+	apply_due = enabled &&
 		(batches || more_queued ||
-		 TimestampDifferenceExceeds(last_apply, now, inventory_naptime_ms));
+		 TimestampDifferenceExceeds(last_apply, now, naptime_ms));
 	announce_due = changes_pending &&
 		TimestampDifferenceExceeds(last_announce, now, ANNOUNCE_INTERVAL_MS);
 	if (apply_due)
@@ -410,14 +453,14 @@ RunDueWork(void)
 		changes_pending = false;
 		last_announce = now;
 	}
-	if (!inventory_enabled)
+	if (!enabled)
 	{
 		InventoryReportRound(false, false, 0, NULL);
 		more_queued = false;
 	}
 
 	/* More to apply: go on at once (CHECK_FOR_INTERRUPTS lets signals in). */
-	if (inventory_enabled && more_queued)
+	if (enabled && more_queued)
 		return 0;
 
 	/*
@@ -426,10 +469,10 @@ RunDueWork(void)
 	 * announcement is due.
 	 */
 	now = GetCurrentTimestamp();
-	if (inventory_enabled)
-		timeout = inventory_naptime_ms - TimestampDifferenceMilliseconds(last_apply, now);
+	if (enabled)
+		timeout = naptime_ms - TimestampDifferenceMilliseconds(last_apply, now);
 	else
-		timeout = inventory_naptime_ms; /* paused: a reload wakes us */
+		timeout = naptime_ms; /* paused: a reload wakes us */
 	if (changes_pending)
 		timeout = Min(timeout, ANNOUNCE_INTERVAL_MS -
 					  TimestampDifferenceMilliseconds(last_announce, now));
@@ -451,7 +494,7 @@ ApplyWorkerSettings(void)
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 
 	/*
-	 * Every statement of a round looks up at most inventory.batch_size keys
+	 * Every statement of a round looks up at most inventory.max_round_items keys
 	 * in tables of any size: index probes are always the right plan, and a
 	 * hash join over a scan of inventory_levels (which a plan cached while
 	 * the table was small would keep) is ruinous.  The same settings are
@@ -463,7 +506,7 @@ ApplyWorkerSettings(void)
 	/* and these short statements never gain from JIT compilation */
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	/* the apply writes one ledger row per item itself */
-	SetConfigOption("inventory.change_source", "adjust", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("inventory.change_source", INVENTORY_SOURCE_ADJUST, PGC_SUSET, PGC_S_OVERRIDE);
 	snprintf(buf, sizeof(buf), "%d", inventory_lock_timeout_ms);
 	SetConfigOption("lock_timeout", buf, PGC_SUSET, PGC_S_OVERRIDE);
 
@@ -476,6 +519,21 @@ ApplyWorkerSettings(void)
 	SetConfigOption("enable_indexscan", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("enable_bitmapscan", "on", PGC_SUSET, PGC_S_OVERRIDE);
 	SetConfigOption("enable_nestloop", "on", PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/*
+ * Say in the log that a deprecated setting is in use, at start and after
+ * each reload.
+ */
+static void
+WarnDeprecatedSettings(void)
+{
+	if (InventoryRoundItemsDeprecated())
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING_DEPRECATED_FEATURE),
+				 errmsg("inventory.batch_size is deprecated and will be removed in a later release"),
+				 errdetail("It is the old name of inventory.max_round_items, and overrides it while set."),
+				 errhint("Set inventory.max_round_items instead, and reset inventory.batch_size.")));
 }
 
 /*
@@ -493,7 +551,9 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 	BackgroundWorkerInitializeConnection(inventory_database, NULL, 0);
 	pgstat_report_appname("inventory worker");
 	ApplyWorkerSettings();
-	InventoryRegisterWorkerProcess();
+	WarnDeprecatedSettings();
+	InventoryRegisterWorkerLatch();
+	InventoryWorkerStatusStart();
 	loop_context = AllocSetContextCreate(TopMemoryContext,
 										 "inventory worker loop",
 										 ALLOCSET_DEFAULT_SIZES);
@@ -546,7 +606,7 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 		/* retry the round after a pause (an error here comes back here) */
 		more_queued = true;
 		if (lock_gave_up_at == 0)
-			SleepFor(Max(inventory_naptime_ms, 1000), true);
+			SleepFor(Max(naptime_ms, 1000), true);
 	}
 	PG_exception_stack = &local_sigjmp_buf;
 
@@ -560,6 +620,7 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			ApplyWorkerSettings();
+			WarnDeprecatedSettings();
 		}
 		MemoryContextSwitchTo(loop_context);
 		timeout = RunDueWork();

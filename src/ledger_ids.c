@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
  *
- * ledger.c
- *	  Support for the ledger and the change feed: who made a change, and up
- *	  to which ledger id readers may safely read.
+ * ledger_ids.c
+ *	  Ledger ids and the change feed: the bound a writer publishes before it
+ *	  takes ledger ids, and up to which id readers may safely read.
  *
  * Ledger ids come from a sequence while the writing transaction is open, so
  * a consumer reading "every change after my cursor" could move its cursor
  * past a change that commits later with a smaller id.  Writers publish a
- * lower bound of their ids before taking any (shmem.c), and
+ * lower bound of their ids before taking any (id_horizon.c), and
  * inventory_changes() reads only up to inventory_ledger_horizon().
  *
  *-------------------------------------------------------------------------
@@ -21,26 +21,14 @@
 
 #include "inventory.h"
 
-PG_FUNCTION_INFO_V1(inventory_outer_role);
 PG_FUNCTION_INFO_V1(inventory_ledger_reserve_ids);
 PG_FUNCTION_INFO_V1(inventory_ledger_horizon);
 
 /*
- * inventory_outer_role(): the role in effect outside SECURITY DEFINER
- * functions (the one SET ROLE chose), recorded in ledger rows.
- */
-Datum
-inventory_outer_role(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_DATUM(DirectFunctionCall1(namein,
-										CStringGetDatum(GetUserNameFromId(GetOuterUserId(), false))));
-}
-
-/*
  * Sequence of ledger ids in the given schema.
  */
-static Oid
-LedgerSequence(Oid nspid)
+Oid
+InventoryLedgerSequence(Oid nspid)
 {
 	Oid			seqid = InventoryRelid(nspid, "inventory_ledger_id_seq");
 
@@ -54,9 +42,9 @@ LedgerSequence(Oid nspid)
  * writing ledger rows.
  */
 void
-InventoryLedgerReserveIds(Oid nspid)
+InventoryLedgerPublishIdBound(Oid nspid)
 {
-	InventoryPublishIdBound(INVENTORY_ID_LEDGER, LedgerSequence(nspid));
+	InventoryPublishIdBound(INVENTORY_ID_LEDGER, InventoryLedgerSequence(nspid));
 }
 
 /*
@@ -67,19 +55,20 @@ int64
 InventoryLedgerHorizon(Oid nspid)
 {
 	int			blocking_pid;
-	int64		last = InventorySequenceLastValue(LedgerSequence(nspid));
+	int64		last = InventorySequenceLastValue(InventoryLedgerSequence(nspid));
 
 	return InventoryIdHorizon(INVENTORY_ID_LEDGER, last, &blocking_pid);
 }
 
 /*
  * inventory_ledger_reserve_ids(): SQL entry point of
- * InventoryLedgerReserveIds, for the ledger trigger.
+ * InventoryLedgerPublishIdBound, for the ledger trigger (its SQL name is
+ * kept: databases at versions 1.0 and 1.1 call it).
  */
 Datum
 inventory_ledger_reserve_ids(PG_FUNCTION_ARGS)
 {
-	InventoryLedgerReserveIds(InventoryFunctionSchema(fcinfo));
+	InventoryLedgerPublishIdBound(InventoryFunctionSchema(fcinfo));
 	PG_RETURN_VOID();
 }
 

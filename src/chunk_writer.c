@@ -1,0 +1,660 @@
+/*-------------------------------------------------------------------------
+ *
+ * chunk_writer.c
+ *	  Apply a chunk of sorted items to the level rows: lock the rows in key
+ *	  order, work out what each item does, write the rows that change, and
+ *	  hand the items to the ledger.
+ *
+ * A chunk holds the items of consecutive keys (a key's items may go on in
+ * the next chunk).  One SELECT ... FOR NO KEY UPDATE locks the existing
+ * rows in key order and reads their values, so the before values are read
+ * under the lock by the apply itself; one set-based UPDATE ... RETURNING
+ * writes the rows that change, and one INSERT ... ON CONFLICT DO NOTHING
+ * ... RETURNING creates the missing ones.  These are ordinary statements:
+ * whatever triggers, rules and constraints the owner added act on them,
+ * and the after values are the rows as RETURNING reports them.
+ *
+ * Ledger ids are taken for the chunk's items before its rows are written,
+ * so that a write an owner's trigger makes while the apply's statement
+ * runs (and the ledger trigger records) comes after the apply's rows in
+ * every key's chain.
+ *
+ * The statements are built from the description of an item (item.c): a
+ * row field is read, compared, applied (the last value given for a key
+ * wins) and written here without code of its own.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "apply.h"
+
+/* One distinct (sku, warehouse) of a chunk */
+typedef struct ApplyKey
+{
+	const char *sku;
+	int			skulen;
+	pg_uuid_t	wh;
+	int			first;			/* its items: items[first .. last] */
+	int			last;
+	bool		found;			/* row exists and is locked by us */
+	bool		settled;		/* written (or left alone): after values known */
+	int64		on_hand;		/* values of the locked row */
+	int64		reserved;
+	Datum		row_values[INVENTORY_MAX_ITEM_FIELDS];	/* its row fields */
+	bool		row_null[INVENTORY_MAX_ITEM_FIELDS];
+	bool		write;			/* the row must be written */
+	int64		final_on_hand;
+	Datum		values[INVENTORY_MAX_ITEM_FIELDS];	/* row fields: last given */
+	bool		given[INVENTORY_MAX_ITEM_FIELDS];
+	int64		after_on_hand;	/* the row as written (RETURNING) */
+	int64		after_reserved;
+} ApplyKey;
+
+/* The row fields (item.c) and their number, found once */
+static int	row_fields[INVENTORY_MAX_ITEM_FIELDS];
+static int	nrow_fields = -1;
+
+/*
+ * Lock the existing rows of the keys given ($1 sku, $2 warehouse) in key
+ * order and read them: sku, warehouse_uuid, on_hand, reserved, then the
+ * row fields.
+ */
+static InventoryStatement lock_rows;
+
+/*
+ * Write rows: $1 sku, $2 warehouse, $3 on_hand, then one array per row
+ * field (NULL: keep the row's value); both return sku, warehouse_uuid,
+ * on_hand and reserved as written.
+ */
+static InventoryStatement update_rows;
+static InventoryStatement insert_rows;
+
+/* Record skipped items in their batches' history rows */
+static InventoryStatement record_skipped = {
+	.sql = "UPDATE @extschema@.inventory_batch_history h "
+	"SET skipped = COALESCE(h.skipped OPERATOR(pg_catalog.||) s.items, s.items) "
+	"FROM (SELECT k.b, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+	"  'item', k.i, 'sku', k.sku, 'warehouse_uuid', k.wh) ORDER BY k.i) AS items "
+	"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+	"  pg_catalog.unnest($3), pg_catalog.unnest($4)) AS k(b, i, sku, wh) "
+	"  GROUP BY k.b) s "
+	"WHERE h.batch_id OPERATOR(pg_catalog.=) s.b",
+	.nargs = 4,
+	.argtypes = {INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, UUIDARRAYOID}
+};
+
+/* Put each batch's skipped items in item order */
+static InventoryStatement sort_skipped = {
+	.sql = "UPDATE @extschema@.inventory_batch_history h "
+	"SET skipped = (SELECT pg_catalog.jsonb_agg(e.v "
+	"  ORDER BY (e.v OPERATOR(pg_catalog.->>) 'item')::pg_catalog.int4) "
+	"  FROM pg_catalog.jsonb_array_elements(h.skipped) AS e(v)) "
+	"WHERE h.batch_id OPERATOR(pg_catalog.=) ANY ($1) AND h.skipped IS NOT NULL",
+	.nargs = 1,
+	.argtypes = {INT8ARRAYOID}
+};
+
+/*
+ * "unnest($first), ..., unnest($last)" into buf.
+ */
+static void
+AppendUnnests(StringInfo buf, int first, int last)
+{
+	for (int i = first; i <= last; i++)
+		appendStringInfo(buf, "%spg_catalog.unnest($%d)", i > first ? ", " : "", i);
+}
+
+/*
+ * Build the statements that read and write the level rows from the row
+ * fields of the item description, once.
+ */
+static void
+BuildRowStatements(void)
+{
+	MemoryContext old;
+	StringInfoData cols;		/* , l.f1, l.f2 */
+	StringInfoData names;		/* , f1, f2 */
+	StringInfoData sets;		/* , f1 = COALESCE(k.f1, l.f1), ... */
+	StringInfoData vals;		/* , k.f1, k.f2 */
+	StringInfoData sql;
+	InventoryStatement *writes[2] = {&update_rows, &insert_rows};
+	int			nargs = 3;
+
+	if (nrow_fields >= 0)
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	initStringInfo(&cols);
+	initStringInfo(&names);
+	initStringInfo(&sets);
+	initStringInfo(&vals);
+	nrow_fields = 0;
+	for (int f = 0; f < inventory_num_item_fields; f++)
+	{
+		const char *col;
+
+		if (inventory_item_fields[f].role != INVENTORY_FIELD_ROW)
+			continue;
+		row_fields[nrow_fields++] = f;
+		col = quote_identifier(inventory_item_fields[f].name);
+		appendStringInfo(&cols, ", l.%s", col);
+		appendStringInfo(&names, ", %s", col);
+		appendStringInfo(&sets, ", %s = COALESCE(k.%s, l.%s)", col, col, col);
+		appendStringInfo(&vals, ", k.%s", col);
+	}
+	if (3 + nrow_fields > INVENTORY_MAX_ARGS)
+		elog(ERROR, "too many row fields for an inventory statement");
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "SELECT l.sku, l.warehouse_uuid, l.on_hand, l.reserved%s "
+					 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS k(sku, wh) "
+					 "JOIN @extschema@.inventory_levels AS l ON l.sku OPERATOR(pg_catalog.=) k.sku "
+					 "  AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh "
+					 "ORDER BY l.sku, l.warehouse_uuid FOR NO KEY UPDATE OF l", cols.data);
+	lock_rows.sql = sql.data;
+	lock_rows.nargs = 2;
+	lock_rows.argtypes[0] = TEXTARRAYOID;
+	lock_rows.argtypes[1] = UUIDARRAYOID;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "UPDATE @extschema@.inventory_levels AS l SET on_hand = k.on_hand%s "
+					 "FROM ROWS FROM (", sets.data);
+	AppendUnnests(&sql, 1, nargs + nrow_fields);
+	appendStringInfo(&sql, ") AS k(sku, wh, on_hand%s) "
+					 "WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
+					 "AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh "
+					 "RETURNING l.sku, l.warehouse_uuid, l.on_hand, l.reserved", names.data);
+	update_rows.sql = sql.data;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO @extschema@.inventory_levels AS l "
+					 "(sku, warehouse_uuid, on_hand%s) SELECT k.sku, k.wh, k.on_hand%s "
+					 "FROM ROWS FROM (", names.data, vals.data);
+	AppendUnnests(&sql, 1, nargs + nrow_fields);
+	appendStringInfo(&sql, ") AS k(sku, wh, on_hand%s) ORDER BY k.sku, k.wh "
+					 "ON CONFLICT (sku, warehouse_uuid) DO NOTHING "
+					 "RETURNING l.sku, l.warehouse_uuid, l.on_hand, l.reserved", names.data);
+	insert_rows.sql = sql.data;
+
+	for (int w = 0; w < 2; w++)
+	{
+		writes[w]->nargs = nargs + nrow_fields;
+		writes[w]->argtypes[0] = TEXTARRAYOID;
+		writes[w]->argtypes[1] = UUIDARRAYOID;
+		writes[w]->argtypes[2] = INT8ARRAYOID;
+		for (int i = 0; i < nrow_fields; i++)
+			writes[w]->argtypes[nargs + i] =
+				get_array_type(InventoryValueType(inventory_item_fields[row_fields[i]].kind));
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Find a key in the sorted keys array, or return NULL.
+ */
+static ApplyKey *
+FindKey(ApplyKey *keys, int nkeys, const char *sku, int skulen, const pg_uuid_t *wh)
+{
+	int			lo = 0,
+				hi = nkeys - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = InventoryCompareKeys(sku, skulen, wh,
+											 keys[mid].sku, keys[mid].skulen, &keys[mid].wh);
+
+		if (c == 0)
+			return &keys[mid];
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/*
+ * The key of a result row whose first two columns are sku and warehouse.
+ */
+static ApplyKey *
+RowKey(ApplyKey *keys, int nkeys, HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+	text	   *sku = DatumGetTextPP(SPI_getbinval(tup, desc, 1, &isnull));
+	pg_uuid_t  *wh = DatumGetUUIDP(SPI_getbinval(tup, desc, 2, &isnull));
+	ApplyKey   *k = FindKey(keys, nkeys, VARDATA_ANY(sku), VARSIZE_ANY_EXHDR(sku), wh);
+
+	/* a trigger the owner added changed the key of a row being written */
+	if (k == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+				 errmsg("inventory level row (\"%s\", %s) was not one the batch writes",
+						text_to_cstring(sku),
+						DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(wh)))),
+				 errdetail("A trigger on inventory_levels changed the key of a row the apply wrote.")));
+	return k;
+}
+
+/*
+ * Run one of the apply's own writes of inventory_levels: the ledger
+ * trigger skips it (the apply writes a ledger row per item itself), but
+ * not the writes that triggers added by the owner make meanwhile
+ * (statement_origin.c).
+ */
+static void
+RunOwnWrite(InventoryColumns *cols, Oid nspid, int expected)
+{
+	int			save = InventoryApplyStatementsBegin();
+
+	PG_TRY();
+	{
+		(void) InventoryColumnsRun(cols, nspid, expected);
+	}
+	PG_FINALLY();
+	{
+		InventoryApplyStatementsEnd(save);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Lock the existing rows of the keys that are neither found nor settled,
+ * in key order, and read their values (under the lock, so that reserved
+ * cannot change until we commit).  The keys whose row exists are marked
+ * found.  Allocates the values read in keys_cxt; the statement's arguments
+ * in the current memory context.
+ */
+static void
+LockKeyRows(Oid nspid, ApplyKey *keys, int nkeys, MemoryContext keys_cxt)
+{
+	InventoryColumns cols;
+
+	InventoryColumnsInit(&cols, &lock_rows, nkeys);
+	for (int i = 0; i < nkeys; i++)
+	{
+		ApplyKey   *k = &keys[i];
+		int			r;
+
+		if (k->found || k->settled)
+			continue;
+		r = InventoryColumnsAddRow(&cols);
+		cols.values[0][r] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
+		cols.values[1][r] = UUIDPGetDatum(&k->wh);
+	}
+	if (!InventoryColumnsRun(&cols, nspid, SPI_OK_SELECT))
+		return;
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		ApplyKey   *k = RowKey(keys, nkeys, tup, desc);
+		bool		isnull;
+
+		k->found = true;
+		k->on_hand = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		k->reserved = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		for (int i = 0; i < nrow_fields; i++)
+		{
+			int			f = row_fields[i];
+			Datum		d = SPI_getbinval(tup, desc, 5 + i, &k->row_null[f]);
+			MemoryContext old = MemoryContextSwitchTo(keys_cxt);
+
+			if (!k->row_null[f])
+				k->row_values[f] = InventoryValueCopy(inventory_item_fields[f].kind, d);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Work out what the items of one key do, in order, starting from the row
+ * as it is (k->found, and the values read under its lock): which are
+ * skipped, each one's values before and after, and what must be written.
+ * A row that would not change is not written.
+ */
+static void
+EvaluateKey(ApplyKey *k, ApplyItem *items)
+{
+	bool		exists = k->found;
+	int64		on_hand = k->found ? k->on_hand : 0;
+	int64		reserved = k->found ? k->reserved : 0;
+	bool		applied = false;
+	bool		changes;
+
+	memset(k->given, 0, sizeof(k->given));
+	for (int i = k->first; i <= k->last; i++)
+	{
+		ApplyItem  *it = &items[i];
+		const InventoryItemField *op = &inventory_item_fields[it->op];
+
+		it->skipped = !exists && !it->create_missing;
+		if (it->skipped)
+			continue;
+		exists = true;
+		it->on_hand_before = on_hand;
+		it->reserved_before = reserved;
+		it->reserved_after = reserved;
+		if (!op->operation(it->operand, on_hand, reserved, &on_hand))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("on_hand would be out of range for sku \"%.*s\"",
+							it->skulen, it->sku)));
+		it->on_hand_after = on_hand;
+		/* the last value given for a key wins */
+		for (int j = 0; j < nrow_fields; j++)
+		{
+			int			f = row_fields[j];
+
+			if (it->given[f])
+			{
+				k->values[f] = it->values[f];
+				k->given[f] = true;
+			}
+		}
+		applied = true;
+	}
+	k->final_on_hand = on_hand;
+	changes = !k->found || on_hand != k->on_hand;
+	for (int j = 0; j < nrow_fields && !changes; j++)
+	{
+		int			f = row_fields[j];
+
+		changes = k->given[f] &&
+			(k->row_null[f] ||
+			 !InventoryValueEqual(inventory_item_fields[f].kind, k->values[f], k->row_values[f]));
+	}
+	k->write = applied && changes;
+}
+
+/*
+ * Settle a key with the row as it is: nothing was written.
+ */
+static void
+SettleUnwritten(ApplyKey *k)
+{
+	k->settled = true;
+	k->after_on_hand = k->found ? k->on_hand : 0;
+	k->after_reserved = k->found ? k->reserved : 0;
+}
+
+/*
+ * Settle the keys whose rows a write returned: their after values are the
+ * row as written, whatever triggers the owner added did to it.
+ */
+static void
+SettleReturned(ApplyKey *keys, int nkeys)
+{
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		ApplyKey   *k = RowKey(keys, nkeys, tup, desc);
+		bool		isnull;
+
+		k->found = true;
+		k->settled = true;
+		k->after_on_hand = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+		k->after_reserved = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
+ * Write the rows of the keys found (insert = false) or missing (insert =
+ * true) and not settled: with their final values when they change, else
+ * not at all.  Settles them.
+ */
+static void
+WriteRows(Oid nspid, ApplyKey *keys, int nkeys, bool insert)
+{
+	InventoryColumns cols;
+
+	InventoryColumnsInit(&cols, insert ? &insert_rows : &update_rows, nkeys);
+	for (int i = 0; i < nkeys; i++)
+	{
+		ApplyKey   *k = &keys[i];
+		int			r;
+
+		if (k->settled || k->found == insert)
+			continue;
+		if (!k->write)
+		{
+			/* nothing to write (or every item skipped): the row stays */
+			SettleUnwritten(k);
+			continue;
+		}
+		r = InventoryColumnsAddRow(&cols);
+		cols.values[0][r] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
+		cols.values[1][r] = UUIDPGetDatum(&k->wh);
+		cols.values[2][r] = Int64GetDatum(k->final_on_hand);
+		for (int j = 0; j < nrow_fields; j++)
+		{
+			int			f = row_fields[j];
+
+			cols.values[3 + j][r] = k->values[f];
+			cols.nulls[3 + j][r] = !k->given[f];
+		}
+	}
+	if (cols.nrows > 0)
+	{
+		RunOwnWrite(&cols, nspid, insert ? SPI_OK_INSERT_RETURNING : SPI_OK_UPDATE_RETURNING);
+		SettleReturned(keys, nkeys);
+	}
+
+	/*
+	 * An existing row the UPDATE did not return was left alone by a BEFORE
+	 * trigger the owner added (it returned NULL): it keeps its values.
+	 */
+	if (!insert)
+		for (int i = 0; i < nkeys; i++)
+			if (keys[i].found && !keys[i].settled)
+				SettleUnwritten(&keys[i]);
+}
+
+/*
+ * Take a ledger id for every applied item that has none, in key order
+ * then item order (the order of each key's chain).
+ */
+static void
+TakeLedgerIds(InventoryLedgerAppender *ledger, ApplyItem *items, int nitems)
+{
+	for (int i = 0; i < nitems; i++)
+		if (!items[i].skipped && items[i].ledger_id == 0)
+			items[i].ledger_id = InventoryLedgerTakeId(ledger);
+}
+
+/*
+ * Lock, evaluate and write the rows of a chunk's keys: existing rows
+ * first, then the missing rows that items create.  A row someone else
+ * created meanwhile is locked, evaluated again and updated; a row a BEFORE
+ * INSERT trigger of the owner suppressed stays missing.
+ */
+static void
+WriteKeys(Oid nspid, InventoryLedgerAppender *ledger, ApplyKey *keys, int nkeys,
+		  ApplyItem *items, int nitems, MemoryContext keys_cxt)
+{
+	LockKeyRows(nspid, keys, nkeys, keys_cxt);
+	for (int i = 0; i < nkeys; i++)
+		EvaluateKey(&keys[i], items);
+	TakeLedgerIds(ledger, items, nitems);
+	WriteRows(nspid, keys, nkeys, false);
+	WriteRows(nspid, keys, nkeys, true);
+
+	/* the keys still unsettled lost the race for their insert */
+	LockKeyRows(nspid, keys, nkeys, keys_cxt);
+	for (int i = 0; i < nkeys; i++)
+	{
+		ApplyKey   *k = &keys[i];
+
+		if (k->settled)
+			continue;
+		if (k->found)
+			EvaluateKey(k, items);
+		else
+			SettleUnwritten(k); /* the insert was suppressed: still missing */
+	}
+	TakeLedgerIds(ledger, items, nitems);
+	WriteRows(nspid, keys, nkeys, false);
+}
+
+/*
+ * Append the ledger row of every applied item.
+ */
+static void
+WriteLedger(InventoryLedgerAppender *ledger, ApplyItem *items, int nitems)
+{
+	int			note = InventoryItemNoteField();
+
+	for (int i = 0; i < nitems; i++)
+	{
+		ApplyItem  *it = &items[i];
+		InventoryLedgerRow row;
+
+		if (it->skipped)
+			continue;
+		row.id = it->ledger_id;
+		row.sku = it->sku;
+		row.skulen = it->skulen;
+		row.wh = &it->wh;
+		row.batch_id = it->batch_id;
+		row.item = it->pos;
+		row.description = it->given[note] ? DatumGetTextPP(it->values[note]) : NULL;
+		row.role = it->queued_by;
+		row.on_hand_before = it->on_hand_before;
+		row.on_hand_after = it->on_hand_after;
+		row.reserved_before = it->reserved_before;
+		row.reserved_after = it->reserved_after;
+		InventoryLedgerAppendRow(ledger, &row);
+	}
+	InventoryLedgerAppendFlush(ledger);
+}
+
+/*
+ * Record the skipped items of each batch in its history row, appending in
+ * item order (InventorySortSkipped sorts them at the end).
+ */
+static void
+WriteSkipped(Oid nspid, ApplyItem *items, int nitems)
+{
+	InventoryColumns cols;
+
+	InventoryColumnsInit(&cols, &record_skipped, nitems);
+	for (int i = 0; i < nitems; i++)
+	{
+		ApplyItem  *it = &items[i];
+		int			r;
+
+		if (!it->skipped)
+			continue;
+		r = InventoryColumnsAddRow(&cols);
+		cols.values[0][r] = Int64GetDatum(it->batch_id);
+		cols.values[1][r] = Int32GetDatum(it->pos);
+		cols.values[2][r] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
+		cols.values[3][r] = UUIDPGetDatum(&it->wh);
+	}
+	(void) InventoryColumnsRun(&cols, nspid, SPI_OK_UPDATE);
+}
+
+/*
+ * Put the skipped items recorded in the given batches' history rows (an
+ * int8[] of ids) in item order.
+ */
+void
+InventorySortSkipped(Oid nspid, Datum idarr)
+{
+	(void) InventoryStatementRun(&sort_skipped, nspid, &idarr, false, SPI_OK_UPDATE);
+}
+
+/*
+ * Whether two items have the same key.
+ */
+static bool
+SameKey(const ApplyItem *x, const ApplyItem *y)
+{
+	return InventoryCompareKeys(x->sku, x->skulen, &x->wh, y->sku, y->skulen, &y->wh) == 0;
+}
+
+/*
+ * Apply a chunk of items, sorted by key then queue order.  Allocates in a
+ * memory context of its own, freed before returning.  Sets *skipped when
+ * an item was skipped; returns the number of items applied.
+ */
+int64
+InventoryWriteChunk(Oid nspid, InventoryLedgerAppender *ledger, ApplyItem *items,
+					int nitems, bool *skipped)
+{
+	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
+													"inventory apply chunk",
+													ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
+	ApplyKey   *keys;
+	int			nkeys = 0;
+	int64		applied = 0;
+
+	BuildRowStatements();
+	for (int i = 0; i < nitems; i++)
+		if (i == 0 || !SameKey(&items[i - 1], &items[i]))
+			nkeys++;
+	keys = palloc0(sizeof(ApplyKey) * nkeys);
+	nkeys = 0;
+	for (int i = 0; i < nitems; i++)
+	{
+		ApplyItem  *it = &items[i];
+
+		if (i == 0 || !SameKey(&items[i - 1], it))
+		{
+			ApplyKey   *k = &keys[nkeys++];
+
+			k->sku = it->sku;
+			k->skulen = it->skulen;
+			k->wh = it->wh;
+			k->first = i;
+		}
+		keys[nkeys - 1].last = i;
+	}
+
+	WriteKeys(nspid, ledger, keys, nkeys, items, nitems, chunk_cxt);
+
+	/*
+	 * A key's items chain from the values read under the lock; its last
+	 * applied item ends at the row as actually written, so that a trigger
+	 * the owner added that changes the row is recorded as it acted.
+	 */
+	for (int i = 0; i < nkeys; i++)
+	{
+		ApplyKey   *k = &keys[i];
+
+		for (int j = k->last; j >= k->first; j--)
+		{
+			if (items[j].skipped)
+				continue;
+			items[j].on_hand_after = k->after_on_hand;
+			items[j].reserved_after = k->after_reserved;
+			break;
+		}
+	}
+
+	WriteLedger(ledger, items, nitems);
+	WriteSkipped(nspid, items, nitems);
+	for (int i = 0; i < nitems; i++)
+	{
+		if (items[i].skipped)
+			*skipped = true;
+		else
+			applied++;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(chunk_cxt);
+	return applied;
+}

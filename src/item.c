@@ -1,0 +1,238 @@
+/*-------------------------------------------------------------------------
+ *
+ * item.c
+ *	  The fields of an item of inventory_adjust and its operations (see
+ *	  item.h), and how each kind of value is stored.
+ *
+ * To add a field stored on the level row: add its column to
+ * inventory_levels (install and update scripts) and an entry with role
+ * INVENTORY_FIELD_ROW here.  Validation checks it by its kind, and the
+ * apply reads it from queued items, sorts it, locks and reads the row's
+ * value, applies the last value given for a key and writes the column.
+ * To add an operation: an entry with role INVENTORY_FIELD_OPERATION and a
+ * function giving its effect.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/numeric.h"
+#include "utils/uuid.h"
+
+#include "inventory.h"
+#include "item.h"
+
+/*
+ * on_hand: the row's on_hand becomes the operand.
+ */
+static bool
+SetOnHand(int64 operand, int64 on_hand pg_attribute_unused(),
+		  int64 reserved pg_attribute_unused(), int64 *new_on_hand)
+{
+	*new_on_hand = operand;
+	return true;
+}
+
+/*
+ * available: on_hand becomes the operand plus what is reserved, so that
+ * available is the operand (Sellbrite's "available" adjustment, which
+ * avoids deducting open orders twice).
+ */
+static bool
+SetAvailable(int64 operand, int64 on_hand pg_attribute_unused(), int64 reserved,
+			 int64 *new_on_hand)
+{
+	return !pg_add_s64_overflow(operand, reserved, new_on_hand);
+}
+
+/*
+ * The fields, in the order their problems are listed.  The key fields come
+ * first (INVENTORY_FIELD_SKU, INVENTORY_FIELD_WAREHOUSE).
+ */
+const InventoryItemField inventory_item_fields[] = {
+	{"sku", INVENTORY_FIELD_KEY, INVENTORY_VALUE_TEXT,
+	INVENTORY_MAX_SKU_LEN, INVENTORY_TEXT_SKU, NULL},
+	{"warehouse_uuid", INVENTORY_FIELD_KEY, INVENTORY_VALUE_UUID, 0, 0, NULL},
+	{"on_hand", INVENTORY_FIELD_OPERATION, INVENTORY_VALUE_QUANTITY, 0, 0, SetOnHand},
+	{"available", INVENTORY_FIELD_OPERATION, INVENTORY_VALUE_QUANTITY, 0, 0, SetAvailable},
+	{"description", INVENTORY_FIELD_NOTE, INVENTORY_VALUE_TEXT,
+	INVENTORY_MAX_DESCRIPTION_LEN, 0, NULL},
+	{"bin_location", INVENTORY_FIELD_ROW, INVENTORY_VALUE_TEXT, INVENTORY_MAX_BIN_LEN, 0, NULL},
+	{"cost", INVENTORY_FIELD_ROW, INVENTORY_VALUE_MONEY, 0, 0, NULL},
+};
+
+const int	inventory_num_item_fields = lengthof(inventory_item_fields);
+
+StaticAssertDecl(lengthof(inventory_item_fields) <= INVENTORY_MAX_ITEM_FIELDS,
+				 "too many item fields for INVENTORY_MAX_ITEM_FIELDS");
+
+/*
+ * Number of the field with the given name, or -1.
+ */
+int
+InventoryItemFieldByName(const char *name, int len)
+{
+	for (int f = 0; f < inventory_num_item_fields; f++)
+		if (strncmp(inventory_item_fields[f].name, name, len) == 0 &&
+			inventory_item_fields[f].name[len] == '\0')
+			return f;
+	return -1;
+}
+
+/*
+ * Number of the note field, recorded in the ledger's description column.
+ */
+int
+InventoryItemNoteField(void)
+{
+	for (int f = 0; f < inventory_num_item_fields; f++)
+		if (inventory_item_fields[f].role == INVENTORY_FIELD_NOTE)
+			return f;
+	elog(ERROR, "inventory items have no note field");
+	return -1;					/* keep compiler quiet */
+}
+
+/*
+ * SQL type a kind of value is stored as.
+ */
+Oid
+InventoryValueType(InventoryValueKind kind)
+{
+	switch (kind)
+	{
+		case INVENTORY_VALUE_TEXT:
+			return TEXTOID;
+		case INVENTORY_VALUE_UUID:
+			return UUIDOID;
+		case INVENTORY_VALUE_QUANTITY:
+			return INT8OID;
+		case INVENTORY_VALUE_MONEY:
+			return NUMERICOID;
+	}
+	elog(ERROR, "unknown inventory value kind %d", (int) kind);
+	return InvalidOid;			/* keep compiler quiet */
+}
+
+/*
+ * A validated JSON value of a queued item as a Datum of its SQL type,
+ * pointing into the JSON value where it can.
+ */
+Datum
+InventoryValueDatum(InventoryValueKind kind, const char *field, const JsonbValue *v)
+{
+	bool		overflow = false;
+	int32		n;
+	pg_uuid_t  *uuid;
+
+	switch (kind)
+	{
+		case INVENTORY_VALUE_TEXT:
+			if (v->type == jbvString)
+				return PointerGetDatum(cstring_to_text_with_len(v->val.string.val,
+																v->val.string.len));
+			break;
+		case INVENTORY_VALUE_UUID:
+			uuid = palloc(sizeof(pg_uuid_t));
+			if (v->type == jbvString &&
+				InventoryParseUuid(v->val.string.val, v->val.string.len, uuid))
+				return UUIDPGetDatum(uuid);
+			break;
+		case INVENTORY_VALUE_QUANTITY:
+			if (v->type != jbvNumeric)
+				break;
+			n = numeric_int4_opt_error(v->val.numeric, &overflow);
+			if (!overflow)
+				return Int64GetDatum((int64) n);
+			break;
+		case INVENTORY_VALUE_MONEY:
+			if (v->type == jbvNumeric)
+				return NumericGetDatum(v->val.numeric);
+			break;
+	}
+	elog(ERROR, "queued item has an invalid \"%s\"", field);
+	return (Datum) 0;			/* keep compiler quiet */
+}
+
+/*
+ * Whether a kind of value is passed by value, and its length.
+ */
+static void
+ValueLayout(InventoryValueKind kind, bool *byval, int *typlen)
+{
+	*byval = false;
+	*typlen = -1;
+	switch (kind)
+	{
+		case INVENTORY_VALUE_QUANTITY:
+			*byval = true;
+			*typlen = sizeof(int64);
+			return;
+		case INVENTORY_VALUE_UUID:
+			*byval = false;
+			*typlen = UUID_LEN;
+			return;
+		case INVENTORY_VALUE_TEXT:
+		case INVENTORY_VALUE_MONEY:
+			return;				/* varlena */
+	}
+}
+
+/*
+ * Bytes a value takes in memory.
+ */
+Size
+InventoryValueSize(InventoryValueKind kind, Datum value)
+{
+	bool		byval;
+	int			typlen;
+
+	ValueLayout(kind, &byval, &typlen);
+	return byval ? 0 : datumGetSize(value, byval, typlen);
+}
+
+/*
+ * A copy of a value in the current memory context.
+ */
+Datum
+InventoryValueCopy(InventoryValueKind kind, Datum value)
+{
+	bool		byval;
+	int			typlen;
+
+	ValueLayout(kind, &byval, &typlen);
+	return datumCopy(value, byval, typlen);
+}
+
+/*
+ * Whether two values are the same (bytewise, as stored).
+ */
+bool
+InventoryValueEqual(InventoryValueKind kind, Datum a, Datum b)
+{
+	bool		byval;
+	int			typlen;
+
+	ValueLayout(kind, &byval, &typlen);
+	return datum_image_eq(a, b, byval, typlen);
+}
+
+/*
+ * Order of (sku, warehouse) keys: bytewise sku (collation "C", as the
+ * table's), then uuid.  The apply locks rows in this order.
+ */
+int
+InventoryCompareKeys(const char *sku1, int len1, const pg_uuid_t *wh1,
+					 const char *sku2, int len2, const pg_uuid_t *wh2)
+{
+	int			c = memcmp(sku1, sku2, Min(len1, len2));
+
+	if (c != 0)
+		return c;
+	if (len1 != len2)
+		return len1 < len2 ? -1 : 1;
+	return memcmp(wh1->data, wh2->data, UUID_LEN);
+}

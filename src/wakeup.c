@@ -1,0 +1,129 @@
+/*-------------------------------------------------------------------------
+ *
+ * wakeup.c
+ *	  Waking the worker: where its latch is, and why it was woken.
+ *
+ * inventory_adjust() only marks its transaction; when the transaction ends
+ * (transaction_end.c) the reason is recorded here and the worker's latch
+ * set, so the worker applies a batch as soon as it is committed, and
+ * never misses a reason set while it was busy.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+
+#include "inventory.h"
+
+typedef struct WakeupShared
+{
+	slock_t		mutex;			/* protects worker_procno */
+	int			worker_procno;	/* pgprocno of the worker, or -1 */
+	pg_atomic_uint32 batches_waiting;	/* a batch was queued (or released) */
+	pg_atomic_uint32 changes_waiting;	/* ledger rows were committed */
+} WakeupShared;
+
+static WakeupShared *shared = NULL;
+
+/*
+ * Shared memory needed.
+ */
+Size
+InventoryWakeupShmemSize(void)
+{
+	return sizeof(WakeupShared);
+}
+
+/*
+ * Create or attach to the wake-up state (under AddinShmemInitLock).
+ */
+void
+InventoryWakeupShmemInit(void)
+{
+	bool		found;
+
+	shared = ShmemInitStruct("inventory wakeup", sizeof(WakeupShared), &found);
+	if (found)
+		return;
+	SpinLockInit(&shared->mutex);
+	shared->worker_procno = -1;
+	pg_atomic_init_u32(&shared->batches_waiting, 0);
+	pg_atomic_init_u32(&shared->changes_waiting, 0);
+}
+
+/*
+ * Forget the worker's latch when it exits.
+ */
+static void
+WorkerExit(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
+{
+	SpinLockAcquire(&shared->mutex);
+	shared->worker_procno = -1;
+	SpinLockRelease(&shared->mutex);
+}
+
+/*
+ * Register the calling process as the worker to wake; its exit clears it.
+ */
+void
+InventoryRegisterWorkerLatch(void)
+{
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	shared->worker_procno = MyProc->pgprocno;
+	SpinLockRelease(&shared->mutex);
+	before_shmem_exit(WorkerExit, (Datum) 0);
+}
+
+/*
+ * Record why the worker is woken: batches queued (or a transaction that
+ * held an earlier batch back ended), changes committed.  Cannot fail.
+ */
+void
+InventoryNoteWakeReasons(bool batches, bool changes)
+{
+	if (shared == NULL)
+		return;
+	if (batches)
+		pg_atomic_write_u32(&shared->batches_waiting, 1);
+	if (changes)
+		pg_atomic_write_u32(&shared->changes_waiting, 1);
+}
+
+/*
+ * Why the worker was woken since it last asked.  Clears both.
+ */
+void
+InventoryTakeWakeReasons(bool *batches, bool *changes)
+{
+	*batches = *changes = false;
+	if (shared == NULL)
+		return;
+	*batches = pg_atomic_exchange_u32(&shared->batches_waiting, 0) != 0;
+	*changes = pg_atomic_exchange_u32(&shared->changes_waiting, 0) != 0;
+}
+
+/*
+ * Set the worker's latch, if there is a worker.  Allocates nothing and
+ * cannot fail, so it is safe after commit.
+ */
+void
+InventoryWakeWorker(void)
+{
+	int			procno;
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	procno = shared->worker_procno;
+	SpinLockRelease(&shared->mutex);
+	if (procno >= 0 && procno != MyProc->pgprocno)
+		ProcSendSignal(procno);
+}
