@@ -246,6 +246,23 @@ RowKey(ApplyKey *keys, int nkeys, HeapTuple tup, TupleDesc desc)
 }
 
 /*
+ * Row r of the last result, whose columns start sku, warehouse_uuid,
+ * on_hand, reserved: its key, and its on_hand and reserved.
+ */
+static ApplyKey *
+ResultRow(ApplyKey *keys, int nkeys, uint64 r, int64 *on_hand, int64 *reserved)
+{
+	HeapTuple	tup = SPI_tuptable->vals[r];
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	ApplyKey   *k = RowKey(keys, nkeys, tup, desc);
+	bool		isnull;
+
+	*on_hand = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+	*reserved = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+	return k;
+}
+
+/*
  * Run one of the apply's own writes of inventory_levels: the ledger
  * trigger skips it (the apply writes a ledger row per item itself), but
  * not the writes that triggers added by the owner make meanwhile
@@ -295,18 +312,18 @@ LockKeyRows(Oid nspid, ApplyKey *keys, int nkeys, MemoryContext keys_cxt)
 		return;
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		ApplyKey   *k = RowKey(keys, nkeys, tup, desc);
-		bool		isnull;
+		int64		on_hand,
+					reserved;
+		ApplyKey   *k = ResultRow(keys, nkeys, r, &on_hand, &reserved);
 
 		k->found = true;
-		k->on_hand = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		k->reserved = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		k->on_hand = on_hand;
+		k->reserved = reserved;
 		for (int i = 0; i < nrow_fields; i++)
 		{
 			int			f = row_fields[i];
-			Datum		d = SPI_getbinval(tup, desc, 5 + i, &k->row_null[f]);
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc,
+											  5 + i, &k->row_null[f]);
 			MemoryContext old = MemoryContextSwitchTo(keys_cxt);
 
 			if (!k->row_null[f])
@@ -397,15 +414,14 @@ SettleReturned(ApplyKey *keys, int nkeys)
 {
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[r];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		ApplyKey   *k = RowKey(keys, nkeys, tup, desc);
-		bool		isnull;
+		int64		on_hand,
+					reserved;
+		ApplyKey   *k = ResultRow(keys, nkeys, r, &on_hand, &reserved);
 
 		k->found = true;
 		k->settled = true;
-		k->after_on_hand = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-		k->after_reserved = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		k->after_on_hand = on_hand;
+		k->after_reserved = reserved;
 	}
 	SPI_freetuptable(SPI_tuptable);
 }
@@ -491,7 +507,16 @@ WriteKeys(Oid nspid, InventoryLedgerAppender *ledger, ApplyKey *keys, int nkeys,
 	WriteRows(nspid, keys, nkeys, false);
 	WriteRows(nspid, keys, nkeys, true);
 
-	/* the keys still unsettled lost the race for their insert */
+	/*
+	 * The keys still unsettled lost the race for their insert: another
+	 * transaction created the row, with its ledger row, after we took our
+	 * ids.  Our items take new ids once the row is locked, so that they
+	 * follow its ledger row.
+	 */
+	for (int i = 0; i < nkeys; i++)
+		if (!keys[i].settled)
+			for (int j = keys[i].first; j <= keys[i].last; j++)
+				items[j].ledger_id = 0;
 	LockKeyRows(nspid, keys, nkeys, keys_cxt);
 	for (int i = 0; i < nkeys; i++)
 	{

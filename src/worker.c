@@ -370,43 +370,44 @@ RunAnnounce(void)
 
 
 /*
- * Recount the items in the queue (for inventory.max_queued_items), in a
- * short transaction of its own: when the count is unknown, and every
- * RECOUNT_INTERVAL_S to correct any drift (a queue emptied by hand, say).
+ * Run work(nspid) connected to SPI in a short transaction of its own,
+ * when the extension is there and trusted.
  */
 static void
-RunRecount(void)
+RunShortWork(void (*work) (Oid nspid))
 {
 	Oid			nspid = BeginShortTransaction();
 
 	if (OidIsValid(nspid))
 	{
 		SPI_connect();
-		InventoryRecountQueuedItems(nspid);
+		work(nspid);
 		SPI_finish();
 	}
 	EndShortTransaction();
+}
+
+/*
+ * Recount the items in the queue (for inventory.max_queued_items): when
+ * the count is unknown, and every RECOUNT_INTERVAL_S to correct any drift
+ * (a queue emptied by hand, say).
+ */
+static void
+RunRecount(void)
+{
+	RunShortWork(InventoryRecountQueuedItems);
 	recount_due = false;
 	last_recount = GetCurrentTimestamp();
 }
 
 /*
- * Delete expired idempotency keys (idempotency.c) once a minute, in a
- * short transaction of its own: not in a round, which holds the level
- * rows it changed locked until it commits.
+ * Delete expired idempotency keys (idempotency.c) once a minute, not in a
+ * round, which holds the level rows it changed locked until it commits.
  */
 static void
 RunPurge(void)
 {
-	Oid			nspid = BeginShortTransaction();
-
-	if (OidIsValid(nspid))
-	{
-		SPI_connect();
-		InventoryPurgeIdempotencyKeys(nspid);
-		SPI_finish();
-	}
-	EndShortTransaction();
+	RunShortWork(InventoryPurgeIdempotencyKeys);
 	last_purge = GetCurrentTimestamp();
 }
 

@@ -200,6 +200,52 @@ verify_clean('statement trigger');
 later_batch_applied('statement trigger');
 sql('DROP TRIGGER count_updates ON inventory_levels');
 
+# 7b. A nested update: a row trigger of the owner's that, when the apply
+# writes one level row, updates another row the same chunk writes.  AFTER
+# ROW triggers fire when the apply's UPDATE ends, so the nested write comes
+# after the apply's: the ledger takes the apply's ids before it writes, and
+# each key's chain stays in order.
+sql(qq{
+	INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand) VALUES
+		('NEST-A', '$WH', 1), ('NEST-B', '$WH', 1);
+	CREATE FUNCTION public.nest_bump() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	BEGIN
+		IF NEW.sku = 'NEST-A' AND pg_catalog.pg_trigger_depth() = 1 THEN
+			UPDATE inventory.inventory_levels SET on_hand = on_hand + 100
+			 WHERE sku = 'NEST-B' AND warehouse_uuid = '$WH';
+		END IF;
+		RETURN NEW;
+	END \$\$;
+	CREATE TRIGGER nest_bump AFTER UPDATE ON inventory_levels
+		FOR EACH ROW EXECUTE FUNCTION public.nest_bump();
+});
+$b = adjust([ 'NEST-A', 10 ], [ 'NEST-B', 20 ]);
+is(outcome($b), 'applied', 'nested update from an AFTER ROW trigger: the batch is applied');
+is(sql("SELECT string_agg(sku || '=' || on_hand, ',' ORDER BY sku) FROM inventory_levels WHERE sku LIKE 'NEST-%'"),
+	'NEST-A=10,NEST-B=120', 'nested update: the trigger\'s write is on top of the apply\'s');
+is(sql("SELECT string_agg(source || ':' || on_hand_before || '>' || on_hand_after, ',' ORDER BY id) FROM inventory_ledger WHERE sku = 'NEST-B'"),
+	'adjust:1>20,direct:20>120', 'nested update: the ledger chains the apply\'s write, then the trigger\'s');
+verify_clean('nested update');
+later_batch_applied('nested update');
+sql('DROP TRIGGER nest_bump ON inventory_levels');
+
+# 7c. The same nested update from a BEFORE ROW trigger changes a row the
+# apply's own statement has yet to write, which PostgreSQL refuses for any
+# statement: the batch fails with that error, and later batches go on.
+sql(q{
+	CREATE TRIGGER nest_bump BEFORE UPDATE ON inventory_levels
+		FOR EACH ROW EXECUTE FUNCTION public.nest_bump();
+});
+$b = adjust([ 'NEST-A', 11 ], [ 'NEST-B', 21 ]);
+is(outcome($b), 'failed', 'nested update from a BEFORE ROW trigger: the batch fails');
+like(sql("SELECT error FROM inventory_batches WHERE batch_id = $b"),
+	qr/already modified by an operation triggered by the current command/, 'with PostgreSQL\'s error');
+is(sql("SELECT string_agg(sku || '=' || on_hand, ',' ORDER BY sku) FROM inventory_levels WHERE sku LIKE 'NEST-%'"),
+	'NEST-A=10,NEST-B=120', 'and changes nothing');
+sql('DROP TRIGGER nest_bump ON inventory_levels');
+later_batch_applied('nested update before');
+verify_clean('nested update before');
+
 # The same through inventory_process_queue() in a session.
 sql(qq{
 	ALTER SYSTEM SET inventory.enabled = off; SELECT pg_reload_conf();
@@ -238,7 +284,7 @@ $count_updates_sql	SELECT inventory_adjust('[{"sku": "OLD-A", "warehouse_uuid": 
 });
 is($node->safe_psql('old10', 'SELECT inventory_process_queue()'), '1', 'updated to 1.1: the batch is applied');
 is($node->safe_psql('old10', "SELECT string_agg(source, ',' ORDER BY id) FROM inventory_ledger WHERE sku IN ('OLD-A', 'TOTAL') AND id > 2"),
-	'direct,adjust', 'updated to 1.1: the trigger\'s write and the item each have their ledger row');
+	'adjust,direct', 'updated to 1.1: the item and the trigger\'s write (made after it) each have their ledger row, in that order');
 is($node->safe_psql('old10', 'SELECT count(*) FROM inventory_verify()'), '0', 'updated to 1.1: inventory_verify() is clean');
 
 done_testing();
