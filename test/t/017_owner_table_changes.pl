@@ -224,7 +224,7 @@ is(outcome($b), 'applied', 'nested update from an AFTER ROW trigger: the batch i
 is(sql("SELECT string_agg(sku || '=' || on_hand, ',' ORDER BY sku) FROM inventory_levels WHERE sku LIKE 'NEST-%'"),
 	'NEST-A=10,NEST-B=120', 'nested update: the trigger\'s write is on top of the apply\'s');
 is(sql("SELECT string_agg(source || ':' || on_hand_before || '>' || on_hand_after, ',' ORDER BY id) FROM inventory_ledger WHERE sku = 'NEST-B'"),
-	'adjust:1>20,direct:20>120', 'nested update: the ledger chains the apply\'s write, then the trigger\'s');
+	'direct:0>1,adjust:1>20,direct:20>120', 'nested update: the ledger chains the apply\'s write, then the trigger\'s');
 verify_clean('nested update');
 later_batch_applied('nested update');
 sql('DROP TRIGGER nest_bump ON inventory_levels');
