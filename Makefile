@@ -10,6 +10,7 @@ OBJS = \
 	src/inventory.o \
 	src/shmem.o \
 	src/adjust.o \
+	src/warehouses.o \
 	src/problems.o \
 	src/item.o \
 	src/idempotency.o \

@@ -43,14 +43,6 @@ typedef struct AdjustItem
 	pg_uuid_t	uuid;
 } AdjustItem;
 
-/* The registered warehouses among the batch's */
-static InventoryStatement warehouse_lookup = {
-	.sql = "SELECT w.uuid, w.archived FROM @extschema@.inventory_warehouses w "
-	"WHERE w.uuid OPERATOR(pg_catalog.=) ANY ($1)",
-	.nargs = 1,
-	.argtypes = {UUIDARRAYOID}
-};
-
 /* Queue the batch */
 static InventoryStatement queue_insert = {
 	.sql = "INSERT INTO @extschema@.inventory_queue "
@@ -410,55 +402,44 @@ CheckItem(InventoryProblems *problems, int pos, JsonbValue *elem, AdjustItem *it
 
 /*
  * Check that every parsed warehouse_uuid names a registered, non-archived
- * warehouse, with one query for the whole batch.
+ * warehouse, looking each distinct one up once (warehouses.c).
  */
 static void
 CheckWarehouses(Oid nspid, InventoryProblems *problems, AdjustItem *items, int nitems)
 {
-	Datum	   *uuids = palloc(sizeof(Datum) * nitems);
+	pg_uuid_t  *uuids = palloc(sizeof(pg_uuid_t) * nitems);
+	int		   *which = palloc(sizeof(int) * nitems);	/* item -> distinct uuid */
+	bool	   *found = palloc(sizeof(bool) * nitems);
+	bool	   *archived = palloc(sizeof(bool) * nitems);
 	int			nuuids = 0;
-	ArrayType  *arr;
-	Datum		args[1];
-
-	for (int i = 0; i < nitems; i++)
-		if (items[i].has_uuid)
-			uuids[nuuids++] = UUIDPGetDatum(&items[i].uuid);
-	if (nuuids == 0)
-		return;
-
-	arr = construct_array(uuids, nuuids, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR);
-	args[0] = PointerGetDatum(arr);
-	(void) InventoryStatementRun(&warehouse_lookup, nspid, args, true, SPI_OK_SELECT);
 
 	for (int i = 0; i < nitems; i++)
 	{
-		bool		found = false;
-		bool		archived = false;
+		int			u;
 
 		if (!items[i].has_uuid)
 			continue;
-		for (uint64 r = 0; r < SPI_processed; r++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[r];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			pg_uuid_t  *u = DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
-
-			if (memcmp(u->data, items[i].uuid.data, UUID_LEN) == 0)
-			{
-				found = true;
-				archived = DatumGetBool(SPI_getbinval(tup, desc, 2, &isnull));
+		for (u = 0; u < nuuids; u++)
+			if (memcmp(uuids[u].data, items[i].uuid.data, UUID_LEN) == 0)
 				break;
-			}
-		}
-		if (!found || archived)
+		if (u == nuuids)
+			uuids[nuuids++] = items[i].uuid;
+		which[i] = u;
+	}
+	InventoryLookUpWarehouses(nspid, uuids, nuuids, found, archived);
+
+	for (int i = 0; i < nitems; i++)
+	{
+		if (!items[i].has_uuid)
+			continue;
+		if (!found[which[i]] || archived[which[i]])
 			items[i].valid = false;
-		if (!found)
+		if (!found[which[i]])
 			InventoryAddProblem(problems, i + 1, "warehouse \"%s\" is not registered in inventory_warehouses.",
-					   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&items[i].uuid))));
-		else if (archived)
+								DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&items[i].uuid))));
+		else if (archived[which[i]])
 			InventoryAddProblem(problems, i + 1, "warehouse \"%s\" is archived.",
-					   DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&items[i].uuid))));
+								DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&items[i].uuid))));
 	}
 }
 

@@ -41,6 +41,10 @@
 extern int	inventory_max_batch_items;
 extern void InventoryAdjustInit(void);
 
+/* Registered and archived warehouses (warehouses.c) */
+extern void InventoryLookUpWarehouses(Oid nspid, pg_uuid_t *uuids, int n, bool *found,
+									  bool *archived);
+
 /* Idempotency keys (idempotency.c) */
 extern int	inventory_idempotency_retention_s;
 extern void InventoryIdempotencyInit(void);
@@ -189,9 +193,8 @@ extern int64 InventoryIdHorizon(InventoryIdKind kind, int64 last_assigned, int *
 extern Size InventoryWakeupShmemSize(void);
 extern void InventoryWakeupShmemInit(void);
 extern void InventoryRegisterWorkerLatch(void);
-extern void InventoryNoteWakeReasons(bool batches, bool changes);
+extern void InventoryWakeFor(bool batches, bool changes);
 extern void InventoryTakeWakeReasons(bool *batches, bool *changes);
-extern void InventoryWakeWorker(void);
 
 /* The end of a transaction that queued batches or wrote ledger rows (transaction_end.c) */
 extern void InventoryTransactionEndInit(void);

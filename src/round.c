@@ -88,6 +88,26 @@ InventoryRoundItemsDeprecated(void)
 }
 
 /*
+ * Open a cursor over the candidates.  It is planned as an ordered scan of
+ * the queue's key, never a bitmap scan: an index scan marks the entries of
+ * applied (deleted) batches dead as it passes them, so the next round
+ * skips them cheaply, whereas a bitmap scan visits every one of them in
+ * the heap, every round, until the queue is vacuumed.
+ */
+static Portal
+OpenCandidates(Oid nspid, Datum *args)
+{
+	int			save = NewGUCNestLevel();
+	Portal		portal;
+
+	(void) set_config_option("enable_bitmapscan", "off", PGC_SUSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	portal = SPI_cursor_open(NULL, InventoryStatementPlan(&candidates, nspid), args, NULL, false);
+	AtEOXact_GUC(true, save);
+	return portal;
+}
+
+/*
  * Take the applier lock, which makes appliers of one database run one at a
  * time (so batches are applied in order).  Transaction-scoped.  With wait =
  * false, returns false instead of waiting for another applier.
@@ -199,7 +219,7 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 	 */
 	args[0] = Int64GetDatum(horizon);
 	args[1] = Int32GetDatum(Min(max_batches, max_items));
-	portal = SPI_cursor_open(NULL, InventoryStatementPlan(&candidates, nspid), args, NULL, false);
+	portal = OpenCandidates(nspid, args);
 	while (!full)
 	{
 		SPI_cursor_fetch(portal, true, 512);

@@ -47,10 +47,9 @@ TransactionEnd(XactEvent event, void *arg pg_attribute_unused())
 			 * abort) a bound it may have been waiting on gone; or changes
 			 * to announce.
 			 */
-			InventoryNoteWakeReasons(batches,
-									 changes && (event == XACT_EVENT_COMMIT ||
-												 event == XACT_EVENT_PARALLEL_COMMIT));
-			InventoryWakeWorker();
+			InventoryWakeFor(batches,
+							 changes && (event == XACT_EVENT_COMMIT ||
+										 event == XACT_EVENT_PARALLEL_COMMIT));
 			break;
 
 		default:

@@ -31,6 +31,8 @@ typedef struct WakeupShared
 
 static WakeupShared *shared = NULL;
 
+static void WakeWorker(void);
+
 /*
  * Shared memory needed.
  */
@@ -84,29 +86,43 @@ InventoryRegisterWorkerLatch(void)
 
 /*
  * Record why the worker is woken: batches queued (or a transaction that
- * held an earlier batch back ended), changes committed.  Cannot fail.
+ * held an earlier batch back ended), changes committed; and wake it when a
+ * reason is new.  A reason already recorded was recorded after the worker
+ * last took its reasons, by a transaction that woke it then: the worker
+ * will see it, so it is not woken again.  A paused worker leaves the
+ * batches reason recorded, so queuing into a paused worker's database
+ * does not wake it at all.  Cannot fail (called after commit).
  */
 void
-InventoryNoteWakeReasons(bool batches, bool changes)
+InventoryWakeFor(bool batches, bool changes)
 {
+	bool		wake = false;
+
 	if (shared == NULL)
 		return;
+	/* an exchange, a full barrier: it sees the worker's last taking */
 	if (batches)
-		pg_atomic_write_u32(&shared->batches_waiting, 1);
+		wake |= pg_atomic_exchange_u32(&shared->batches_waiting, 1) == 0;
 	if (changes)
-		pg_atomic_write_u32(&shared->changes_waiting, 1);
+		wake |= pg_atomic_exchange_u32(&shared->changes_waiting, 1) == 0;
+	if (wake)
+		WakeWorker();
 }
 
 /*
- * Why the worker was woken since it last asked.  Clears both.
+ * Why the worker was woken since it last asked, clearing what it takes.
+ * With batches NULL (the worker is paused), the batches reason stays.
  */
 void
 InventoryTakeWakeReasons(bool *batches, bool *changes)
 {
-	*batches = *changes = false;
+	*changes = false;
+	if (batches != NULL)
+		*batches = false;
 	if (shared == NULL)
 		return;
-	*batches = pg_atomic_exchange_u32(&shared->batches_waiting, 0) != 0;
+	if (batches != NULL)
+		*batches = pg_atomic_exchange_u32(&shared->batches_waiting, 0) != 0;
 	*changes = pg_atomic_exchange_u32(&shared->changes_waiting, 0) != 0;
 }
 
@@ -114,8 +130,8 @@ InventoryTakeWakeReasons(bool *batches, bool *changes)
  * Set the worker's latch, if there is a worker.  Allocates nothing and
  * cannot fail, so it is safe after commit.
  */
-void
-InventoryWakeWorker(void)
+static void
+WakeWorker(void)
 {
 	int			procno;
 

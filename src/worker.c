@@ -423,14 +423,15 @@ RunPurge(void)
 static long
 RunDueWork(void)
 {
-	bool		batches,
+	bool		batches = false,
 				changes;
 	bool		apply_due,
 				announce_due;
 	TimestampTz now = GetCurrentTimestamp();
 	long		timeout;
 
-	InventoryTakeWakeReasons(&batches, &changes);
+	/* paused: leave the batches reason, so that queuing does not wake us */
+	InventoryTakeWakeReasons(enabled ? &batches : NULL, &changes);
 	changes_pending |= changes;
 	if (recount_due || TimestampDifferenceExceeds(last_recount, now, RECOUNT_INTERVAL_S * 1000))
 		RunRecount();

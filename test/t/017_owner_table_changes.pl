@@ -166,6 +166,18 @@ like(sql("SELECT error FROM inventory_batches WHERE batch_id = $b"), qr/23514/, 
 sql('DROP TRIGGER zz_break ON inventory_levels');
 later_batch_applied('CHECK');
 
+# 6b. Row-level security turned on for inventory_warehouses: the check of
+# a batch's warehouses then runs as a SELECT, and still accepts registered
+# warehouses and refuses others.
+sql(q{ALTER TABLE inventory_warehouses ENABLE ROW LEVEL SECURITY});
+$b = adjust([ 'RLS-A', 3 ]);
+is(outcome($b), 'applied', 'warehouses under row-level security: a batch for a registered warehouse is queued and applied');
+my ($rc, $out, $err) = try_psql($node, 'postgres',
+	q{SELECT inventory_adjust('[{"sku": "RLS-B", "warehouse_uuid": "00000000-0000-4000-8000-000000000000", "on_hand": 1}]')}, 30);
+like($err, qr/warehouse "00000000-0000-4000-8000-000000000000" is not registered/,
+	'and an unregistered warehouse is refused');
+sql(q{ALTER TABLE inventory_warehouses DISABLE ROW LEVEL SECURITY});
+
 # A statement trigger of the owner's, counting in the level row TOTAL the
 # UPDATE statements on inventory_levels (sections 7 and 8).
 my $count_updates_trigger = q{
