@@ -7,11 +7,9 @@
  *
  * A chunk holds the items of consecutive keys (a key's items may go on in
  * the next chunk).  One SELECT ... FOR NO KEY UPDATE locks the existing
- * rows in key order and reads their values and ctids, so the before values
- * are read under the lock by the apply itself; one set-based UPDATE ...
- * RETURNING writes the rows that change, finding them by ctid (a locked
- * row cannot move, so the key's index is searched once, not twice), and
- * one INSERT ... ON CONFLICT DO NOTHING
+ * rows in key order and reads their values, so the before values are read
+ * under the lock by the apply itself; one set-based UPDATE ... RETURNING
+ * writes the rows that change, and one INSERT ... ON CONFLICT DO NOTHING
  * ... RETURNING creates the missing ones.  These are ordinary statements:
  * whatever triggers, rules and constraints the owner added act on them,
  * and the after values are the rows as RETURNING reports them.
@@ -33,7 +31,6 @@
 #include "common/int.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
-#include "storage/itemptr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -50,7 +47,6 @@ typedef struct ApplyKey
 	int			last;
 	bool		found;			/* row exists and is locked by us */
 	bool		settled;		/* written (or left alone): after values known */
-	ItemPointerData tid;		/* the locked row's version */
 	int64		on_hand;		/* values of the locked row */
 	int64		reserved;
 	Datum		row_values[INVENTORY_MAX_ITEM_FIELDS];	/* its row fields */
@@ -69,24 +65,18 @@ static int	nrow_fields = -1;
 
 /*
  * Lock the existing rows of the keys given ($1 sku, $2 warehouse) in key
- * order and read them: sku, warehouse_uuid, on_hand, reserved, ctid, then
- * the row fields.
+ * order and read them: sku, warehouse_uuid, on_hand, reserved, then the
+ * row fields.
  */
 static InventoryStatement lock_rows;
 
 /*
- * Update the locked rows, found again by their ctid (locked, they cannot
- * move): $1 ctid, $2 on_hand, then one array per row field (NULL: keep
- * the row's value).  Insert missing rows: $1 sku, $2 warehouse, $3
- * on_hand, then the row fields.  Both return sku, warehouse_uuid, on_hand
- * and reserved as written.
+ * Write rows: $1 sku, $2 warehouse, $3 on_hand, then one array per row
+ * field (NULL: keep the row's value); both return sku, warehouse_uuid,
+ * on_hand and reserved as written.
  */
 static InventoryStatement update_rows;
 static InventoryStatement insert_rows;
-
-/* Where the row fields' arrays start among the arguments of each write */
-#define UPDATE_FIELDS_AT	2
-#define INSERT_FIELDS_AT	3
 
 /* Record skipped items in their batches' history rows */
 static InventoryStatement record_skipped = {
@@ -137,7 +127,7 @@ BuildRowStatements(void)
 	StringInfoData vals;		/* , k.f1, k.f2 */
 	StringInfoData sql;
 	InventoryStatement *writes[2] = {&update_rows, &insert_rows};
-	int			fields_at[2] = {UPDATE_FIELDS_AT, INSERT_FIELDS_AT};
+	int			nargs = 3;
 
 	if (nrow_fields >= 0)
 		return;
@@ -160,12 +150,12 @@ BuildRowStatements(void)
 		appendStringInfo(&sets, ", %s = COALESCE(k.%s, l.%s)", col, col, col);
 		appendStringInfo(&vals, ", k.%s", col);
 	}
-	if (INSERT_FIELDS_AT + nrow_fields > INVENTORY_MAX_ARGS)
+	if (3 + nrow_fields > INVENTORY_MAX_ARGS)
 		elog(ERROR, "too many row fields for an inventory statement");
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
-					 "SELECT l.sku, l.warehouse_uuid, l.on_hand, l.reserved, l.ctid%s "
+					 "SELECT l.sku, l.warehouse_uuid, l.on_hand, l.reserved%s "
 					 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS k(sku, wh) "
 					 "JOIN @extschema@.inventory_levels AS l ON l.sku OPERATOR(pg_catalog.=) k.sku "
 					 "  AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh "
@@ -178,9 +168,10 @@ BuildRowStatements(void)
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "UPDATE @extschema@.inventory_levels AS l SET on_hand = k.on_hand%s "
 					 "FROM ROWS FROM (", sets.data);
-	AppendUnnests(&sql, 1, UPDATE_FIELDS_AT + nrow_fields);
-	appendStringInfo(&sql, ") AS k(tid, on_hand%s) "
-					 "WHERE l.ctid OPERATOR(pg_catalog.=) k.tid "
+	AppendUnnests(&sql, 1, nargs + nrow_fields);
+	appendStringInfo(&sql, ") AS k(sku, wh, on_hand%s) "
+					 "WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
+					 "AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh "
 					 "RETURNING l.sku, l.warehouse_uuid, l.on_hand, l.reserved", names.data);
 	update_rows.sql = sql.data;
 
@@ -188,22 +179,20 @@ BuildRowStatements(void)
 	appendStringInfo(&sql, "INSERT INTO @extschema@.inventory_levels AS l "
 					 "(sku, warehouse_uuid, on_hand%s) SELECT k.sku, k.wh, k.on_hand%s "
 					 "FROM ROWS FROM (", names.data, vals.data);
-	AppendUnnests(&sql, 1, INSERT_FIELDS_AT + nrow_fields);
+	AppendUnnests(&sql, 1, nargs + nrow_fields);
 	appendStringInfo(&sql, ") AS k(sku, wh, on_hand%s) ORDER BY k.sku, k.wh "
 					 "ON CONFLICT (sku, warehouse_uuid) DO NOTHING "
 					 "RETURNING l.sku, l.warehouse_uuid, l.on_hand, l.reserved", names.data);
 	insert_rows.sql = sql.data;
 
-	update_rows.argtypes[0] = TIDARRAYOID;
-	update_rows.argtypes[1] = INT8ARRAYOID;
-	insert_rows.argtypes[0] = TEXTARRAYOID;
-	insert_rows.argtypes[1] = UUIDARRAYOID;
-	insert_rows.argtypes[2] = INT8ARRAYOID;
 	for (int w = 0; w < 2; w++)
 	{
-		writes[w]->nargs = fields_at[w] + nrow_fields;
+		writes[w]->nargs = nargs + nrow_fields;
+		writes[w]->argtypes[0] = TEXTARRAYOID;
+		writes[w]->argtypes[1] = UUIDARRAYOID;
+		writes[w]->argtypes[2] = INT8ARRAYOID;
 		for (int i = 0; i < nrow_fields; i++)
-			writes[w]->argtypes[fields_at[w] + i] =
+			writes[w]->argtypes[nargs + i] =
 				get_array_type(InventoryValueType(inventory_item_fields[row_fields[i]].kind));
 	}
 	MemoryContextSwitchTo(old);
@@ -327,18 +316,14 @@ LockKeyRows(Oid nspid, ApplyKey *keys, int nkeys, MemoryContext keys_cxt)
 					reserved;
 		ApplyKey   *k = ResultRow(keys, nkeys, r, &on_hand, &reserved);
 
-		bool		isnull;
-
 		k->found = true;
 		k->on_hand = on_hand;
 		k->reserved = reserved;
-		k->tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[r],
-													SPI_tuptable->tupdesc, 5, &isnull));
 		for (int i = 0; i < nrow_fields; i++)
 		{
 			int			f = row_fields[i];
 			Datum		d = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc,
-										  6 + i, &k->row_null[f]);
+											  5 + i, &k->row_null[f]);
 			MemoryContext old = MemoryContextSwitchTo(keys_cxt);
 
 			if (!k->row_null[f])
@@ -466,24 +451,15 @@ WriteRows(Oid nspid, ApplyKey *keys, int nkeys, bool insert)
 			continue;
 		}
 		r = InventoryColumnsAddRow(&cols);
-		if (insert)
-		{
-			cols.values[0][r] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
-			cols.values[1][r] = UUIDPGetDatum(&k->wh);
-			cols.values[2][r] = Int64GetDatum(k->final_on_hand);
-		}
-		else
-		{
-			cols.values[0][r] = PointerGetDatum(&k->tid);
-			cols.values[1][r] = Int64GetDatum(k->final_on_hand);
-		}
+		cols.values[0][r] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
+		cols.values[1][r] = UUIDPGetDatum(&k->wh);
+		cols.values[2][r] = Int64GetDatum(k->final_on_hand);
 		for (int j = 0; j < nrow_fields; j++)
 		{
 			int			f = row_fields[j];
-			int			c = (insert ? INSERT_FIELDS_AT : UPDATE_FIELDS_AT) + j;
 
-			cols.values[c][r] = k->values[f];
-			cols.nulls[c][r] = !k->given[f];
+			cols.values[3 + j][r] = k->values[f];
+			cols.nulls[3 + j][r] = !k->given[f];
 		}
 	}
 	if (cols.nrows > 0)
