@@ -437,6 +437,8 @@ DECLARE
     ord text;
     line text;
     reason text;
+    rows_before @extschema@.inventory_levels[];
+    rows_after @extschema@.inventory_levels[];
 BEGIN
     -- Load the library first: until it is loaded, inventory.* settings are
     -- placeholders that any role could have set; loading it checks them.
@@ -459,37 +461,40 @@ BEGIN
                         'direct');
     END IF;
     PERFORM @extschema@.inventory_ledger_reserve_ids();
+    -- The three events differ only in where the rows come from (a
+    -- trigger sees only its own event's transition tables): the level rows
+    -- before and after the statement, pairwise, an UPDATE's paired by key.
+    -- An INSERT has no rows before, a DELETE none after.
     IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
-        INSERT INTO @extschema@.inventory_ledger
-        SELECT pg_catalog.nextval('@extschema@.inventory_ledger_id_seq'::pg_catalog.regclass),
-               pg_catalog.now(), n.sku, n.warehouse_uuid, src, NULL, NULL, ord, line, reason,
-               @extschema@.inventory_outer_role(), pg_catalog.pg_current_xact_id(),
-               0, n.on_hand, 0, n.reserved, 0, n.available
-          FROM new_rows n
-         WHERE n.on_hand OPERATOR(pg_catalog.<>) 0 OR n.reserved OPERATOR(pg_catalog.<>) 0
-         ORDER BY n.sku, n.warehouse_uuid;
-    ELSIF TG_OP OPERATOR(pg_catalog.=) 'UPDATE' THEN
-        INSERT INTO @extschema@.inventory_ledger
-        SELECT pg_catalog.nextval('@extschema@.inventory_ledger_id_seq'::pg_catalog.regclass),
-               pg_catalog.now(), n.sku, n.warehouse_uuid, src, NULL, NULL, ord, line, reason,
-               @extschema@.inventory_outer_role(), pg_catalog.pg_current_xact_id(),
-               o.on_hand, n.on_hand, o.reserved, n.reserved, o.available, n.available
+        SELECT pg_catalog.array_agg(n::@extschema@.inventory_levels) INTO rows_after
+          FROM new_rows n;
+    ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+        SELECT pg_catalog.array_agg(o::@extschema@.inventory_levels) INTO rows_before
+          FROM old_rows o;
+    ELSE
+        SELECT pg_catalog.array_agg(o::@extschema@.inventory_levels),
+               pg_catalog.array_agg(n::@extschema@.inventory_levels)
+          INTO rows_before, rows_after
           FROM new_rows n
           JOIN old_rows o ON o.sku OPERATOR(pg_catalog.=) n.sku
-                         AND o.warehouse_uuid OPERATOR(pg_catalog.=) n.warehouse_uuid
-         WHERE o.on_hand OPERATOR(pg_catalog.<>) n.on_hand
-            OR o.reserved OPERATOR(pg_catalog.<>) n.reserved
-         ORDER BY n.sku, n.warehouse_uuid;
-    ELSE
-        INSERT INTO @extschema@.inventory_ledger
-        SELECT pg_catalog.nextval('@extschema@.inventory_ledger_id_seq'::pg_catalog.regclass),
-               pg_catalog.now(), o.sku, o.warehouse_uuid, src, NULL, NULL, ord, line, reason,
-               @extschema@.inventory_outer_role(), pg_catalog.pg_current_xact_id(),
-               o.on_hand, 0, o.reserved, 0, o.available, 0
-          FROM old_rows o
-         WHERE o.on_hand OPERATOR(pg_catalog.<>) 0 OR o.reserved OPERATOR(pg_catalog.<>) 0
-         ORDER BY o.sku, o.warehouse_uuid;
+                         AND o.warehouse_uuid OPERATOR(pg_catalog.=) n.warehouse_uuid;
     END IF;
+    -- One ledger row for each pair whose on_hand or reserved differs, in
+    -- key order.  The two unnest() run in lockstep, the shorter padded
+    -- with NULLs: a row that is not there counts as zeros.
+    INSERT INTO @extschema@.inventory_ledger
+    SELECT pg_catalog.nextval('@extschema@.inventory_ledger_id_seq'::pg_catalog.regclass),
+           pg_catalog.now(), COALESCE((c.a).sku, (c.b).sku) AS sku,
+           COALESCE((c.a).warehouse_uuid, (c.b).warehouse_uuid) AS warehouse_uuid,
+           src, NULL, NULL, ord, line, reason,
+           @extschema@.inventory_outer_role(), pg_catalog.pg_current_xact_id(),
+           COALESCE((c.b).on_hand, 0), COALESCE((c.a).on_hand, 0),
+           COALESCE((c.b).reserved, 0), COALESCE((c.a).reserved, 0),
+           COALESCE((c.b).available, 0), COALESCE((c.a).available, 0)
+      FROM (SELECT pg_catalog.unnest(rows_before) AS b, pg_catalog.unnest(rows_after) AS a) c
+     WHERE COALESCE((c.b).on_hand, 0) OPERATOR(pg_catalog.<>) COALESCE((c.a).on_hand, 0)
+        OR COALESCE((c.b).reserved, 0) OPERATOR(pg_catalog.<>) COALESCE((c.a).reserved, 0)
+     ORDER BY sku, warehouse_uuid;
     RETURN NULL;
 END
 $$;
