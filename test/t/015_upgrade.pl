@@ -1,7 +1,11 @@
-# Updating from 1.0 to 1.1 gives the same objects as a fresh 1.1 install,
-# keeps every row and every queued batch, and moves an installation out of
-# a schema the database owner controls (public) into the schema
-# "inventory"; an "inventory" schema that someone else made is refused.
+# Updating gives the same objects as a fresh install of the current
+# version (1.2), whichever version it starts from (1.0 in public, 1.0 in
+# the schema inventory, 1.1), keeps every row and every queued batch, and
+# moves a 1.0 installation out of a schema the database owner controls
+# (public) into the schema "inventory"; an "inventory" schema that someone
+# else made, or where someone else made objects, is refused at install
+# and at update.  Updating 1.0 to 1.1 still gives exactly a fresh 1.1,
+# which the update from 1.1 starts from.
 #
 # Version 1.0 was installed in public by default.  The control file now
 # pins the schema, so a 1.0 installation in public is made as the old
@@ -24,7 +28,11 @@ my $node = inventory_node('upgrade', database => 'upd', create_database => 1);
 $node->safe_psql('postgres', q{
 CREATE ROLE mallory LOGIN;
 CREATE DATABASE fresh;
+CREATE DATABASE fresh11;
 CREATE DATABASE upd2;
+CREATE DATABASE upd10to11;
+CREATE DATABASE upd11;
+CREATE DATABASE planted11;
 CREATE DATABASE squat OWNER mallory;
 CREATE DATABASE squat_upd OWNER mallory;
 });
@@ -47,11 +55,11 @@ sub install_10_in_public
 	});
 }
 
-# --- the reference: a fresh 1.1 install
+# --- the reference: a fresh install of the current version
 $node->safe_psql('fresh', 'CREATE EXTENSION inventory');
 my $fresh = objects('fresh');
-like($fresh, qr/^extension inventory 1\.1 schema=inventory relocatable=f$/m,
-	'a fresh install is version 1.1 in the schema inventory');
+like($fresh, qr/^extension inventory 1\.2 schema=inventory relocatable=f$/m,
+	'a fresh install is version 1.2 in the schema inventory');
 unlike($fresh, qr/public\./, 'nothing of a fresh install names the schema public');
 cmp_ok(scalar(split /\n/, $fresh), '>', 100, 'the object listing is substantial');
 
@@ -99,6 +107,8 @@ $off = -s $node->logfile;
 	    || (SELECT count(*) FROM inventory.inventory_queue) || ' queued';
 	COMMIT;});
 is($rc, 0, 'ALTER EXTENSION inventory UPDATE succeeds');
+is($node->safe_psql('upd', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.2',
+	'it updates 1.0 to 1.2 (through 1.1)');
 is($out, $before, 'every row is kept, the queued batch too');
 like($err, qr/WARNING:  the inventory extension moved from schema "public" to schema "inventory".*HINT:  .*search_path/s,
 	'the update says that the objects moved and what sessions need');
@@ -120,6 +130,80 @@ $node->safe_psql('upd2', "CREATE EXTENSION inventory VERSION '1.0'");
 is($rc, 0, 'updating 1.0 installed in the schema inventory succeeds');
 unlike($err, qr/moved/, 'nothing moves then');
 is(objects('upd2'), $fresh, 'and gives exactly the objects of a fresh install');
+
+# --- 1.0 updated to 1.1 is exactly a fresh 1.1, where the update to 1.2
+# starts from
+$node->safe_psql('fresh11', "CREATE EXTENSION inventory VERSION '1.1'");
+$node->safe_psql('upd10to11', "CREATE EXTENSION inventory VERSION '1.0'; ALTER EXTENSION inventory UPDATE TO '1.1'");
+my $fresh11 = objects('fresh11');
+like($fresh11, qr/^extension inventory 1\.1 schema=inventory relocatable=f$/m, 'a fresh 1.1 install');
+is(objects('upd10to11'), $fresh11, 'updating 1.0 to 1.1 gives exactly the objects of a fresh 1.1 install');
+isnt($fresh11, $fresh, '1.1 and 1.2 differ (the comparison can tell)');
+
+# --- 1.1, with data and a queued batch, updated to 1.2 (the worker serves
+# another database: the batch stays queued until inventory_process_queue)
+$node->safe_psql('upd11', qq{
+	CREATE EXTENSION inventory VERSION '1.1';
+	SET search_path = public, inventory;
+	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');
+	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "on_hand": 10},
+	                          {"sku": "B", "warehouse_uuid": "$W1", "on_hand": 5}]');
+	SELECT inventory_process_queue();
+	SELECT inventory_reserve('order-1', 'A', '$W1', 3);
+	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "available": 20}]');
+});
+my $counts_sql = q{
+	SELECT (SELECT count(*) FROM inventory.inventory_levels) || ' levels, '
+	    || (SELECT count(*) FROM inventory.inventory_ledger) || ' ledger rows, '
+	    || (SELECT count(*) FROM inventory.inventory_reservations) || ' reservations, '
+	    || (SELECT count(*) FROM inventory.inventory_queue) || ' queued'};
+$before = $node->safe_psql('upd11', $counts_sql);
+is($before, '2 levels, 3 ledger rows, 1 reservations, 1 queued', 'data of the 1.1 installation');
+($rc, $out, $err) = $node->psql('upd11', "ALTER EXTENSION inventory UPDATE; $counts_sql");
+is($rc, 0, 'updating 1.1 succeeds');
+is($out, $before, 'every row is kept, the queued batch too');
+unlike($err, qr/WARNING/, 'with no warning');
+is(objects('upd11'), $fresh, 'updating 1.1 gives exactly the objects of a fresh install');
+is($node->safe_psql('upd11', q{
+	SELECT inventory.inventory_process_queue();
+	SELECT on_hand || '/' || reserved || '/' || available FROM inventory.inventory_levels WHERE sku = 'A'}),
+	"1\n23/3/20", 'the batch queued under 1.1 is applied after the update');
+# The ledger trigger of 1.2 at work on the updated database: an order
+# function (UPDATE), a direct INSERT and a DELETE.
+my $last_id = $node->safe_psql('upd11', 'SELECT max(id) FROM inventory.inventory_ledger');
+$node->safe_psql('upd11', qq{
+	SELECT inventory.inventory_reserve('order-2', 'B', '$W1', 2);
+	INSERT INTO inventory.inventory_levels (sku, warehouse_uuid, on_hand) VALUES ('C', '$W1', 4), ('D', '$W1', 0);
+	DELETE FROM inventory.inventory_levels WHERE sku = 'C';
+});
+is($node->safe_psql('upd11', qq{
+	SELECT string_agg(concat_ws(' ', source, sku, on_hand_before, on_hand_after, reserved_before, reserved_after,
+	                            available_before, available_after), ', ' ORDER BY id)
+	  FROM inventory.inventory_ledger WHERE id > $last_id}),
+	'reserve B 5 5 0 2 5 3, direct C 0 4 0 0 0 4, direct C 4 0 0 0 4 0',
+	'after the update the ledger records an order, an insert (not the empty row) and a delete');
+is($node->safe_psql('upd11', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
+	'inventory_verify() finds nothing after the update');
+
+# --- the update from 1.1 checks the schema again: something another role
+# made there while it could is refused, as CREATE EXTENSION refuses it
+$node->safe_psql('planted11', qq{
+	CREATE EXTENSION inventory VERSION '1.1';
+	GRANT CREATE ON SCHEMA inventory TO mallory;
+});
+$node->safe_psql('planted11', 'CREATE FUNCTION inventory.inventory_outer_role(x int DEFAULT 0) RETURNS name LANGUAGE sql AS $$ SELECT current_user $$',
+	extra_params => [ '-U', 'mallory' ]);
+$node->safe_psql('planted11', 'REVOKE CREATE ON SCHEMA inventory FROM mallory');
+($rc, $out, $err) = $node->psql('planted11', 'ALTER EXTENSION inventory UPDATE');
+isnt($rc, 0, 'updating 1.1 with a function another role planted in the schema fails');
+like($err, qr/ERROR:  schema "inventory" cannot hold the inventory extension\nDETAIL:  Function inventory_outer_role in it is owned by role mallory, which is not a superuser\.\nHINT:  .*ALTER EXTENSION inventory UPDATE again/,
+	'with the reason and a HINT');
+is($node->safe_psql('planted11', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.1',
+	'the installation is left at 1.1');
+$node->safe_psql('planted11', 'DROP FUNCTION inventory.inventory_outer_role(int); ALTER EXTENSION inventory UPDATE');
+# (the schema's ACL, explicit since the GRANT, is all that may differ)
+is(objects('planted11') =~ s/^schema .*\n//mr, $fresh =~ s/^schema .*\n//mr,
+	'once the planted function is gone, the update gives a fresh install\'s objects');
 
 # --- a schema "inventory" made by the database owner is refused
 $node->safe_psql('squat', 'CREATE SCHEMA inventory', extra_params => [ '-U', 'mallory' ]);
