@@ -22,6 +22,7 @@
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
 #include "apply.h"
 
@@ -36,13 +37,53 @@ static int	max_round_items = 200000;
 /* inventory.batch_size: its deprecated name (0: not set) */
 static int	deprecated_batch_size = 0;
 
-/* The oldest queued batches up to the horizon $1, at most $2 of them */
+/*
+ * The oldest queued batches above the low-water mark $3 and up to the
+ * horizon $1, at most $2 of them
+ */
 static InventoryStatement candidates = {
 	.sql = "SELECT batch_id, item_count FROM @extschema@.inventory_queue "
-	"WHERE batch_id OPERATOR(pg_catalog.<=) $1 ORDER BY batch_id LIMIT $2",
-	.nargs = 2,
-	.argtypes = {INT8OID, INT4OID}
+	"WHERE batch_id OPERATOR(pg_catalog.>) $3 AND batch_id OPERATOR(pg_catalog.<=) $1 "
+	"ORDER BY batch_id LIMIT $2",
+	.nargs = 3,
+	.argtypes = {INT8OID, INT4OID, INT8OID}
 };
+
+/*
+ * The low-water mark: no batch with this id or a smaller one is queued.
+ * The queue's index keeps the entries of applied batches until the table
+ * is vacuumed, and a scan from the start would walk them all, every
+ * round: tens of thousands after a burst, a millisecond a round.  A round
+ * that finds its first candidate at id f, or none up to the horizon h,
+ * knows that no batch below f (or up to h) is queued, nor ever will be:
+ * every id up to the horizon is committed or never will be.  Only a
+ * batch put back into the queue by hand (a restore, say) can be missed,
+ * so the mark is forgotten every LOW_WATER_RESET_S seconds.  It belongs
+ * to one queue table.
+ */
+#define LOW_WATER_RESET_S 10
+
+static Oid	low_water_queue = InvalidOid;
+static int64 low_water = 0;
+static TimestampTz low_water_since = 0;
+
+/*
+ * The low-water mark for the queue table queue_relid (0: none).
+ */
+static int64
+LowWater(Oid queue_relid)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (queue_relid != low_water_queue ||
+		TimestampDifferenceExceeds(low_water_since, now, LOW_WATER_RESET_S * 1000))
+	{
+		low_water_queue = queue_relid;
+		low_water = 0;
+		low_water_since = now;
+	}
+	return low_water;
+}
 
 /*
  * Define the settings of the apply; called from _PG_init.
@@ -184,7 +225,7 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 	int64		nitems;
 	char	   *error = NULL;
 	bool		isnull;
-	Datum		args[2];
+	Datum		args[3];
 
 	memset(result, 0, sizeof(*result));
 	if (!OidIsValid(queue_relid) || !OidIsValid(seqid))
@@ -219,6 +260,7 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 	 */
 	args[0] = Int64GetDatum(horizon);
 	args[1] = Int32GetDatum(Min(max_batches, max_items));
+	args[2] = Int64GetDatum(LowWater(queue_relid));
 	portal = OpenCandidates(nspid, args);
 	while (!full)
 	{
@@ -249,6 +291,8 @@ InventoryApplyRound(Oid nspid, int max_items, int max_batches, bool wait,
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
+	/* nothing is queued below the first candidate, nor up to the horizon */
+	low_water = Max(low_water, nids > 0 ? ids[0] - 1 : horizon);
 	/* more are eligible if we stopped early or took as many as allowed */
 	result->more = full || nids == Min(max_batches, max_items);
 	if (nids == 0)

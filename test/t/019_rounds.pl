@@ -1,7 +1,10 @@
 
-# inventory.max_round_items bounds the items of one round (one
+# Rounds.  inventory.max_round_items bounds the items of one round (one
 # transaction), and its deprecated name inventory.batch_size still works
 # while it is set, overriding the new name, with a WARNING in the log.
+# A round looks for batches above a low-water mark (no batch below it is
+# queued); a batch put back into the queue below it by hand, as a restore
+# would, is still applied, once the mark is forgotten (every 10 s).
 # A round's transaction shows in the ledger: its rows carry the applying
 # transaction's id (xid), so three one-item batches queued together are
 # applied in three transactions with rounds of one item, in one otherwise.
@@ -76,6 +79,17 @@ is(transactions_for_three_batches(), '3', 'while set, inventory.batch_size overr
 
 reload_with('ALTER SYSTEM RESET inventory.batch_size');
 is(transactions_for_three_batches(), '1', 'once reset, inventory.max_round_items applies again');
+
+# A batch put into the queue by hand with an id below the rounds' low-water
+# mark: take an id, let later batches be applied past it, then queue a batch
+# under that id directly.
+my $old_id = sql("SELECT nextval('inventory.inventory_batch_id_seq')");
+is(transactions_for_three_batches(), '1', 'later batches are applied past the id taken');
+sql(qq{INSERT INTO inventory.inventory_queue (batch_id, items, item_count, queued_by)
+	VALUES ($old_id, '[{"sku": "BY-HAND", "warehouse_uuid": "$WH", "on_hand": 4}]', 1, 'postgres')});
+is(sql("SELECT inventory_wait($old_id, '40 s')"), 'applied',
+	'a batch queued by hand below the low-water mark is applied (within the 10 s after which the mark is forgotten)');
+is(sql(q{SELECT on_hand FROM inventory_levels WHERE sku = 'BY-HAND'}), '4', 'its item was applied');
 
 $node->stop;
 done_testing();
