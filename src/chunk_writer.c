@@ -128,6 +128,7 @@ BuildRowStatements(void)
 	StringInfoData sql;
 	InventoryStatement *writes[2] = {&update_rows, &insert_rows};
 	int			nargs = 3;
+	int			nfields = 0;	/* nrow_fields, set once all is built */
 
 	if (nrow_fields >= 0)
 		return;
@@ -136,21 +137,20 @@ BuildRowStatements(void)
 	initStringInfo(&names);
 	initStringInfo(&sets);
 	initStringInfo(&vals);
-	nrow_fields = 0;
 	for (int f = 0; f < inventory_num_item_fields; f++)
 	{
 		const char *col;
 
 		if (inventory_item_fields[f].role != INVENTORY_FIELD_ROW)
 			continue;
-		row_fields[nrow_fields++] = f;
+		row_fields[nfields++] = f;
 		col = quote_identifier(inventory_item_fields[f].name);
 		appendStringInfo(&cols, ", l.%s", col);
 		appendStringInfo(&names, ", %s", col);
 		appendStringInfo(&sets, ", %s = COALESCE(k.%s, l.%s)", col, col, col);
 		appendStringInfo(&vals, ", k.%s", col);
 	}
-	if (3 + nrow_fields > INVENTORY_MAX_ARGS)
+	if (3 + nfields > INVENTORY_MAX_ARGS)
 		elog(ERROR, "too many row fields for an inventory statement");
 
 	initStringInfo(&sql);
@@ -168,7 +168,7 @@ BuildRowStatements(void)
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "UPDATE @extschema@.inventory_levels AS l SET on_hand = k.on_hand%s "
 					 "FROM ROWS FROM (", sets.data);
-	AppendUnnests(&sql, 1, nargs + nrow_fields);
+	AppendUnnests(&sql, 1, nargs + nfields);
 	appendStringInfo(&sql, ") AS k(sku, wh, on_hand%s) "
 					 "WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
 					 "AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh "
@@ -179,7 +179,7 @@ BuildRowStatements(void)
 	appendStringInfo(&sql, "INSERT INTO @extschema@.inventory_levels AS l "
 					 "(sku, warehouse_uuid, on_hand%s) SELECT k.sku, k.wh, k.on_hand%s "
 					 "FROM ROWS FROM (", names.data, vals.data);
-	AppendUnnests(&sql, 1, nargs + nrow_fields);
+	AppendUnnests(&sql, 1, nargs + nfields);
 	appendStringInfo(&sql, ") AS k(sku, wh, on_hand%s) ORDER BY k.sku, k.wh "
 					 "ON CONFLICT (sku, warehouse_uuid) DO NOTHING "
 					 "RETURNING l.sku, l.warehouse_uuid, l.on_hand, l.reserved", names.data);
@@ -187,15 +187,16 @@ BuildRowStatements(void)
 
 	for (int w = 0; w < 2; w++)
 	{
-		writes[w]->nargs = nargs + nrow_fields;
+		writes[w]->nargs = nargs + nfields;
 		writes[w]->argtypes[0] = TEXTARRAYOID;
 		writes[w]->argtypes[1] = UUIDARRAYOID;
 		writes[w]->argtypes[2] = INT8ARRAYOID;
-		for (int i = 0; i < nrow_fields; i++)
+		for (int i = 0; i < nfields; i++)
 			writes[w]->argtypes[nargs + i] =
 				get_array_type(InventoryValueType(inventory_item_fields[row_fields[i]].kind));
 	}
 	MemoryContextSwitchTo(old);
+	nrow_fields = nfields;
 }
 
 /*
