@@ -125,6 +125,7 @@ static InventoryStatement insert_rows = {
 
 struct InventoryLedgerAppender
 {
+	MemoryContext cxt;			/* where it lives, till InventoryLedgerAppendEnd */
 	Oid			nspid;
 	Oid			seqid;
 	bool		direct;			/* appending straight into the table */
@@ -188,6 +189,7 @@ InventoryLedgerAppendBegin(Oid nspid)
 	InventoryLedgerAppender *a = palloc0(sizeof(InventoryLedgerAppender));
 	MemoryContext old;
 
+	a->cxt = CurrentMemoryContext;
 	a->nspid = nspid;
 	a->seqid = InventoryLedgerSequence(nspid);
 	if (!OidIsValid(relid))
@@ -327,9 +329,13 @@ InventoryLedgerAppendRow(InventoryLedgerAppender *a, const InventoryLedgerRow *r
 		return;
 	}
 
-	/* slots are made as needed: a small round needs few */
+	/* slots are made as needed (a small round needs few), to last till the end */
 	if (a->nslots == a->maxslots)
+	{
+		old = MemoryContextSwitchTo(a->cxt);
 		a->slots[a->maxslots++] = table_slot_create(a->rel, NULL);
+		MemoryContextSwitchTo(old);
+	}
 	slot = a->slots[a->nslots];
 	v = slot->tts_values;
 	n = slot->tts_isnull;

@@ -87,15 +87,20 @@ InventoryStatementPlan(InventoryStatement *st, Oid nspid)
 
 /*
  * Run a statement with the given arguments (no NULLs); the result code
- * must be the expected one.  Returns the number of rows processed.
+ * must be the expected one.  Returns the number of rows processed.  The
+ * caller's memory context stays current (SPI leaves its own current after
+ * a call, where what the caller allocates next would live until
+ * SPI_finish).
  */
 uint64
 InventoryStatementRun(InventoryStatement *st, Oid nspid, Datum *args, bool read_only,
 					  int expected)
 {
+	MemoryContext caller = CurrentMemoryContext;
 	int			ret = SPI_execute_plan(InventoryStatementPlan(st, nspid), args, NULL,
 									   read_only, 0);
 
+	MemoryContextSwitchTo(caller);
 	if (ret != expected)
 		elog(ERROR, "inventory statement failed: %s", SPI_result_code_string(ret));
 	return SPI_processed;
