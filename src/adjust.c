@@ -33,7 +33,7 @@
 PG_FUNCTION_INFO_V1(inventory_adjust);
 
 /* inventory.max_batch_items: most items one call accepts */
-int			inventory_max_batch_items = 50;
+static int	inventory_max_batch_items = 50;
 
 /* What the validator learned about one item */
 typedef struct AdjustItem

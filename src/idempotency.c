@@ -34,7 +34,7 @@
 #include "inventory.h"
 
 /* inventory.idempotency_retention, in seconds */
-int			inventory_idempotency_retention_s = 86400;
+static int	inventory_idempotency_retention_s = 86400;
 
 /*
  * The statements on the keys, for the table with the role column (1.1 and

@@ -38,7 +38,6 @@
 #define INVENTORY_MAX_QUANTITY		PG_INT32_MAX
 
 /* inventory_adjust (adjust.c) */
-extern int	inventory_max_batch_items;
 extern void InventoryAdjustInit(void);
 
 /* Registered and archived warehouses (warehouses.c) */
@@ -46,7 +45,6 @@ extern void InventoryLookUpWarehouses(Oid nspid, pg_uuid_t *uuids, int n, bool *
 									  bool *archived);
 
 /* Idempotency keys (idempotency.c) */
-extern int	inventory_idempotency_retention_s;
 extern void InventoryIdempotencyInit(void);
 extern bytea *InventoryRequestHash(Jsonb *body, bool create_missing);
 extern int64 InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash);
@@ -150,7 +148,6 @@ extern bool InventoryColumnsRun(InventoryColumns *cols, Oid nspid, int expected)
 /* Where the extension's objects are (schema.c) */
 extern Oid	InventoryExtensionSchema(void);
 extern Oid	InventoryRelid(Oid nspid, const char *relname);
-extern char *InventoryQualify(Oid nspid, const char *name);
 extern Oid	InventoryFunctionSchema(FunctionCallInfo fcinfo);
 
 /* Whether the extension's schema and objects can be trusted (trust.c) */

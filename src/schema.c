@@ -61,19 +61,6 @@ InventoryRelid(Oid nspid, const char *relname)
 }
 
 /*
- * "schema"."name", quoted as needed, for building SQL text.
- */
-char *
-InventoryQualify(Oid nspid, const char *name)
-{
-	char	   *nspname = get_namespace_name(nspid);
-
-	if (nspname == NULL)
-		elog(ERROR, "cache lookup failed for namespace %u", nspid);
-	return quote_qualified_identifier(nspname, name);
-}
-
-/*
  * Schema of the calling SQL function: where the extension's objects are.
  * Refuses to go on when the extension there cannot be trusted (trust.c).
  */
