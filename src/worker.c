@@ -58,8 +58,8 @@ static int	debug_hold_ms = 0;
 /* Whether we already logged that the extension is missing */
 static bool absent_logged = false;
 
-/* Whether the worker has logged that it does not trust the extension */
-static bool distrust_logged = false;
+/* Why the worker last logged that it does not trust the extension, or NULL */
+static char *distrust_logged = NULL;
 
 /* Ledger horizon last announced with NOTIFY inventory_changes */
 static int64 notified_horizon = -1;
@@ -228,25 +228,35 @@ NoteHeldBack(int pid)
 
 /*
  * Whether the extension can be trusted (trust.c), saying so in the log when
- * the answer changes: an untrusted installation's queue is left alone.
+ * the answer or the reason changes: an untrusted installation's queue is
+ * left alone.  A new reason is logged even while distrust goes on, so that
+ * the log names what is wrong now, not only what was wrong first.
  */
 static bool
 WorkerTrusts(Oid nspid)
 {
 	const char *problem = InventoryTrustProblem(nspid);
 
-	if (problem != NULL && !distrust_logged)
+	if (problem != NULL &&
+		(distrust_logged == NULL || strcmp(problem, distrust_logged) != 0))
 		ereport(WARNING,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("inventory worker does not apply the queue of database \"%s\": the extension cannot be trusted",
 						inventory_database),
 				 errdetail("%s Queued batches stay queued.", problem),
 				 errhint("%s", InventoryTrustHint())));
-	else if (problem == NULL && distrust_logged)
+	else if (problem == NULL && distrust_logged != NULL)
 		ereport(LOG,
 				(errmsg("inventory worker trusts the extension in database \"%s\" again and is applying its queue",
 						inventory_database)));
-	distrust_logged = (problem != NULL);
+	if (distrust_logged != NULL &&
+		(problem == NULL || strcmp(problem, distrust_logged) != 0))
+	{
+		pfree(distrust_logged);
+		distrust_logged = NULL;
+	}
+	if (problem != NULL && distrust_logged == NULL)
+		distrust_logged = MemoryContextStrdup(TopMemoryContext, problem);
 	return problem == NULL;
 }
 

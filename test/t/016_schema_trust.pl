@@ -183,6 +183,23 @@ for my $case (
 	ok(poll_until($node, 'shop', "SELECT state FROM inventory.inventory_batches WHERE batch_id = $b", 'applied', 30),
 		"after \"$fix\" the worker applies it");
 }
+# When the reason changes while the worker distrusts (mallory could
+# create, then planted a function and lost CREATE), the log names the new
+# reason, not only the first.
+{
+	my $off = -s $node->logfile;
+	$node->safe_psql('shop', 'GRANT CREATE ON SCHEMA inventory TO mallory');
+	ok(wait_for_log_line($node, qr/DETAIL:  Role mallory may create objects in schema inventory\. Queued batches stay queued\./, $off, 30),
+		'the worker says it distrusts, for the first reason');
+	$off = -s $node->logfile;
+	as_mallory('shop', 'CREATE FUNCTION inventory.inventory_outer_role(x int DEFAULT 0) RETURNS name LANGUAGE sql AS $$ SELECT current_user $$');
+	$node->safe_psql('shop', 'REVOKE CREATE ON SCHEMA inventory FROM mallory');
+	ok(wait_for_log_line($node, qr/DETAIL:  Function inventory_outer_role in schema inventory is owned by role mallory, which is not a superuser\. Queued batches stay queued\./, $off, 30),
+		'and, once the reason changes, the new reason');
+	$node->safe_psql('shop', 'DROP FUNCTION inventory.inventory_outer_role(int)');
+	ok(wait_for_log_line($node, qr/inventory worker trusts the extension in database "shop" again/, $off, 30),
+		'and says when it trusts again');
+}
 # Database settings the owner may attach do not stall the worker (a
 # read-only default) nor put words in the order functions' ledger rows.
 as_mallory('shop', q{ALTER DATABASE shop SET default_transaction_read_only = on;
