@@ -27,10 +27,13 @@ OBJS = \
 	src/schema.o \
 	src/sequence.o \
 	src/id_horizon.o \
+	src/databases.o \
 	src/wakeup.o \
 	src/transaction_end.o \
 	src/worker_status.o \
 	src/worker.o \
+	src/launcher.o \
+	src/database_commands.o \
 	src/blockers.o \
 	src/backpressure.o \
 	src/triggers.o \

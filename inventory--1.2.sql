@@ -22,7 +22,6 @@
  *   8. Change feed: inventory_changes
  *   9. Status and checks: inventory_batch_status, inventory_verify,
  *      inventory_worker_status
- *  10. The database the worker serves (a warning)
  *
  * Conventions.  Every name is qualified: the extension's by @extschema@,
  * PostgreSQL's by pg_catalog (operators as OPERATOR(pg_catalog.=)), and
@@ -1170,7 +1169,9 @@ COMMENT ON FUNCTION @extschema@.inventory_verify() IS
 REVOKE ALL ON FUNCTION @extschema@.inventory_verify() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_worker_status(
-    OUT pid integer, OUT enabled boolean, OUT extension_found boolean,
+    all_databases boolean DEFAULT false,
+    OUT database name, OUT state text, OUT waiting_for text, OUT pid integer,
+    OUT enabled boolean, OUT extension_found boolean,
     OUT started_at timestamptz, OUT last_round_at timestamptz,
     OUT batches_applied bigint, OUT items_applied bigint, OUT batches_failed bigint,
     OUT waiting_for_pid integer)
@@ -1179,28 +1180,6 @@ CREATE FUNCTION @extschema@.inventory_worker_status(
     VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'inventory_worker_status';
-COMMENT ON FUNCTION @extschema@.inventory_worker_status() IS
-    'The running worker: pid, whether it is enabled and found the extension, last round, counters since it started, and the backend holding it back';
-REVOKE ALL ON FUNCTION @extschema@.inventory_worker_status() FROM PUBLIC;
-
-/* ------------------------------------------------------------------------
- * 10. The database the worker serves
- * ------------------------------------------------------------------------
- */
-
-/*
- * The worker applies only the queue of inventory.database: say so when the
- * extension is created elsewhere on a server that preloads it.
- */
-DO $$
-BEGIN
-    IF pg_catalog.current_setting('inventory.database', true) IS NOT NULL
-       AND pg_catalog.current_setting('inventory.database', true)
-           OPERATOR(pg_catalog.<>) pg_catalog.current_database() THEN
-        RAISE WARNING 'the inventory worker does not serve database "%"', pg_catalog.current_database()
-            USING DETAIL = pg_catalog.format('inventory.database is "%s"; batches queued here are applied only by inventory_process_queue().',
-                                             pg_catalog.current_setting('inventory.database', true)),
-                  HINT = 'Set inventory.database to this database and restart the server, or apply the queue with inventory_process_queue().';
-    END IF;
-END
-$$;
+COMMENT ON FUNCTION @extschema@.inventory_worker_status(boolean) IS
+    'The worker of this database (or, with true, of every database with the extension): state (stopped, waiting, starting, applying, idle, paused), what it waits for, pid, counters since the server started';
+REVOKE ALL ON FUNCTION @extschema@.inventory_worker_status(boolean) FROM PUBLIC;

@@ -8,11 +8,11 @@
  * The check runs on every call, so it reads a count kept in shared memory
  * rather than the queue: each transaction adds the items it
  * queued and subtracts the items it applied when it commits (a
- * subtransaction's share is dropped if it rolls back), and the worker sets
- * the count from the table when it starts, when the extension appears, and
- * every 30 s to correct any drift.  The count is of the worker's database
- * only; without the preload, or in another database, there is no count and
- * no cap.  It is approximate by the batches committing at the moment it is
+ * subtransaction's share is dropped if it rolls back), and a database's
+ * worker sets the count from the table when it starts and every 30 s to
+ * correct any drift.  Each database's count is in its entry (databases.h);
+ * without the preload, or in a database no worker has counted since the
+ * server started, there is no count and no cap.  It is approximate by the batches committing at the moment it is
  * read or recounted (a commit becomes visible a moment before it adds its
  * items), which the cap tolerates.
  *
@@ -23,7 +23,6 @@
 #include "access/xact.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
-#include "port/atomics.h"
 #include "storage/lmgr.h"
 #include "storage/shmem.h"
 #include "utils/guc.h"
@@ -33,19 +32,10 @@
 #include <limits.h>
 
 #include "inventory.h"
+#include "databases.h"
 
 /* inventory.max_queued_items (0: no cap) */
 static int	max_queued_items = 10000000;
-
-/* The count of queued items of one database */
-typedef struct QueuedItemsShared
-{
-	pg_atomic_uint32 dboid;		/* database counted, or InvalidOid while
-								 * unknown */
-	pg_atomic_uint64 items;		/* items queued there (as int64) */
-} QueuedItemsShared;
-
-static QueuedItemsShared *shared = NULL;
 
 /* Count the items of the queued batches */
 static InventoryStatement count_queued = {
@@ -55,57 +45,36 @@ static InventoryStatement count_queued = {
 };
 
 /*
- * Shared memory needed.
- */
-Size
-InventoryBackpressureShmemSize(void)
-{
-	return sizeof(QueuedItemsShared);
-}
-
-/*
- * Create or attach to the count (under AddinShmemInitLock).
- */
-void
-InventoryBackpressureShmemInit(void)
-{
-	bool		found;
-
-	shared = ShmemInitStruct("inventory queued items", sizeof(QueuedItemsShared), &found);
-	if (found)
-		return;
-	pg_atomic_init_u32(&shared->dboid, InvalidOid);
-	pg_atomic_init_u64(&shared->items, 0);
-}
-
-/*
- * Set the count of queued items of database dboid (InvalidOid: the count
+ * Set the count of queued items of this database (known = false: the count
  * is unknown).  Transactions committing meanwhile may be counted twice or
  * not at all; the worker recounts now and then.
  */
 static void
-QueuedItemsSet(Oid dboid, int64 items)
+QueuedItemsSet(bool known, int64 items)
 {
-	if (shared == NULL)
+	InventoryDatabase *db = InventoryDatabaseLock(MyDatabaseId, false);
+
+	if (db == NULL)
 		return;
-	pg_atomic_write_u32(&shared->dboid, InvalidOid);
-	pg_memory_barrier();
-	pg_atomic_write_u64(&shared->items, (uint64) items);
-	pg_memory_barrier();
-	pg_atomic_write_u32(&shared->dboid, dboid);
+	db->queued_items_known = known;
+	db->queued_items = items;
+	InventoryDatabaseUnlock(db);
 }
 
 /*
  * Add delta (negative: items applied) to the count of this database's
- * queued items, if it is the one counted.  Cannot fail: called after
- * commit.
+ * queued items, if it is counted.  Cannot fail: called after commit.
  */
 static void
 QueuedItemsAdd(int64 delta)
 {
-	if (shared == NULL || pg_atomic_read_u32(&shared->dboid) != MyDatabaseId)
+	InventoryDatabase *db = InventoryDatabaseLock(MyDatabaseId, false);
+
+	if (db == NULL)
 		return;
-	pg_atomic_fetch_add_u64(&shared->items, delta);
+	if (db->queued_items_known)
+		db->queued_items += delta;
+	InventoryDatabaseUnlock(db);
 }
 
 /*
@@ -114,11 +83,15 @@ QueuedItemsAdd(int64 delta)
 static bool
 QueuedItemsGet(int64 *items)
 {
-	if (shared == NULL || pg_atomic_read_u32(&shared->dboid) != MyDatabaseId)
+	InventoryDatabase *db = InventoryDatabaseLock(MyDatabaseId, false);
+	bool		known;
+
+	if (db == NULL)
 		return false;
-	pg_read_barrier();
-	*items = (int64) pg_atomic_read_u64(&shared->items);
-	return true;
+	known = db->queued_items_known;
+	*items = db->queued_items;
+	InventoryDatabaseUnlock(db);
+	return known;
 }
 
 /*
@@ -211,17 +184,16 @@ BackpressureSubXactCallback(SubXactEvent event,
 
 /*
  * Install the callbacks and define the setting; called from _PG_init.  The
- * count exists only when the library is preloaded, and so the setting.
+ * count exists only when the library is preloaded; the setting is defined
+ * anyway, so that no session warns about it.
  */
 void
 InventoryBackpressureInit(void)
 {
 	RegisterXactCallback(BackpressureXactCallback, NULL);
 	RegisterSubXactCallback(BackpressureSubXactCallback, NULL);
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 	DefineCustomIntVariable("inventory.max_queued_items",
-							"Most items the queue of the worker's database may hold; inventory_adjust refuses batches beyond it.",
+							"Most items the queue of a database may hold; inventory_adjust refuses batches beyond it.",
 							"0 turns the limit off. Items of batches queued and not yet applied count, including those of the caller's own open transaction.",
 							&max_queued_items,
 							10000000, 0, INT_MAX,
@@ -289,7 +261,7 @@ InventoryRecountQueuedItems(Oid nspid)
 
 	if (!OidIsValid(queue))
 	{
-		QueuedItemsSet(InvalidOid, 0);
+		QueuedItemsSet(false, 0);
 		return;
 	}
 	/* never wait here (a TRUNCATE, say): the count is kept until next time */
@@ -310,5 +282,5 @@ InventoryRecountQueuedItems(Oid nspid)
 	if (known)
 		QueuedItemsAdd(items - before);
 	else
-		QueuedItemsSet(MyDatabaseId, items);
+		QueuedItemsSet(true, items);
 }

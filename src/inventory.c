@@ -33,11 +33,10 @@ _PG_init(void)
 	InventoryBackpressureInit();
 	InventoryStatementOriginInit();
 
-	if (process_shared_preload_libraries_in_progress)
-	{
-		InventoryWorkerInit();
-		if (!IsBinaryUpgrade)
-			InventoryShmemInit();
-	}
+	InventoryLauncherInit();
+	InventoryWorkerInit();
+	InventoryDatabaseCommandsInit();
+	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)
+		InventoryShmemInit();
 	MarkGUCPrefixReserved("inventory");
 }

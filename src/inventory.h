@@ -187,25 +187,16 @@ extern void InventoryClearIdBounds(void);
 extern int64 InventoryIdHorizon(InventoryIdKind kind, int64 last_assigned, int *blocking_pid);
 
 /* Waking the worker (wakeup.c) */
-extern Size InventoryWakeupShmemSize(void);
-extern void InventoryWakeupShmemInit(void);
-extern void InventoryRegisterWorkerLatch(void);
-extern void InventoryWakeFor(bool batches, bool changes);
+extern void InventoryWakeFor(bool batches, bool changes, bool start);
 extern void InventoryTakeWakeReasons(bool *batches, bool *changes);
 
 /* The end of a transaction that queued batches or wrote ledger rows (transaction_end.c) */
 extern void InventoryTransactionEndInit(void);
 
 /* What the worker reports (worker_status.c) */
-extern Size InventoryWorkerStatusShmemSize(void);
-extern void InventoryWorkerStatusShmemInit(void);
-extern void InventoryWorkerStatusStart(void);
-extern void InventoryReportRound(bool enabled, bool extension_found, int blocking_pid,
-								 const InventoryApplyResult *result);
+extern void InventoryReportRound(int blocking_pid, const InventoryApplyResult *result);
 
 /* Backpressure: the cap on queued items (backpressure.c) */
-extern Size InventoryBackpressureShmemSize(void);
-extern void InventoryBackpressureShmemInit(void);
 extern void InventoryBackpressureInit(void);
 extern void InventoryClaimQueueRoom(int nitems);
 extern void InventoryNoteDequeuedItems(int64 nitems);
@@ -215,8 +206,15 @@ extern void InventoryRecountQueuedItems(Oid nspid);
 extern void InventoryReportLockHolders(Oid nspid, TimestampTz gave_up_at, int waited_ms);
 extern void InventoryReportHeldBack(int pid, TimestampTz held_since);
 
-/* Background worker (worker.c) */
+/* The launcher (launcher.c) */
+extern void InventoryLauncherInit(void);
+extern PGDLLEXPORT void inventory_launcher_main(Datum main_arg);
+
+/* A database's worker (worker.c) */
 extern void InventoryWorkerInit(void);
 extern PGDLLEXPORT void inventory_worker_main(Datum main_arg);
+
+/* Commands on a whole database, which its worker must leave (database_commands.c) */
+extern void InventoryDatabaseCommandsInit(void);
 
 #endif							/* INVENTORY_H */

@@ -19,6 +19,7 @@
 #include "storage/shmem.h"
 
 #include "inventory.h"
+#include "databases.h"
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -38,10 +39,9 @@ InventoryShmemRequest(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	size = add_size(size, InventoryIdHorizonShmemSize());
-	size = add_size(size, InventoryWakeupShmemSize());
-	size = add_size(size, InventoryWorkerStatusShmemSize());
-	size = add_size(size, InventoryBackpressureShmemSize());
+	size = add_size(size, InventoryDatabasesShmemSize());
 	RequestAddinShmemSpace(size);
+	InventoryDatabasesShmemRequest();
 }
 
 /*
@@ -55,9 +55,7 @@ InventoryShmemStartup(void)
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	InventoryIdHorizonShmemInit();
-	InventoryWakeupShmemInit();
-	InventoryWorkerStatusShmemInit();
-	InventoryBackpressureShmemInit();
+	InventoryDatabasesShmemInit();
 	LWLockRelease(AddinShmemInitLock);
 	attached = true;
 }

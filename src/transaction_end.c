@@ -45,11 +45,14 @@ TransactionEnd(XactEvent event, void *arg pg_attribute_unused())
 			/*
 			 * Tell the worker what happened: a batch queued, or (even on
 			 * abort) a bound it may have been waiting on gone; or changes
-			 * to announce.
+			 * to announce.  Only a commit gives an idle database a worker.
 			 */
-			InventoryWakeFor(batches,
-							 changes && (event == XACT_EVENT_COMMIT ||
-										 event == XACT_EVENT_PARALLEL_COMMIT));
+			{
+				bool		committed = (event == XACT_EVENT_COMMIT ||
+										 event == XACT_EVENT_PARALLEL_COMMIT);
+
+				InventoryWakeFor(batches, changes && committed, committed);
+			}
 			break;
 
 		default:

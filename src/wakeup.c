@@ -1,112 +1,80 @@
 /*-------------------------------------------------------------------------
  *
  * wakeup.c
- *	  Waking the worker: where its latch is, and why it was woken.
+ *	  Waking a database's worker: why it should run, and whose latch to
+ *	  set, its own or, when it has none running, the launcher's.
  *
  * inventory_adjust() only marks its transaction; when the transaction ends
- * (transaction_end.c) the reason is recorded here and the worker's latch
- * set, so the worker applies a batch as soon as it is committed, and
- * never misses a reason set while it was busy.
+ * (transaction_end.c) the reason is recorded in the database's entry
+ * (databases.h) and the worker's latch set, or the launcher's, which then
+ * starts a worker.  Reasons are kept until the worker takes them, and a
+ * worker leaves only under the entry's mutex with no reason recorded, so
+ * no reason set while a worker is busy, starting or leaving is lost.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "miscadmin.h"
-#include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
-#include "storage/shmem.h"
-#include "storage/spin.h"
+#include "utils/timestamp.h"
 
 #include "inventory.h"
+#include "databases.h"
 
-typedef struct WakeupShared
-{
-	slock_t		mutex;			/* protects worker_procno */
-	int			worker_procno;	/* pgprocno of the worker, or -1 */
-	pg_atomic_uint32 batches_waiting;	/* a batch was queued (or released) */
-	pg_atomic_uint32 changes_waiting;	/* ledger rows were committed */
-} WakeupShared;
+/* This process's entry, when it is a database's worker */
+static InventoryDatabase *my_entry = NULL;
 
-static WakeupShared *shared = NULL;
-
-static void WakeWorker(void);
+/* Whether this worker is leaving on its own (idle, or yielding) */
+static bool leaving_cleanly = false;
 
 /*
- * Shared memory needed.
- */
-Size
-InventoryWakeupShmemSize(void)
-{
-	return sizeof(WakeupShared);
-}
-
-/*
- * Create or attach to the wake-up state (under AddinShmemInitLock).
+ * Record why the worker of this database is woken: batches queued (or a
+ * transaction that held an earlier batch back ended), changes committed.
+ * With start, a database without a worker gets one from the launcher;
+ * without (a transaction that rolled back), only a running worker, which
+ * may be waiting on that transaction, is woken.  A reason already
+ * recorded was recorded after the worker last took its reasons, by a
+ * transaction that woke it then, so it is not woken again.  Cannot fail
+ * (called after commit).
  */
 void
-InventoryWakeupShmemInit(void)
+InventoryWakeFor(bool batches, bool changes, bool start)
 {
-	bool		found;
+	InventoryDatabase *db;
+	TimestampTz now = GetCurrentTimestamp();
+	bool		new_reason = false;
+	int			procno;
+	bool		has_worker;
 
-	shared = ShmemInitStruct("inventory wakeup", sizeof(WakeupShared), &found);
-	if (found)
+	db = InventoryDatabaseLock(MyDatabaseId, start);
+	if (db == NULL)
+	{
+		/* every entry busy: the launcher visits every database */
+		if (start && InventoryDatabasesAvailable())
+			InventoryRequestSweep();
 		return;
-	SpinLockInit(&shared->mutex);
-	shared->worker_procno = -1;
-	pg_atomic_init_u32(&shared->batches_waiting, 0);
-	pg_atomic_init_u32(&shared->changes_waiting, 0);
-}
+	}
+	has_worker = db->state != INVENTORY_WORKER_NONE;
+	if (start || has_worker)
+	{
+		if (!db->batches_waiting && !db->changes_waiting && !db->visit_waiting)
+			db->waiting_since = now;
+		if (batches && !db->batches_waiting)
+			new_reason = db->batches_waiting = true;
+		if (changes && !db->changes_waiting)
+			new_reason = db->changes_waiting = true;
+	}
+	procno = db->worker_procno;
+	InventoryDatabaseUnlock(db);
 
-/*
- * Forget the worker's latch when it exits.
- */
-static void
-WorkerExit(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
-{
-	SpinLockAcquire(&shared->mutex);
-	shared->worker_procno = -1;
-	SpinLockRelease(&shared->mutex);
-}
-
-/*
- * Register the calling process as the worker to wake; its exit clears it.
- */
-void
-InventoryRegisterWorkerLatch(void)
-{
-	if (shared == NULL)
+	if (!new_reason)
 		return;
-	SpinLockAcquire(&shared->mutex);
-	shared->worker_procno = MyProc->pgprocno;
-	SpinLockRelease(&shared->mutex);
-	before_shmem_exit(WorkerExit, (Datum) 0);
-}
-
-/*
- * Record why the worker is woken: batches queued (or a transaction that
- * held an earlier batch back ended), changes committed; and wake it when a
- * reason is new.  A reason already recorded was recorded after the worker
- * last took its reasons, by a transaction that woke it then: the worker
- * will see it, so it is not woken again.  A paused worker leaves the
- * batches reason recorded, so queuing into a paused worker's database
- * does not wake it at all.  Cannot fail (called after commit).
- */
-void
-InventoryWakeFor(bool batches, bool changes)
-{
-	bool		wake = false;
-
-	if (shared == NULL)
-		return;
-	/* an exchange, a full barrier: it sees the worker's last taking */
-	if (batches)
-		wake |= pg_atomic_exchange_u32(&shared->batches_waiting, 1) == 0;
-	if (changes)
-		wake |= pg_atomic_exchange_u32(&shared->changes_waiting, 1) == 0;
-	if (wake)
-		WakeWorker();
+	if (procno >= 0 && procno != MyProc->pgprocno)
+		ProcSendSignal(procno);
+	else if (!has_worker)
+		InventoryWakeLauncher();
 }
 
 /*
@@ -119,27 +87,133 @@ InventoryTakeWakeReasons(bool *batches, bool *changes)
 	*changes = false;
 	if (batches != NULL)
 		*batches = false;
-	if (shared == NULL)
+	if (my_entry == NULL)
 		return;
+	SpinLockAcquire(&my_entry->mutex);
 	if (batches != NULL)
-		*batches = pg_atomic_exchange_u32(&shared->batches_waiting, 0) != 0;
-	*changes = pg_atomic_exchange_u32(&shared->changes_waiting, 0) != 0;
+	{
+		*batches = my_entry->batches_waiting;
+		my_entry->batches_waiting = false;
+	}
+	*changes = my_entry->changes_waiting;
+	my_entry->changes_waiting = false;
+	my_entry->visit_waiting = false;
+	SpinLockRelease(&my_entry->mutex);
 }
 
 /*
- * Set the worker's latch, if there is a worker.  Allocates nothing and
- * cannot fail, so it is safe after commit.
+ * Whether the worker was asked to leave its database (database.c).
+ */
+bool
+InventoryWorkerAskedToLeave(void)
+{
+	bool		leave;
+
+	if (my_entry == NULL)
+		return false;
+	SpinLockAcquire(&my_entry->mutex);
+	leave = my_entry->leave;
+	SpinLockRelease(&my_entry->mutex);
+	return leave;
+}
+
+/*
+ * The worker leaves its entry: free for the next worker.  A worker that
+ * did not leave on its own (an error, a kill) leaves the batches reason
+ * behind, so that the launcher starts another, after a delay, to look at
+ * the queue again.
  */
 static void
-WakeWorker(void)
+WorkerExit(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 {
-	int			procno;
+	InventoryDatabase *db = my_entry;
 
-	if (shared == NULL)
+	if (db == NULL)
 		return;
-	SpinLockAcquire(&shared->mutex);
-	procno = shared->worker_procno;
-	SpinLockRelease(&shared->mutex);
-	if (procno >= 0 && procno != MyProc->pgprocno)
-		ProcSendSignal(procno);
+	SpinLockAcquire(&db->mutex);
+	if (db->worker_pid == MyProcPid)
+	{
+		db->worker_pid = 0;
+		db->worker_procno = -1;
+		db->state = INVENTORY_WORKER_NONE;
+		db->exited_at = GetCurrentTimestamp();
+		db->exited_cleanly = leaving_cleanly;
+		db->leave = false;
+		if (!leaving_cleanly && !db->batches_waiting)
+		{
+			db->batches_waiting = true;
+			db->waiting_since = db->exited_at;
+		}
+	}
+	SpinLockRelease(&db->mutex);
+	my_entry = NULL;
+	InventoryWakeLauncher();
+}
+
+/*
+ * Make the calling process the worker of its database, reachable by its
+ * latch; its exit undoes it.  Returns false when another worker already
+ * serves the database (this one should exit).
+ */
+bool
+InventoryWorkerArrive(void)
+{
+	InventoryDatabase *db = InventoryDatabaseLock(MyDatabaseId, true);
+	bool		other;
+
+	if (db == NULL)
+		return false;
+	other = db->worker_pid != 0 && db->worker_pid != MyProcPid;
+	if (!other)
+	{
+		db->worker_pid = MyProcPid;
+		db->worker_procno = MyProc->pgprocno;
+		db->state = INVENTORY_WORKER_IDLE;
+		db->started_at = GetCurrentTimestamp();
+		db->due_at = 0;
+		db->leave = false;
+		/* a first round looks at the queue whatever woke us */
+		db->batches_waiting = true;
+	}
+	InventoryDatabaseUnlock(db);
+	if (other)
+		return false;
+	my_entry = db;
+	before_shmem_exit(WorkerExit, (Datum) 0);
+	return true;
+}
+
+/*
+ * Leave the database if nothing waits for the worker, or, with work_left,
+ * leave anyway with the batches reason set (to let another database have
+ * the slot): the launcher starts a worker again once at least due_ms have
+ * passed (0: no such visit).  Returns whether the caller should exit now.
+ */
+bool
+InventoryWorkerLeave(bool work_left, long due_ms)
+{
+	InventoryDatabase *db = my_entry;
+	bool		leave;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (db == NULL)
+		return true;
+	SpinLockAcquire(&db->mutex);
+	leave = work_left || db->leave ||
+		!(db->batches_waiting || db->changes_waiting || db->visit_waiting);
+	if (leave)
+	{
+		if (work_left)
+		{
+			db->batches_waiting = true;
+			db->waiting_since = now;
+		}
+		db->due_at = due_ms > 0 ? TimestampTzPlusMilliseconds(now, due_ms) : 0;
+		/* from here, a wake goes to the launcher */
+		db->worker_procno = -1;
+	}
+	SpinLockRelease(&db->mutex);
+	if (leave)
+		leaving_cleanly = true;
+	return leave;
 }

@@ -1,12 +1,16 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *	  The background worker that applies queued batches.
+ *	  A database's worker: it applies the queued batches of the database
+ *	  the launcher started it for (launcher.c).
  *
- * It connects to inventory.database, and in a loop applies rounds of
- * batches while there are any, then sleeps on its latch until a queuing
- * transaction commits (wakeup.c) or inventory.naptime passes.  When the
- * extension is not installed it idles.
+ * In a loop it applies rounds of batches while there are any, then sleeps
+ * on its latch until a queuing transaction commits (wakeup.c) or
+ * inventory.naptime passes.  Once it has had nothing to do for
+ * inventory.idle_timeout it leaves, so that an idle database holds no
+ * connection; it leaves at once where the extension is not installed, and
+ * after a time slice when it has more to do but other databases wait for a
+ * worker.
  *
  * Errors.  The main loop has the explicit error-recovery block of
  * walwriter.c: an error anywhere in it (a failed round, a cancel from
@@ -24,6 +28,7 @@
 
 #include "access/xact.h"
 #include "commands/async.h"
+#include "commands/dbcommands.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -44,19 +49,19 @@
 #include <limits.h>
 
 #include "inventory.h"
+#include "databases.h"
 
-/* Settings of the worker (defined when the library is preloaded) */
-static char *inventory_database = NULL;
+/* Settings of the worker */
 static int	naptime_ms = 1000;
-static bool enabled = true;
+static int	idle_timeout_s = 30;
 static int	inventory_lock_timeout_ms = 5000;
 static int	debug_hold_ms = 0;
 
-/* Seconds the postmaster waits before restarting a worker that exited */
-#define WORKER_RESTART_SECONDS	5
+/* The name of the database served, for messages */
+static char *database_name = NULL;
 
-/* Whether we already logged that the extension is missing */
-static bool absent_logged = false;
+/* Milliseconds a worker with more to do keeps its slot while others wait */
+#define WORKER_TIME_SLICE_MS	1000
 
 /* Why the worker last logged that it does not trust the extension, or NULL */
 static char *distrust_logged = NULL;
@@ -86,6 +91,9 @@ static TimestampTz last_apply = 0;
 static TimestampTz last_announce = 0;
 static TimestampTz last_recount = 0;
 static bool recount_due = true; /* count of queued items unknown */
+static bool extension_found = false;
+static TimestampTz last_busy = 0;	/* last round that had batches */
+static TimestampTz slice_started = 0;	/* when the current run of rounds began */
 
 /*
  * When the last round gave up waiting for a lock (inventory.lock_timeout),
@@ -100,27 +108,25 @@ static int	held_back_pid = 0;
 static TimestampTz held_back_since = 0;
 
 /*
- * Define the worker's settings and register it (not during pg_upgrade);
- * called from _PG_init when the library is preloaded.
+ * Define the worker's settings; called from _PG_init, preloaded or not (so
+ * that no session warns about them).
  */
 void
 InventoryWorkerInit(void)
 {
-	BackgroundWorker worker;
-
-	DefineCustomStringVariable("inventory.database",
-							   "Database whose queue the inventory worker applies.",
-							   NULL,
-							   &inventory_database,
-							   "postgres",
-							   PGC_POSTMASTER, 0,
-							   NULL, NULL, NULL);
 	DefineCustomIntVariable("inventory.naptime",
-							"Longest time the worker sleeps between checks of the queue.",
+							"Longest time a worker sleeps between checks of its database's queue.",
 							"The worker is woken at the commit of every transaction that queued a batch; this poll is a safety net.",
 							&naptime_ms,
 							1000, 10, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("inventory.idle_timeout",
+							"How long a worker with nothing to do stays connected to its database before it leaves.",
+							"An idle database then holds no connection of the extension (it can be dropped or used as a template); the next commit that queues a batch starts a worker again.",
+							&idle_timeout_s,
+							30, 0, 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("inventory.lock_timeout",
 							"Longest time a round of the inventory worker waits for a lock.",
@@ -136,26 +142,6 @@ InventoryWorkerInit(void)
 							0, 0, 600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS | GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
-	DefineCustomBoolVariable("inventory.enabled",
-							 "Whether the inventory worker applies queued batches.",
-							 "Turn off and reload to pause the worker; batches stay queued.",
-							 &enabled,
-							 true,
-							 PGC_SIGHUP, 0,
-							 NULL, NULL, NULL);
-	if (IsBinaryUpgrade)
-		return;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = WORKER_RESTART_SECONDS;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "inventory");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "inventory_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "inventory worker");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "inventory worker");
-	worker.bgw_notify_pid = 0;
-	RegisterBackgroundWorker(&worker);
 }
 
 /*
@@ -242,13 +228,13 @@ WorkerTrusts(Oid nspid)
 		ereport(WARNING,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("inventory worker does not apply the queue of database \"%s\": the extension cannot be trusted",
-						inventory_database),
+						database_name),
 				 errdetail("%s Queued batches stay queued.", problem),
 				 errhint("%s", InventoryTrustHint())));
 	else if (problem == NULL && distrust_logged != NULL)
 		ereport(LOG,
 				(errmsg("inventory worker trusts the extension in database \"%s\" again and is applying its queue",
-						inventory_database)));
+						database_name)));
 	if (distrust_logged != NULL &&
 		(problem == NULL || strcmp(problem, distrust_logged) != 0))
 	{
@@ -278,33 +264,15 @@ RunRound(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 
 	nspid = InventoryExtensionSchema();
-	if (!OidIsValid(nspid))
-	{
-		if (!absent_logged)
-			ereport(LOG,
-					(errmsg("inventory worker is waiting for CREATE EXTENSION inventory in database \"%s\"",
-							inventory_database)));
-		absent_logged = true;
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		InventoryReportRound(true, false, 0, NULL);
-		return false;
-	}
-	if (absent_logged)
-	{
-		recount_due = true;
-		ereport(LOG,
-				(errmsg("inventory worker found the extension in database \"%s\" and is applying its queue",
-						inventory_database)));
-	}
-	absent_logged = false;
-	if (!WorkerTrusts(nspid))
+	extension_found = OidIsValid(nspid);
+	if (!extension_found || !WorkerTrusts(nspid))
 	{
 		PopActiveSnapshot();
 		CommitTransactionCommand();
-		InventoryReportRound(true, true, 0, NULL);
+		InventoryReportState(INVENTORY_WORKER_IDLE, extension_found);
 		return false;
 	}
+	InventoryReportState(INVENTORY_WORKER_APPLYING, true);
 
 	/* the last try gave up on a lock: say who holds it, then try again */
 	if (lock_gave_up_at != 0)
@@ -332,7 +300,10 @@ RunRound(void)
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
-	InventoryReportRound(true, true, result.blocking_pid, &result);
+	InventoryReportRound(result.blocking_pid, &result);
+	InventoryReportState(INVENTORY_WORKER_IDLE, true);
+	if (result.batches_applied + result.batches_failed > 0 || result.more)
+		last_busy = GetCurrentTimestamp();
 	return result.more;
 }
 
@@ -422,23 +393,39 @@ RunPurge(void)
 }
 
 /*
+ * Leave the database: exit, the entry already released (wakeup.c).
+ */
+static void
+LeaveDatabase(const char *why)
+{
+	ereport(DEBUG1,
+			(errmsg("inventory worker leaves database \"%s\": %s", database_name, why)));
+	proc_exit(0);
+}
+
+/*
  * One pass of the main loop: do what is due and return how long to sleep
- * (0: go on at once).
+ * (0: go on at once); or leave the database.
  *
  * Apply when a batch was queued, when the last round left more (or
  * failed), and every naptime as a safety net; announce changes of the
  * order functions at most every ANNOUNCE_INTERVAL_MS, so that a stream of
- * reservations does not keep the worker running rounds.
+ * reservations does not keep the worker running rounds.  Leave when idle
+ * for inventory.idle_timeout (at once where the extension is absent), when
+ * asked to (a command on the whole database), or after a time slice of
+ * rounds while other databases wait for a worker.
  */
 static long
 RunDueWork(void)
 {
+	bool		enabled = InventoryApplyEnabled();
 	bool		batches = false,
 				changes;
 	bool		apply_due,
 				announce_due;
 	TimestampTz now = GetCurrentTimestamp();
 	long		timeout;
+	long		idle_ms;
 
 	/* paused: leave the batches reason, so that queuing does not wake us */
 	InventoryTakeWakeReasons(enabled ? &batches : NULL, &changes);
@@ -462,25 +449,45 @@ RunDueWork(void)
 		RunAnnounce();
 	if (apply_due || announce_due)
 	{
+		if (changes_pending)
+			last_busy = now;
 		changes_pending = false;
 		last_announce = now;
 	}
 	if (!enabled)
 	{
-		InventoryReportRound(false, false, 0, NULL);
+		InventoryReportState(INVENTORY_WORKER_PAUSED, extension_found);
 		more_queued = false;
 	}
 
-	/* More to apply: go on at once (CHECK_FOR_INTERRUPTS lets signals in). */
+	/* More to apply: go on at once, unless others wait for a worker. */
+	now = GetCurrentTimestamp();
 	if (enabled && more_queued)
+	{
+		if (InventoryDatabasesWaiting() > 0 &&
+			TimestampDifferenceExceeds(slice_started, now, WORKER_TIME_SLICE_MS) &&
+			InventoryWorkerLeave(true, 0))
+			LeaveDatabase("other databases wait for a worker");
 		return 0;
+	}
+	slice_started = now;
+
+	/* Nothing to do now: leave if asked to, or idle long enough. */
+	if (InventoryWorkerAskedToLeave() && InventoryWorkerLeave(false, 0))
+		LeaveDatabase("a command on the whole database asked it to");
+	idle_ms = TimestampDifferenceMilliseconds(last_busy, now);
+	if (!changes_pending && (!extension_found || idle_ms >= idle_timeout_s * 1000L))
+	{
+		if (InventoryWorkerLeave(false, extension_found ? InventoryCheckIntervalSeconds() * 1000L : 0))
+			LeaveDatabase(extension_found ? "idle" : "the extension is not installed there");
+		return 0;				/* something arrived meanwhile */
+	}
 
 	/*
 	 * Otherwise sleep until woken (a commit, or the end of a transaction
-	 * holding an earlier batch back) or until the next poll or
-	 * announcement is due.
+	 * holding an earlier batch back) or until the next poll, announcement
+	 * or departure is due.
 	 */
-	now = GetCurrentTimestamp();
 	if (enabled)
 		timeout = naptime_ms - TimestampDifferenceMilliseconds(last_apply, now);
 	else
@@ -488,7 +495,8 @@ RunDueWork(void)
 	if (changes_pending)
 		timeout = Min(timeout, ANNOUNCE_INTERVAL_MS -
 					  TimestampDifferenceMilliseconds(last_announce, now));
-	return timeout;
+	timeout = Min(timeout, idle_timeout_s * 1000L - idle_ms);
+	return Max(timeout, 1);
 }
 
 /*
@@ -534,25 +542,10 @@ ApplyWorkerSettings(void)
 }
 
 /*
- * Say in the log that a deprecated setting is in use, at start and after
- * each reload.
- */
-static void
-WarnDeprecatedSettings(void)
-{
-	if (InventoryRoundItemsDeprecated())
-		ereport(WARNING,
-				(errcode(ERRCODE_WARNING_DEPRECATED_FEATURE),
-				 errmsg("inventory.batch_size is deprecated and will be removed in a later release"),
-				 errdetail("It is the old name of inventory.max_round_items, and overrides it while set."),
-				 errhint("Set inventory.max_round_items instead, and reset inventory.batch_size.")));
-}
-
-/*
  * Entry point of the worker.
  */
 void
-inventory_worker_main(Datum main_arg pg_attribute_unused())
+inventory_worker_main(Datum main_arg)
 {
 	sigjmp_buf	local_sigjmp_buf;
 
@@ -560,17 +553,26 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	BackgroundWorkerInitializeConnection(inventory_database, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(main_arg), InvalidOid, 0);
 	pgstat_report_appname("inventory worker");
+	/* another worker serves the database (a launcher restarted meanwhile) */
+	if (!InventoryWorkerArrive())
+		proc_exit(0);
 	ApplyWorkerSettings();
-	WarnDeprecatedSettings();
-	InventoryRegisterWorkerLatch();
-	InventoryWorkerStatusStart();
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	database_name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+	extension_found = OidIsValid(InventoryExtensionSchema());
+	CommitTransactionCommand();
+	InventoryReportState(INVENTORY_WORKER_IDLE, extension_found);
+	last_busy = slice_started = GetCurrentTimestamp();
+
 	loop_context = AllocSetContextCreate(TopMemoryContext,
 										 "inventory worker loop",
 										 ALLOCSET_DEFAULT_SIZES);
-	ereport(LOG,
-			(errmsg("inventory worker started for database \"%s\"", inventory_database)));
+	ereport(DEBUG1,
+			(errmsg("inventory worker started for database \"%s\"", database_name)));
 
 	/*
 	 * Error recovery, as in walwriter.c.  An error anywhere in the loop
@@ -632,7 +634,6 @@ inventory_worker_main(Datum main_arg pg_attribute_unused())
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 			ApplyWorkerSettings();
-			WarnDeprecatedSettings();
 		}
 		MemoryContextSwitchTo(loop_context);
 		timeout = RunDueWork();

@@ -1,0 +1,136 @@
+/*-------------------------------------------------------------------------
+ *
+ * database_commands.c
+ *	  Commands on a whole database that no other session may be connected
+ *	  to: DROP DATABASE, CREATE DATABASE ... TEMPLATE, ALTER DATABASE
+ *	  RENAME or SET TABLESPACE.  The database's worker is asked to leave,
+ *	  and the launcher starts none there until the command ends.
+ *
+ * Those commands wait up to 5 s for other sessions to leave, so the worker
+ * only has to leave in time; the hold-off keeps the launcher from starting
+ * another meanwhile.  It lasts at most HOLD_OFF_MS if the session dies.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/proc.h"
+#include "tcop/utility.h"
+#include "utils/timestamp.h"
+
+#include "inventory.h"
+#include "databases.h"
+
+/* Longest hold-off of a database's worker by one command */
+#define HOLD_OFF_MS		60000
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/*
+ * The name of the database a statement needs to itself, or NULL.
+ */
+static const char *
+DatabaseNeededAlone(Node *stmt)
+{
+	ListCell   *lc;
+
+	switch (nodeTag(stmt))
+	{
+		case T_DropdbStmt:
+			return ((DropdbStmt *) stmt)->dbname;
+		case T_CreatedbStmt:
+			foreach(lc, ((CreatedbStmt *) stmt)->options)
+			{
+				DefElem    *opt = lfirst_node(DefElem, lc);
+
+				if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
+					return defGetString(opt);
+			}
+			return NULL;
+		case T_RenameStmt:
+			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
+				return ((RenameStmt *) stmt)->subname;
+			return NULL;
+		case T_AlterDatabaseStmt:
+			foreach(lc, ((AlterDatabaseStmt *) stmt)->options)
+			{
+				if (strcmp(lfirst_node(DefElem, lc)->defname, "tablespace") == 0)
+					return ((AlterDatabaseStmt *) stmt)->dbname;
+			}
+			return NULL;
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * Hold off the worker of database dboid until (0: release it), asking a
+ * running one to leave.
+ */
+static void
+HoldOffWorker(Oid dboid, TimestampTz until)
+{
+	InventoryDatabase *db = InventoryDatabaseLock(dboid, until != 0);
+	int			procno = -1;
+
+	if (db == NULL)
+		return;
+	db->hold_off_until = until;
+	if (until != 0 && db->worker_pid != 0)
+	{
+		db->leave = true;
+		procno = db->worker_procno;
+	}
+	InventoryDatabaseUnlock(db);
+	if (procno >= 0)
+		ProcSendSignal(procno);
+	if (until == 0)
+		InventoryWakeLauncher();
+}
+
+/*
+ * The utility hook: around a command that needs a database to itself, keep
+ * the database's worker out.
+ */
+static void
+InventoryProcessUtility(PlannedStmt *pstmt, const char *queryString,
+						bool readOnlyTree, ProcessUtilityContext context,
+						ParamListInfo params, QueryEnvironment *queryEnv,
+						DestReceiver *dest, QueryCompletion *qc)
+{
+	const char *dbname = InventoryDatabasesAvailable()
+		? DatabaseNeededAlone(pstmt->utilityStmt) : NULL;
+	Oid			dboid = dbname ? get_database_oid(dbname, true) : InvalidOid;
+
+	if (OidIsValid(dboid))
+		HoldOffWorker(dboid, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), HOLD_OFF_MS));
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		if (OidIsValid(dboid))
+			HoldOffWorker(dboid, 0);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * Install the hook; called from _PG_init.
+ */
+void
+InventoryDatabaseCommandsInit(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = InventoryProcessUtility;
+}
