@@ -44,8 +44,9 @@ BEGIN
     END LOOP;
 END $$;
 
--- The worker connects to this database (inventory.database); it may have
--- started before the database existed, so wait for it to be up.
-SELECT test_poll($$EXISTS (SELECT 1 FROM inventory_worker_status() WHERE extension_found)$$);
-SELECT backend_type, datname
-  FROM pg_stat_activity WHERE backend_type = 'inventory worker';
+-- The launcher runs, connected to no database; it starts this database's
+-- worker when a batch is queued here.
+SELECT backend_type, datname IS NULL AS no_database
+  FROM pg_stat_activity WHERE backend_type = 'inventory launcher';
+SELECT database = current_database() AS this_database, extension_found
+  FROM inventory_worker_status();

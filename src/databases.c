@@ -26,6 +26,7 @@ typedef struct DatabasesShared
 	LWLock	   *lock;			/* taking or reusing an entry */
 	slock_t		mutex;			/* protects launcher_procno */
 	int			launcher_procno;	/* the launcher's latch, or -1 */
+	bool		launcher_enabled;	/* inventory.enabled, as the launcher sees it */
 	bool		sweep_requested;	/* a database found no free entry */
 	int			databases_waiting;	/* with work and no worker, for lack of a slot */
 	InventoryDatabase entries[INVENTORY_MAX_DATABASES];
@@ -68,6 +69,7 @@ InventoryDatabasesShmemInit(void)
 	shared->lock = &(GetNamedLWLockTranche("inventory databases"))->lock;
 	SpinLockInit(&shared->mutex);
 	shared->launcher_procno = -1;
+	shared->launcher_enabled = true;
 	shared->sweep_requested = false;
 	shared->databases_waiting = 0;
 	for (int i = 0; i < INVENTORY_MAX_DATABASES; i++)
@@ -236,16 +238,38 @@ InventoryDatabaseIndex(InventoryDatabase *db)
 }
 
 /*
- * Register the calling process as the launcher to wake (-1: none).
+ * Register the calling process as the launcher to wake (-1: none), and
+ * whether it sees the workers enabled.
  */
 void
-InventorySetLauncherLatch(int procno)
+InventorySetLauncherLatch(int procno, bool enabled)
 {
 	if (shared == NULL)
 		return;
 	SpinLockAcquire(&shared->mutex);
 	shared->launcher_procno = procno;
+	shared->launcher_enabled = enabled;
 	SpinLockRelease(&shared->mutex);
+}
+
+/*
+ * Whether the launcher, if one runs, sees the workers enabled: false until
+ * it has taken a reload that paused them.  Without a launcher, this
+ * session's setting.
+ */
+bool
+InventoryLauncherSeesEnabled(void)
+{
+	bool		enabled;
+	bool		running;
+
+	if (shared == NULL)
+		return InventoryApplyEnabled();
+	SpinLockAcquire(&shared->mutex);
+	running = shared->launcher_procno >= 0;
+	enabled = shared->launcher_enabled;
+	SpinLockRelease(&shared->mutex);
+	return running ? enabled : InventoryApplyEnabled();
 }
 
 /*
@@ -290,6 +314,7 @@ InventoryTakeSweepRequest(void)
 		return false;
 	SpinLockAcquire(&shared->mutex);
 	requested = shared->sweep_requested;
+	shared->launcher_enabled = true;
 	shared->sweep_requested = false;
 	SpinLockRelease(&shared->mutex);
 	return requested;

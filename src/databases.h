@@ -78,7 +78,8 @@ extern InventoryDatabase *InventoryDatabaseAt(int index);
 extern int	InventoryDatabaseIndex(InventoryDatabase *db);
 
 /* The launcher's latch, set when a database needs a worker */
-extern void InventorySetLauncherLatch(int procno);
+extern void InventorySetLauncherLatch(int procno, bool enabled);
+extern bool InventoryLauncherSeesEnabled(void);
 extern void InventoryWakeLauncher(void);
 extern void InventoryRequestSweep(void);
 extern bool InventoryTakeSweepRequest(void);

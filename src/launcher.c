@@ -154,7 +154,7 @@ InventoryCheckIntervalSeconds(void)
 static void
 LauncherExit(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 {
-	InventorySetLauncherLatch(-1);
+	InventorySetLauncherLatch(-1, enabled);
 }
 
 /*
@@ -521,7 +521,7 @@ inventory_launcher_main(Datum main_arg pg_attribute_unused())
 	/* no database: pg_database, a shared catalog, is all it reads */
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 	pgstat_report_appname("inventory launcher");
-	InventorySetLauncherLatch(MyProc->pgprocno);
+	InventorySetLauncherLatch(MyProc->pgprocno, enabled);
 	before_shmem_exit(LauncherExit, (Datum) 0);
 	ReportSettings(true);
 
@@ -548,6 +548,7 @@ inventory_launcher_main(Datum main_arg pg_attribute_unused())
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			InventorySetLauncherLatch(MyProc->pgprocno, enabled);
 			ReportSettings(false);
 		}
 		timeout = ServeDatabases();

@@ -428,6 +428,8 @@ RunDueWork(void)
 	long		idle_ms;
 
 	/* paused: leave the batches reason, so that queuing does not wake us */
+	InventoryReportState(enabled ? INVENTORY_WORKER_IDLE : INVENTORY_WORKER_PAUSED,
+						 extension_found);
 	InventoryTakeWakeReasons(enabled ? &batches : NULL, &changes);
 	changes_pending |= changes;
 	if (recount_due || TimestampDifferenceExceeds(last_recount, now, RECOUNT_INTERVAL_S * 1000))
@@ -455,10 +457,7 @@ RunDueWork(void)
 		last_announce = now;
 	}
 	if (!enabled)
-	{
-		InventoryReportState(INVENTORY_WORKER_PAUSED, extension_found);
 		more_queued = false;
-	}
 
 	/* More to apply: go on at once, unless others wait for a worker. */
 	now = GetCurrentTimestamp();

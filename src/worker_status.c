@@ -88,7 +88,7 @@ StateName(const InventoryDatabase *db, TimestampTz now, const char **waiting_for
 			break;
 	}
 	if (db->changes_waiting || db->visit_waiting ||
-		(db->batches_waiting && InventoryApplyEnabled()))
+		(db->batches_waiting && InventoryLauncherSeesEnabled()))
 	{
 		if (db->hold_off_until > now)
 			*waiting_for = "a command on the whole database (DROP, RENAME, or CREATE DATABASE from it as a template)";
@@ -129,7 +129,9 @@ PutRow(ReturnSetInfo *rsinfo, Oid dboid, const InventoryDatabase *db, TimestampT
 	nulls[2] = waiting_for == NULL;
 	values[3] = Int32GetDatum(db->worker_pid);
 	nulls[3] = db->worker_pid == 0;
-	values[4] = BoolGetDatum(InventoryApplyEnabled());
+	/* enabled once the launcher and the worker (if any) took the setting */
+	values[4] = BoolGetDatum(InventoryLauncherSeesEnabled() &&
+							 !(db->worker_pid != 0 && db->state == INVENTORY_WORKER_PAUSED));
 	/* here the extension is there: it is running this function */
 	values[5] = BoolGetDatum(dboid == MyDatabaseId || db->extension_found);
 	nulls[5] = dboid != MyDatabaseId && !db->visited;
@@ -166,7 +168,8 @@ PutRow11(ReturnSetInfo *rsinfo)
 	if (db.worker_pid == 0)
 		return;
 	values[0] = Int32GetDatum(db.worker_pid);
-	values[1] = BoolGetDatum(InventoryApplyEnabled());
+	values[1] = BoolGetDatum(InventoryLauncherSeesEnabled() &&
+							 db.state != INVENTORY_WORKER_PAUSED);
 	values[2] = BoolGetDatum(true);
 	values[3] = TimestampTzGetDatum(db.started_at);
 	values[4] = TimestampTzGetDatum(db.last_round_at);
