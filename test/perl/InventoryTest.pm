@@ -36,9 +36,9 @@ if (!defined $ENV{PG_REGRESS})
 # log_line_prefix = '%m [%p] %b ' (the tests set it): pid, level, message.
 our $WORKER_LINE = qr/^[^\[]*\[(\d+)\] inventory worker (\w+):  (.*)$/;
 
-# A new node with the worker preloaded, started.  Options: database (the
-# worker's, default postgres), create_database (create it before the
-# worker is preloaded), naptime (default 200ms), utf8 (initdb with UTF8
+# A new node with the library preloaded (the launcher serves every
+# database), started.  Options: database (default postgres),
+# create_database (create it before the library is preloaded), naptime (default 200ms), utf8 (initdb with UTF8
 # and locale C), conf (more postgresql.conf lines), start (default 1; 0
 # leaves the node stopped).  Its log lines carry the prefix $WORKER_LINE
 # expects.
@@ -60,7 +60,6 @@ sub inventory_node
 		'postgresql.conf', qq{
 log_line_prefix = '%m [%p] %b '
 shared_preload_libraries = 'inventory'
-inventory.database = '$database'
 inventory.naptime = '$naptime'
 } . $SEARCH_PATH_CONF . ($opt{conf} // ''));
 	$node->start if $opt{start} // 1;
@@ -168,7 +167,8 @@ sub wait_for_connections
 
 # In the postgres database of a node made by inventory_node: CREATE
 # EXTENSION, register warehouse $wh as 'Main', run $more_sql (optional),
-# and check (a test) that the worker then finds the extension.
+# and check (a test) that the launcher, which starts the database's worker
+# when a batch is queued, runs.
 sub install_extension
 {
 	my ($node, $wh, $more_sql) = @_;
@@ -176,8 +176,9 @@ sub install_extension
 	CREATE EXTENSION inventory;
 	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$wh', 'Main');
 } . ($more_sql // ''));
-	ok(poll_until($node, 'postgres', 'SELECT extension_found FROM inventory_worker_status()', 't', 60),
-		'worker is running');
+	ok(poll_until($node, 'postgres',
+			"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'inventory launcher'", '1', 60),
+		'launcher is running');
 }
 
 1;
