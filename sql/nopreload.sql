@@ -1,7 +1,13 @@
 -- Without shared_preload_libraries: no worker, but inventory_adjust still
 -- queues and inventory_process_queue() applies.  Run by test/run-tests on a
 -- server that does not preload the library.
+-- Settings left in the server's configuration (test/run-tests sets an
+-- old inventory.database and inventory.idle_timeout) are known to the
+-- library when it loads: no "invalid configuration parameter name"
+-- warning, and their values stay.
 CREATE EXTENSION inventory;
+SHOW inventory.database;
+SHOW inventory.idle_timeout;
 INSERT INTO inventory_warehouses (uuid, name) VALUES ('11111111-1111-4111-8111-111111111111', 'Main');
 
 SELECT count(*) AS workers FROM pg_stat_activity WHERE backend_type = 'inventory worker';

@@ -103,6 +103,8 @@ ALTER SYSTEM SET inventory.debug_hold_before_commit = '100ms';
 SELECT pg_reload_conf();
 });
 ok(poll_until($node, 'shop_a', 'SELECT enabled FROM inventory_worker_status()', 'f', 30), 'paused');
+ok(wait_for_log_line($node, qr/LOG:  inventory workers paused \(inventory.enabled is off\)/, $off, 30),
+	'the launcher logs the pause');
 for my $db (qw(shop_a shop_b))
 {
 	$node->safe_psql($db, join('', map {
@@ -112,7 +114,9 @@ for my $db (qw(shop_a shop_b))
 my $c_batch = adjust('shop_c', 'FAIR', 3);
 is($node->safe_psql('shop_c', 'SELECT state FROM inventory_worker_status()'), 'paused',
 	'while paused, a database with a queued batch shows state paused');
+$off = -s $node->logfile;
 $node->safe_psql('postgres', 'ALTER SYSTEM RESET inventory.enabled; SELECT pg_reload_conf()');
+ok(wait_for_log_line($node, qr/LOG:  inventory workers resumed/, $off, 30), 'the launcher logs the resumption');
 ok(poll_until($node, 'shop_c',
 		"SELECT state || ': ' || waiting_for FROM inventory_worker_status()",
 		'waiting: a free worker (inventory.max_workers)', 30),
