@@ -172,8 +172,6 @@ InventoryWorkerArrive(void)
 		db->started_at = GetCurrentTimestamp();
 		db->due_at = 0;
 		db->leave = false;
-		/* a first round looks at the queue whatever woke us */
-		db->batches_waiting = true;
 	}
 	InventoryDatabaseUnlock(db);
 	if (other)
@@ -184,7 +182,8 @@ InventoryWorkerArrive(void)
 }
 
 /*
- * Leave the database if nothing waits for the worker, or, with work_left,
+ * Leave the database if nothing waits for the worker (queued batches do
+ * not while the workers are paused), or, with work_left,
  * leave anyway with the batches reason set (to let another database have
  * the slot): the launcher starts a worker again once at least due_ms have
  * passed (0: no such visit).  Returns whether the caller should exit now.
@@ -199,8 +198,10 @@ InventoryWorkerLeave(bool work_left, long due_ms)
 	if (db == NULL)
 		return true;
 	SpinLockAcquire(&db->mutex);
+	/* batches wait for no worker while paused */
 	leave = work_left || db->leave ||
-		!(db->batches_waiting || db->changes_waiting || db->visit_waiting);
+		!((db->batches_waiting && InventoryApplyEnabled()) ||
+		  db->changes_waiting || db->visit_waiting);
 	if (leave)
 	{
 		if (work_left)
