@@ -8,18 +8,24 @@
  *
  * Those commands wait up to 5 s for other sessions to leave, so the worker
  * only has to leave in time; the hold-off keeps the launcher from starting
- * another meanwhile.  It lasts at most HOLD_OFF_MS if the session dies.
+ * another meanwhile.  It lasts at most HOLD_OFF_MS if the session dies, and
+ * only a role that may run the command causes it.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "inventory.h"
@@ -68,6 +74,40 @@ DatabaseNeededAlone(Node *stmt)
 }
 
 /*
+ * Whether the current user may run such a command on database dboid: its
+ * owner or a superuser, or, to copy a template, a role that may create
+ * databases.  Others' commands fail anyway; they must not make the worker
+ * leave over and over.
+ */
+static bool
+MayRunOn(Oid dboid, Node *stmt)
+{
+	HeapTuple	tup;
+	bool		ok = false;
+
+	if (superuser() || pg_database_ownercheck(dboid, GetUserId()))
+		return true;
+	if (!IsA(stmt, CreatedbStmt))
+		return false;
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (HeapTupleIsValid(tup))
+	{
+		ok = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
+		ReleaseSysCache(tup);
+	}
+	if (!ok)
+		return false;
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
+	ok = false;
+	if (HeapTupleIsValid(tup))
+	{
+		ok = ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
+		ReleaseSysCache(tup);
+	}
+	return ok;
+}
+
+/*
  * Hold off the worker of database dboid until (0: release it), asking a
  * running one to leave.
  */
@@ -106,6 +146,8 @@ InventoryProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		? DatabaseNeededAlone(pstmt->utilityStmt) : NULL;
 	Oid			dboid = dbname ? get_database_oid(dbname, true) : InvalidOid;
 
+	if (OidIsValid(dboid) && !MayRunOn(dboid, pstmt->utilityStmt))
+		dboid = InvalidOid;
 	if (OidIsValid(dboid))
 		HoldOffWorker(dboid, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), HOLD_OFF_MS));
 	PG_TRY();
