@@ -177,6 +177,13 @@ $node->safe_psql('postgres', q{ALTER SYSTEM SET inventory.idle_timeout = '1h'; S
 my $b3 = adjust('shop_c', 'TEMPLATE-ME', 9);
 ok(poll_until($node, 'shop_c', "SELECT state FROM inventory_batches WHERE batch_id = $b3", 'applied', 30), 'shop_c applied a batch');
 is(worker_count('shop_c'), '1', 'shop_c keeps its worker');
+# a role that may not drop it cannot make its worker leave either
+my $pid_c = $node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'inventory worker' AND datname = 'shop_c'");
+$node->safe_psql('postgres', 'CREATE ROLE nobody LOGIN');
+($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE shop_c', extra_params => [ '-U', 'nobody' ]);
+like($err, qr/must be owner of database shop_c/, 'a role that does not own shop_c cannot drop it');
+is($node->safe_psql('postgres', "SELECT pid FROM pg_stat_activity WHERE backend_type = 'inventory worker' AND datname = 'shop_c'"),
+	$pid_c, '... nor make its worker leave');
 ($rc, $out, $err) = $node->psql('postgres', 'CREATE DATABASE shop_copy TEMPLATE shop_c');
 is($rc, 0, 'CREATE DATABASE ... TEMPLATE a database whose worker is connected works') or diag($err);
 my $b4 = adjust('shop_copy', 'IN-COPY', 4);
