@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by test/run-tests, test/check-virtualenv and demo/run-demo: install
 # the built extension into a private directory that throw-away clusters load
 # it from, instead of into PostgreSQL's own directories, which a running
@@ -64,6 +65,7 @@ private_use() {
     PRIVATE_DIR=$1
     pkglibdir=$("$2" --pkglibdir)
     PRIVATE_LIB=$PRIVATE_DIR$pkglibdir/inventory.so
+    # shellcheck disable=SC2034  # for the scripts that source this file
     PRIVATE_OPTS=(-o "extension_destdir=$PRIVATE_DIR"
                   -o "dynamic_library_path=$PRIVATE_DIR$pkglibdir:\$libdir"
                   -o "jit_inline_above_cost=-1")
