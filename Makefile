@@ -44,14 +44,17 @@ OBJS = \
 DATA = $(wildcard inventory--*.sql)
 
 
-# pg_regress tests (sql/ and expected/); run against a server that preloads
-# the library, see test/run-tests.
+# pg_regress tests (sql/ and expected/) and isolation specs (test/specs/),
+# in the database inventory_regress, which "make installcheck" makes anew
+# (dropping one left by an earlier run).  They need a server that preloads
+# the library (its launcher serves every database), and they create roles and databases of their own: "make check-virtualenv"
+# runs them in throw-away clusters (test/check-virtualenv), and
+# sql/nopreload.sql in one without the preload.
 REGRESS = setup validation apply triggers worker orders ledger rounds idempotency
-# The database must exist already and be the worker's inventory.database;
-# test/run-tests passes CONTRIB_TESTDB and ISOLATION_TESTDB to name it.
 REGRESS_OPTS = --use-existing
+REGRESS_PREP = installcheck-database
 
-# isolation specs
+# isolation specs, in the same database, after the pg_regress tests
 ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso --use-existing
 
@@ -65,3 +68,27 @@ PG_CPPFLAGS = -I$(srcdir)/src -isystem $(shell $(PG_CONFIG) --includedir-server)
 PG_CFLAGS = -Wall -Wextra -Werror
 
 include $(PGXS)
+
+# After PGXS, which sets defaults of its own.
+CONTRIB_TESTDB = inventory_regress
+ISOLATION_TESTDB = inventory_regress
+
+.PHONY: installcheck-database check-virtualenv
+
+# The tests' database, made anew.  As root outside pg_virtualenv (which sets
+# PGUSER), pg_regress would connect as the role "root": say what to run.
+installcheck-database:
+	@if [ "$$(id -u)" = 0 ] && [ -z "$${PGUSER:-}" ]; then \
+	    echo 'make installcheck: as root, pg_regress would connect as the role "root".' >&2; \
+	    echo 'Run "make check-virtualenv" (throw-away clusters), or set PGUSER, PGHOST and PGPORT for a server the tests may change.' >&2; \
+	    exit 1; \
+	fi
+	PGOPTIONS='-c client_min_messages=warning' '$(bindir)/dropdb' --if-exists --force '$(CONTRIB_TESTDB)'
+	'$(bindir)/createdb' '$(CONTRIB_TESTDB)'
+	'$(bindir)/psql' -X -q -v ON_ERROR_STOP=1 -d '$(CONTRIB_TESTDB)' -f test/search_path.sql
+
+# Build, install into a private directory, and run the pg_regress and
+# isolation tests in throw-away clusters; leaves PostgreSQL's directories and
+# running servers alone.
+check-virtualenv:
+	PG_CONFIG='$(PG_CONFIG)' test/check-virtualenv
