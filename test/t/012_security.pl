@@ -297,7 +297,7 @@ is(scalar(@wrong), 0, 'a role with nothing gets 42501 from each of ' . scalar(@f
 $node->safe_psql('shop', q{
 CREATE ROLE ops LOGIN;
 GRANT USAGE ON SCHEMA inventory TO ops;
-GRANT EXECUTE ON FUNCTION inventory_process_queue(integer), inventory_worker_status() TO ops;
+GRANT EXECUTE ON FUNCTION inventory_process_queue(integer), inventory_worker_status(boolean) TO ops;
 GRANT ALL ON ALL TABLES IN SCHEMA inventory TO ops;
 GRANT ALL ON ALL SEQUENCES IN SCHEMA inventory TO ops;
 ALTER SYSTEM SET inventory.enabled = off;
