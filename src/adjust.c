@@ -618,7 +618,7 @@ inventory_adjust(PG_FUNCTION_ARGS)
 	}
 
 	/* Refuse if the queue is full (backpressure.c), before taking an id. */
-	InventoryClaimQueueRoom(nitems);
+	InventoryClaimQueueRoom(nspid, nitems);
 
 	/* Take the batch id, announcing it to the applier first (id_horizon.c). */
 	InventoryPublishIdBound(INVENTORY_ID_BATCH, seqid);

@@ -6,15 +6,15 @@
  *	  queuing faster than the worker applies cannot fill the disk.
  *
  * The check runs on every call, so it reads a count kept in shared memory
- * rather than the queue: each transaction adds the items it
- * queued and subtracts the items it applied when it commits (a
- * subtransaction's share is dropped if it rolls back), and a database's
- * worker sets the count from the table when it starts and every 30 s to
- * correct any drift.  Each database's count is in its entry (databases.h);
- * without the preload, or in a database no worker has counted since the
- * server started, there is no count and no cap.  It is approximate by the batches committing at the moment it is
- * read or recounted (a commit becomes visible a moment before it adds its
- * items), which the cap tolerates.
+ * rather than the queue: each transaction adds the items it queued and
+ * subtracts the items it applied when it commits (a subtransaction's share
+ * is dropped if it rolls back); a database's worker sets the count from
+ * the table when it starts and every 30 s to correct any drift, and a
+ * call that finds the count unknown counts the queue itself.  Each
+ * database's count is in its entry (databases.h); without the preload
+ * there is no count and no cap.  It is approximate by the batches
+ * committing at the moment it is read or recounted (a commit becomes
+ * visible a moment before it adds its items), which the cap tolerates.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,7 +52,7 @@ static InventoryStatement count_queued = {
 static void
 QueuedItemsSet(bool known, int64 items)
 {
-	InventoryDatabase *db = InventoryDatabaseLock(MyDatabaseId, false);
+	InventoryDatabase *db = InventoryDatabaseLock(MyDatabaseId, true);
 
 	if (db == NULL)
 		return;
@@ -202,18 +202,30 @@ InventoryBackpressureInit(void)
 }
 
 /*
- * Called by inventory_adjust before it queues a batch of nitems items:
- * refuse it (nothing queued, no batch id taken) when the queue would then
+ * Called by inventory_adjust (connected to SPI) before it queues a batch of
+ * nitems items into the queue of schema nspid, counting the queue first if
+ * no one has since the server started: refuse it (nothing queued, no batch id taken) when the queue would then
  * hold more than inventory.max_queued_items; otherwise count the items as
  * queued by this transaction.
  */
 void
-InventoryClaimQueueRoom(int nitems)
+InventoryClaimQueueRoom(Oid nspid, int nitems)
 {
 	int64		queued;
 	int64		mine = 0;
+	bool		known = false;
 
-	if (max_queued_items > 0 && QueuedItemsGet(&queued))
+	if (max_queued_items > 0 && InventoryShmemAvailable())
+	{
+		known = QueuedItemsGet(&queued);
+		/* no worker has counted this queue since the server started */
+		if (!known)
+		{
+			InventoryRecountQueuedItems(nspid);
+			known = QueuedItemsGet(&queued);
+		}
+	}
+	if (known)
 	{
 		/* and what this transaction queued so far, not committed yet */
 		for (int i = 1; delta_any && i < level_alloc; i++)

@@ -198,7 +198,7 @@ extern void InventoryReportRound(int blocking_pid, const InventoryApplyResult *r
 
 /* Backpressure: the cap on queued items (backpressure.c) */
 extern void InventoryBackpressureInit(void);
-extern void InventoryClaimQueueRoom(int nitems);
+extern void InventoryClaimQueueRoom(Oid nspid, int nitems);
 extern void InventoryNoteDequeuedItems(int64 nitems);
 extern void InventoryRecountQueuedItems(Oid nspid);
 

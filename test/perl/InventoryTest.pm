@@ -37,7 +37,9 @@ if (!defined $ENV{PG_REGRESS})
 our $WORKER_LINE = qr/^[^\[]*\[(\d+)\] inventory worker (\w+):  (.*)$/;
 
 # A new node with the library preloaded (the launcher serves every
-# database), started.  Options: database (default postgres),
+# database), started.  Workers stay connected for an hour once started
+# (inventory.idle_timeout; the launcher's own tests set it in conf).
+# Options: database (default postgres),
 # create_database (create it before the library is preloaded), naptime (default 200ms), utf8 (initdb with UTF8
 # and locale C), conf (more postgresql.conf lines), start (default 1; 0
 # leaves the node stopped).  Its log lines carry the prefix $WORKER_LINE
@@ -61,6 +63,7 @@ sub inventory_node
 log_line_prefix = '%m [%p] %b '
 shared_preload_libraries = 'inventory'
 inventory.naptime = '$naptime'
+inventory.idle_timeout = '1h'
 } . $SEARCH_PATH_CONF . ($opt{conf} // ''));
 	$node->start if $opt{start} // 1;
 	return $node;
@@ -167,8 +170,9 @@ sub wait_for_connections
 
 # In the postgres database of a node made by inventory_node: CREATE
 # EXTENSION, register warehouse $wh as 'Main', run $more_sql (optional),
-# and check (a test) that the launcher, which starts the database's worker
-# when a batch is queued, runs.
+# then restart the node, so that the launcher's start-up visit gives the
+# database a worker (which stays: inventory.idle_timeout is an hour), and
+# check (a test) that it runs.
 sub install_extension
 {
 	my ($node, $wh, $more_sql) = @_;
@@ -176,9 +180,11 @@ sub install_extension
 	CREATE EXTENSION inventory;
 	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$wh', 'Main');
 } . ($more_sql // ''));
+	$node->restart;
 	ok(poll_until($node, 'postgres',
-			"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'inventory launcher'", '1', 60),
-		'launcher is running');
+			"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'inventory worker' AND datname = 'postgres'",
+			'1', 60),
+		'worker is running');
 }
 
 1;

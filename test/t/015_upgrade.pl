@@ -23,7 +23,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $W1 = '11111111-1111-4111-8111-111111111111';
-my $node = inventory_node('upgrade', database => 'upd', create_database => 1);
+# Workers paused: batches stay queued until inventory_process_queue().
+my $node = inventory_node('upgrade', database => 'upd', create_database => 1,
+	conf => "inventory.enabled = off\n");
 
 $node->safe_psql('postgres', q{
 CREATE ROLE mallory LOGIN;
@@ -140,8 +142,9 @@ like($fresh11, qr/^extension inventory 1\.1 schema=inventory relocatable=f$/m, '
 is(objects('upd10to11'), $fresh11, 'updating 1.0 to 1.1 gives exactly the objects of a fresh 1.1 install');
 isnt($fresh11, $fresh, '1.1 and 1.2 differ (the comparison can tell)');
 
-# --- 1.1, with data and a queued batch, updated to 1.2 (the worker serves
-# another database: the batch stays queued until inventory_process_queue)
+# --- 1.1, with data and a queued batch, updated to 1.2 (the workers are
+# paused: the batch stays queued until inventory_process_queue); the
+# library of 1.2 still answers 1.1's inventory_worker_status()
 $node->safe_psql('upd11', qq{
 	CREATE EXTENSION inventory VERSION '1.1';
 	SET search_path = public, inventory;
@@ -157,6 +160,8 @@ my $counts_sql = q{
 	    || (SELECT count(*) FROM inventory.inventory_ledger) || ' ledger rows, '
 	    || (SELECT count(*) FROM inventory.inventory_reservations) || ' reservations, '
 	    || (SELECT count(*) FROM inventory.inventory_queue) || ' queued'};
+is($node->safe_psql('upd11', 'SELECT count(*) <= 1 FROM inventory.inventory_worker_status()'), 't',
+	"1.1's inventory_worker_status(), without argument, works with the new library");
 $before = $node->safe_psql('upd11', $counts_sql);
 is($before, '2 levels, 3 ledger rows, 1 reservations, 1 queued', 'data of the 1.1 installation');
 ($rc, $out, $err) = $node->psql('upd11', "ALTER EXTENSION inventory UPDATE; $counts_sql");
