@@ -204,8 +204,8 @@ for my $case (
 # read-only default) nor put words in the order functions' ledger rows.
 as_mallory('shop', q{ALTER DATABASE shop SET default_transaction_read_only = on;
 ALTER DATABASE shop SET inventory.change_reason = 'forged by mallory'});
-$node->safe_psql('postgres', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'inventory worker'");
-ok(poll_until($node, 'postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'inventory worker'", '1', 30),
+$node->safe_psql('postgres', "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'inventory worker' AND datname = 'shop'");
+ok(poll_until($node, 'postgres', "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'inventory worker' AND datname = 'shop'", '1', 30),
 	'the worker starts again in a database whose default is read-only');
 my $b2 = $node->safe_psql('shop', qq{BEGIN READ WRITE; SELECT inventory.inventory_adjust('[{"sku": "S3", "warehouse_uuid": "$W1", "on_hand": 3}]'); COMMIT;});
 ok(poll_until($node, 'shop', "SELECT state FROM inventory.inventory_batches WHERE batch_id = $b2", 'applied', 30),
