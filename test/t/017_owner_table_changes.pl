@@ -274,27 +274,29 @@ sql('DROP TRIGGER count_updates ON inventory_levels; ALTER SYSTEM RESET inventor
 
 # 8. A database still at 1.0 (its ledger trigger skips every write while
 # inventory.change_source = 'adjust'): one ledger row per applied item.
+# (The launcher serves this database too: wait for the batch, whoever
+# applies it.)
 sql('CREATE DATABASE old10');
-$node->safe_psql('old10', qq{
+my $old_b = $node->safe_psql('old10', qq{
 	CREATE EXTENSION inventory VERSION '1.0';
 	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH', 'Main');
 	INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand) VALUES ('OLD-A', '$WH', 1);
 	SELECT inventory_adjust('[{"sku": "OLD-A", "warehouse_uuid": "$WH", "on_hand": 5},
 		{"sku": "OLD-B", "warehouse_uuid": "$WH", "on_hand": 6}]');
 });
-is($node->safe_psql('old10', 'SELECT inventory_process_queue()'), '1', '1.0: the batch is applied');
+is($node->safe_psql('old10', "SELECT inventory_wait($old_b)"), 'applied', '1.0: the batch is applied');
 is($node->safe_psql('old10', "SELECT count(*) FROM inventory_ledger WHERE source = 'adjust'"), '2',
 	'1.0: one ledger row per item');
 is($node->safe_psql('old10', 'SELECT count(*) FROM inventory_verify()'), '0', '1.0: inventory_verify() is clean');
 
 # Updated (to the current version, through 1.1), the same database records
 # the writes of an owner's trigger during the apply.
-$node->safe_psql('old10', qq{
+$old_b = $node->safe_psql('old10', qq{
 	ALTER EXTENSION inventory UPDATE;
 	INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand) VALUES ('TOTAL', '$WH', 0);
 $count_updates_sql	SELECT inventory_adjust('[{"sku": "OLD-A", "warehouse_uuid": "$WH", "on_hand": 7}]');
 });
-is($node->safe_psql('old10', 'SELECT inventory_process_queue()'), '1', 'updated: the batch is applied');
+is($node->safe_psql('old10', "SELECT inventory_wait($old_b)"), 'applied', 'updated: the batch is applied');
 is($node->safe_psql('old10', "SELECT string_agg(source, ',' ORDER BY id) FROM inventory_ledger WHERE sku IN ('OLD-A', 'TOTAL') AND id > 2"),
 	'adjust,direct', 'updated: the item and the trigger\'s write (made after it) each have their ledger row, in that order');
 is($node->safe_psql('old10', 'SELECT count(*) FROM inventory_verify()'), '0', 'updated: inventory_verify() is clean');
