@@ -23,9 +23,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $W1 = '11111111-1111-4111-8111-111111111111';
-# Workers paused: batches stay queued until inventory_process_queue().
-my $node = inventory_node('upgrade', database => 'upd', create_database => 1,
-	conf => "inventory.enabled = off\n");
+my $node = inventory_node('upgrade', database => 'upd', create_database => 1);
 
 $node->safe_psql('postgres', q{
 CREATE ROLE mallory LOGIN;
@@ -145,6 +143,8 @@ isnt($fresh11, $fresh, '1.1 and 1.2 differ (the comparison can tell)');
 # --- 1.1, with data and a queued batch, updated to 1.2 (the workers are
 # paused: the batch stays queued until inventory_process_queue); the
 # library of 1.2 still answers 1.1's inventory_worker_status()
+$node->safe_psql('postgres', "ALTER SYSTEM SET inventory.enabled = off; SELECT pg_reload_conf()");
+ok(poll_until($node, 'upd', 'SELECT enabled FROM inventory.inventory_worker_status()', 'f', 30), 'workers paused');
 $node->safe_psql('upd11', qq{
 	CREATE EXTENSION inventory VERSION '1.1';
 	SET search_path = public, inventory;
