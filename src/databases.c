@@ -314,7 +314,6 @@ InventoryTakeSweepRequest(void)
 		return false;
 	SpinLockAcquire(&shared->mutex);
 	requested = shared->sweep_requested;
-	shared->launcher_enabled = true;
 	shared->sweep_requested = false;
 	SpinLockRelease(&shared->mutex);
 	return requested;
