@@ -28,9 +28,9 @@
  * inventory_internal (trigger functions and helpers that only the
  * extension's own functions and C code call: out of the API's way in
  * \df inventory.*, and callable by no one else), PostgreSQL's by
- * pg_catalog (operators as OPERATOR(pg_catalog.=)), and
- * every function pins search_path to pg_catalog, pg_temp, so nothing
- * resolves in a schema others may create objects in.  Nothing is granted
+ * pg_catalog (operators as OPERATOR(pg_catalog.=)), and every function
+ * pins search_path to pg_catalog, pg_temp, so nothing resolves in a
+ * schema others may create objects in.  Nothing is granted
  * to PUBLIC: each table, view, sequence and function is revoked from
  * PUBLIC right after it is made (the README's role recipe grants what
  * applications need).  Each function is followed by its comment and its

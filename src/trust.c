@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * trust.c
- *	  Whether the extension's schema and objects can be trusted: only
- *	  superusers own them or can create objects in the schema.
+ *	  Whether the extension's schemas and objects can be trusted: only
+ *	  superusers own them or can create objects in the schemas.
  *
  * The extension's code runs as a superuser (the worker, SECURITY DEFINER
  * functions, triggers) and names its objects by schema.  If another role
@@ -17,9 +17,9 @@
  * extension's own (a member, so not one that another role made first)
  * and superusers' alone, and every function and relation of the
  * extension must be in one of the two schemas.  So every entry point in
- * C checks first, and refuses to run otherwise.  The answer is cached until a
- * schema, relation, function or role changes (syscache invalidation), so
- * the check costs nothing on the hot path.
+ * C checks first, and refuses to run otherwise.  The answer is cached
+ * until a schema, relation, function or role changes (syscache
+ * invalidation), so the check costs nothing on the hot path.
  *
  *-------------------------------------------------------------------------
  */
