@@ -6,7 +6,7 @@
  * Contents
  *
  *   1. Trust: the schema is superusers' alone (checked before anything
- *      in it is used)
+ *      in it is used); the internal schema, inventory_internal
  *   2. Tables and sequences: warehouses, level rows, the queue, batch
  *      history, reservations, the ledger, idempotency keys; what pg_dump
  *      keeps
@@ -23,10 +23,14 @@
  *   9. Status and checks: inventory_batch_status, inventory_verify,
  *      inventory_worker_status
  *
- * Conventions.  Every name is qualified: the extension's by @extschema@,
- * PostgreSQL's by pg_catalog (operators as OPERATOR(pg_catalog.=)), and
- * every function pins search_path to pg_catalog, pg_temp, so nothing
- * resolves in a schema others may create objects in.  Nothing is granted
+ * Conventions.  Every name is qualified: the extension's by @extschema@
+ * (tables, views, sequences and the API's functions) or by
+ * inventory_internal (trigger functions and helpers that only the
+ * extension's own functions and C code call: out of the API's way in
+ * \df inventory.*, and callable by no one else), PostgreSQL's by
+ * pg_catalog (operators as OPERATOR(pg_catalog.=)), and every function
+ * pins search_path to pg_catalog, pg_temp, so nothing resolves in a
+ * schema others may create objects in.  Nothing is granted
  * to PUBLIC: each table, view, sequence and function is revoked from
  * PUBLIC right after it is made (the README's role recipe grants what
  * applications need).  Each function is followed by its comment and its
@@ -34,7 +38,7 @@
  */
 
 /* ------------------------------------------------------------------------
- * 1. Trust: the schema is superusers' alone
+ * 1. Trust: the schema is superusers' alone; the internal schema
  * ------------------------------------------------------------------------
  */
 
@@ -95,6 +99,38 @@ BEGIN
     END IF;
 END
 $$;
+
+/*
+ * The internal schema.  Trigger functions and the helpers that only the
+ * extension's own functions and C code call live in inventory_internal,
+ * named by that fixed name wherever they are used.  This script creates
+ * it, so it is a member of the extension, owned by the superuser running
+ * it; no one else needs any privilege on it (SECURITY DEFINER functions
+ * run as their owner, and a trigger's function is not looked up by name
+ * when it fires).  A schema of that name that already exists was made by
+ * someone else (perhaps a role that is not a superuser, to have the
+ * extension's code find objects of theirs there): refused, as above.
+ */
+DO $$
+DECLARE
+    owner name;
+BEGIN
+    SELECT r.rolname INTO owner
+      FROM pg_catalog.pg_namespace n
+      JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'inventory_internal';
+    IF FOUND THEN
+        RAISE EXCEPTION 'schema "inventory_internal" already exists'
+            USING ERRCODE = 'duplicate_schema',
+                  DETAIL = pg_catalog.format('The inventory extension creates that schema for its internal functions; the existing one is owned by role %I.', owner),
+                  HINT = 'Drop or rename that schema, then try again.';
+    END IF;
+END
+$$;
+CREATE SCHEMA inventory_internal;
+COMMENT ON SCHEMA inventory_internal IS
+    'Internal functions of the inventory extension (trigger functions and helpers); not an API';
+REVOKE ALL ON SCHEMA inventory_internal FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
  * 2. Tables and sequences
@@ -340,34 +376,34 @@ REVOKE ALL ON TABLE @extschema@.inventory_queue_summary FROM PUBLIC;
 /*
  * The trigger that keeps available = on_hand - reserved (C).
  */
-CREATE FUNCTION @extschema@.inventory_levels_maintain()
+CREATE FUNCTION inventory_internal.inventory_levels_maintain()
     RETURNS trigger
     LANGUAGE c
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'inventory_levels_maintain';
-COMMENT ON FUNCTION @extschema@.inventory_levels_maintain() IS
+COMMENT ON FUNCTION inventory_internal.inventory_levels_maintain() IS
     'BEFORE INSERT OR UPDATE trigger: available = on_hand - reserved; writing available sets on_hand; a new sku must obey inventory_adjust''s rules';
-REVOKE ALL ON FUNCTION @extschema@.inventory_levels_maintain() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_levels_maintain() FROM PUBLIC;
 
 CREATE TRIGGER inventory_levels_maintain
     BEFORE INSERT OR UPDATE ON @extschema@.inventory_levels
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.inventory_levels_maintain();
+    FOR EACH ROW EXECUTE FUNCTION inventory_internal.inventory_levels_maintain();
 
 /*
  * Stamp updated_at on warehouse changes.
  */
-CREATE FUNCTION @extschema@.inventory_touch_updated_at()
+CREATE FUNCTION inventory_internal.inventory_touch_updated_at()
     RETURNS trigger
     LANGUAGE c
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'inventory_touch_updated_at';
-COMMENT ON FUNCTION @extschema@.inventory_touch_updated_at() IS
+COMMENT ON FUNCTION inventory_internal.inventory_touch_updated_at() IS
     'BEFORE UPDATE trigger: sets updated_at to the transaction time';
-REVOKE ALL ON FUNCTION @extschema@.inventory_touch_updated_at() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_touch_updated_at() FROM PUBLIC;
 
 CREATE TRIGGER inventory_warehouses_touch
     BEFORE UPDATE ON @extschema@.inventory_warehouses
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.inventory_touch_updated_at();
+    FOR EACH ROW EXECUTE FUNCTION inventory_internal.inventory_touch_updated_at();
 
 /* ------------------------------------------------------------------------
  * 5. Ledger
@@ -377,44 +413,44 @@ CREATE TRIGGER inventory_warehouses_touch
 /*
  * Who made a change: the role in effect outside SECURITY DEFINER functions.
  */
-CREATE FUNCTION @extschema@.inventory_outer_role()
+CREATE FUNCTION inventory_internal.inventory_outer_role()
     RETURNS name
     LANGUAGE c
     STABLE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'inventory_outer_role';
-COMMENT ON FUNCTION @extschema@.inventory_outer_role() IS
+COMMENT ON FUNCTION inventory_internal.inventory_outer_role() IS
     'The current role as set by SET ROLE, unaffected by SECURITY DEFINER (internal)';
-REVOKE ALL ON FUNCTION @extschema@.inventory_outer_role() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_outer_role() FROM PUBLIC;
 
 /*
  * Announce that this transaction is about to write ledger rows, so that
  * inventory_changes() never reads past a change that may still commit
  * with a smaller id (see shmem.c).
  */
-CREATE FUNCTION @extschema@.inventory_ledger_reserve_ids()
+CREATE FUNCTION inventory_internal.inventory_ledger_reserve_ids()
     RETURNS void
     LANGUAGE c
     VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'inventory_ledger_reserve_ids';
-COMMENT ON FUNCTION @extschema@.inventory_ledger_reserve_ids() IS
+COMMENT ON FUNCTION inventory_internal.inventory_ledger_reserve_ids() IS
     'Publishes the lowest ledger id this transaction may write (internal)';
-REVOKE ALL ON FUNCTION @extschema@.inventory_ledger_reserve_ids() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_ledger_reserve_ids() FROM PUBLIC;
 
 /*
  * Whether the statement firing the ledger trigger is the apply's own (C;
  * see statement_origin.c).
  */
-CREATE FUNCTION @extschema@.inventory_apply_statement()
+CREATE FUNCTION inventory_internal.inventory_apply_statement()
     RETURNS boolean
     LANGUAGE c
     VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'inventory_apply_statement';
-COMMENT ON FUNCTION @extschema@.inventory_apply_statement() IS
+COMMENT ON FUNCTION inventory_internal.inventory_apply_statement() IS
     'True while a statement the apply runs itself fires its triggers (internal)';
-REVOKE ALL ON FUNCTION @extschema@.inventory_apply_statement() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_apply_statement() FROM PUBLIC;
 
 /*
  * Ledger rows for writes to inventory_levels.  The worker and
@@ -425,7 +461,7 @@ REVOKE ALL ON FUNCTION @extschema@.inventory_apply_statement() FROM PUBLIC;
  * inventory.change_source/_order/_line, set by the order functions;
  * inventory.change_reason is the description.
  */
-CREATE FUNCTION @extschema@.inventory_levels_ledger()
+CREATE FUNCTION inventory_internal.inventory_levels_ledger()
     RETURNS trigger
     LANGUAGE plpgsql
     SECURITY DEFINER
@@ -441,7 +477,7 @@ DECLARE
 BEGIN
     -- Load the library first: until it is loaded, inventory.* settings are
     -- placeholders that any role could have set; loading it checks them.
-    PERFORM @extschema@.inventory_outer_role();
+    PERFORM inventory_internal.inventory_outer_role();
     src := COALESCE(NULLIF(pg_catalog.current_setting('inventory.change_source', true), ''),
                     NULLIF(pg_catalog.current_setting('inventory.change_via', true), ''),
                     'direct');
@@ -449,7 +485,7 @@ BEGIN
     line := NULLIF(pg_catalog.current_setting('inventory.change_line', true), '');
     reason := NULLIF(pg_catalog.current_setting('inventory.change_reason', true), '');
     -- the apply's own writes, and rows being restored, are already recorded
-    IF @extschema@.inventory_apply_statement()
+    IF inventory_internal.inventory_apply_statement()
        OR pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
         RETURN NULL;
     END IF;
@@ -459,7 +495,7 @@ BEGIN
         src := COALESCE(NULLIF(pg_catalog.current_setting('inventory.change_via', true), ''),
                         'direct');
     END IF;
-    PERFORM @extschema@.inventory_ledger_reserve_ids();
+    PERFORM inventory_internal.inventory_ledger_reserve_ids();
     -- The three events differ only in where the rows come from (a
     -- trigger sees only its own event's transition tables): the level rows
     -- before and after the statement, pairwise, an UPDATE's paired by key.
@@ -486,7 +522,7 @@ BEGIN
            pg_catalog.now(), COALESCE((c.a).sku, (c.b).sku) AS sku,
            COALESCE((c.a).warehouse_uuid, (c.b).warehouse_uuid) AS warehouse_uuid,
            src, NULL, NULL, ord, line, reason,
-           @extschema@.inventory_outer_role(), pg_catalog.pg_current_xact_id(),
+           inventory_internal.inventory_outer_role(), pg_catalog.pg_current_xact_id(),
            COALESCE((c.b).on_hand, 0), COALESCE((c.a).on_hand, 0),
            COALESCE((c.b).reserved, 0), COALESCE((c.a).reserved, 0),
            COALESCE((c.b).available, 0), COALESCE((c.a).available, 0)
@@ -497,22 +533,22 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.inventory_levels_ledger() IS
+COMMENT ON FUNCTION inventory_internal.inventory_levels_ledger() IS
     'AFTER statement trigger: a ledger row for every level row whose on_hand or reserved changed';
-REVOKE ALL ON FUNCTION @extschema@.inventory_levels_ledger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_levels_ledger() FROM PUBLIC;
 
 CREATE TRIGGER inventory_levels_ledger_insert
     AFTER INSERT ON @extschema@.inventory_levels
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.inventory_levels_ledger();
+    FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_levels_ledger();
 CREATE TRIGGER inventory_levels_ledger_update
     AFTER UPDATE ON @extschema@.inventory_levels
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.inventory_levels_ledger();
+    FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_levels_ledger();
 CREATE TRIGGER inventory_levels_ledger_delete
     AFTER DELETE ON @extschema@.inventory_levels
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.inventory_levels_ledger();
+    FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_levels_ledger();
 
 /* ------------------------------------------------------------------------
  * 6. Reservations and order functions
@@ -527,7 +563,7 @@ CREATE TRIGGER inventory_levels_ledger_delete
  * (inventory.change_source = 'fulfill') takes the quantity off on_hand as
  * well.
  */
-CREATE FUNCTION @extschema@.inventory_reservations_sync()
+CREATE FUNCTION inventory_internal.inventory_reservations_sync()
     RETURNS trigger
     LANGUAGE plpgsql
     SECURITY DEFINER
@@ -543,7 +579,7 @@ DECLARE
     deltas bigint[];
 BEGIN
     -- Load the library first (see inventory_levels_ledger).
-    PERFORM @extschema@.inventory_outer_role();
+    PERFORM inventory_internal.inventory_outer_role();
     ship := COALESCE(pg_catalog.current_setting('inventory.change_source', true)
                      OPERATOR(pg_catalog.=) 'fulfill', false);
     -- restored reservations come with their level rows and sums
@@ -608,22 +644,22 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.inventory_reservations_sync() IS
+COMMENT ON FUNCTION inventory_internal.inventory_reservations_sync() IS
     'AFTER statement trigger: adds the change of reserved quantities, summed per key, to inventory_levels.reserved';
-REVOKE ALL ON FUNCTION @extschema@.inventory_reservations_sync() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_reservations_sync() FROM PUBLIC;
 
 CREATE TRIGGER inventory_reservations_sync_insert
     AFTER INSERT ON @extschema@.inventory_reservations
     REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.inventory_reservations_sync();
+    FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_reservations_sync();
 CREATE TRIGGER inventory_reservations_sync_update
     AFTER UPDATE ON @extschema@.inventory_reservations
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.inventory_reservations_sync();
+    FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_reservations_sync();
 CREATE TRIGGER inventory_reservations_sync_delete
     AFTER DELETE ON @extschema@.inventory_reservations
     REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.inventory_reservations_sync();
+    FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_reservations_sync();
 
 /*
  * The text arguments of the order functions, by the rules inventory_adjust
@@ -631,37 +667,37 @@ CREATE TRIGGER inventory_reservations_sync_delete
  * control characters, no leading or trailing space; order_ref and line_ref
  * 1 to 255 characters, no control characters.
  */
-CREATE FUNCTION @extschema@.inventory_check_order_refs(order_ref text, line_ref text, sku text)
+CREATE FUNCTION inventory_internal.inventory_check_order_refs(order_ref text, line_ref text, sku text)
     RETURNS void
     LANGUAGE c
     STABLE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'inventory_check_order_refs';
-COMMENT ON FUNCTION @extschema@.inventory_check_order_refs(text, text, text) IS
+COMMENT ON FUNCTION inventory_internal.inventory_check_order_refs(text, text, text) IS
     'Raises the error of an order function''s sku, order_ref or line_ref that inventory_adjust''s rules reject (internal)';
-REVOKE ALL ON FUNCTION @extschema@.inventory_check_order_refs(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_check_order_refs(text, text, text) FROM PUBLIC;
 
 /*
  * Rows written directly into inventory_reservations (bulk imports, repairs)
  * obey the rules of the order functions' arguments (C, validate.c).
  */
-CREATE FUNCTION @extschema@.inventory_reservations_check()
+CREATE FUNCTION inventory_internal.inventory_reservations_check()
     RETURNS trigger
     LANGUAGE c
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'inventory_reservations_check';
-COMMENT ON FUNCTION @extschema@.inventory_reservations_check() IS
+COMMENT ON FUNCTION inventory_internal.inventory_reservations_check() IS
     'BEFORE INSERT OR UPDATE trigger: sku, order_ref and line_ref obey the rules of the order functions';
-REVOKE ALL ON FUNCTION @extschema@.inventory_reservations_check() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_reservations_check() FROM PUBLIC;
 
 CREATE TRIGGER inventory_reservations_check
     BEFORE INSERT OR UPDATE OF order_ref, line_ref, sku ON @extschema@.inventory_reservations
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.inventory_reservations_check();
+    FOR EACH ROW EXECUTE FUNCTION inventory_internal.inventory_reservations_check();
 
 /*
  * Check the arguments shared by the order functions (internal).
  */
-CREATE FUNCTION @extschema@.inventory_check_order_args(
+CREATE FUNCTION inventory_internal.inventory_check_order_args(
     order_ref text, sku text, warehouse_uuid uuid, quantity bigint, quantity_required boolean)
     RETURNS void
     LANGUAGE plpgsql
@@ -688,7 +724,7 @@ BEGIN
     END IF;
 END
 $$;
-REVOKE ALL ON FUNCTION @extschema@.inventory_check_order_args(text, text, uuid, bigint, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_check_order_args(text, text, uuid, bigint, boolean) FROM PUBLIC;
 
 /*
  * inventory_reserve: record an open order line against stock.
@@ -711,8 +747,8 @@ DECLARE
     lvl @extschema@.inventory_levels;
     archived boolean;
 BEGIN
-    PERFORM @extschema@.inventory_check_order_args(order_ref, sku, warehouse_uuid, quantity, true);
-    PERFORM @extschema@.inventory_check_order_refs(order_ref, line_ref, sku);
+    PERFORM inventory_internal.inventory_check_order_args(order_ref, sku, warehouse_uuid, quantity, true);
+    PERFORM inventory_internal.inventory_check_order_refs(order_ref, line_ref, sku);
     IF allow_oversell IS NULL THEN
         RAISE EXCEPTION 'allow_oversell must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
@@ -765,7 +801,7 @@ REVOKE ALL ON FUNCTION @extschema@.inventory_reserve(text, text, uuid, bigint, t
  * line order; shared by inventory_release and inventory_fulfill, whose
  * inventory.change_source tells the reservations trigger what it means.
  */
-CREATE FUNCTION @extschema@.inventory_take_reservation(
+CREATE FUNCTION inventory_internal.inventory_take_reservation(
     order_ref text, sku text, warehouse_uuid uuid, quantity bigint, line_ref text, verb text)
     RETURNS @extschema@.inventory_levels
     LANGUAGE plpgsql
@@ -779,8 +815,8 @@ DECLARE
     total bigint;
     left_to_take bigint;
 BEGIN
-    PERFORM @extschema@.inventory_check_order_args(order_ref, sku, warehouse_uuid, quantity, false);
-    PERFORM @extschema@.inventory_check_order_refs(order_ref, line_ref, sku);
+    PERFORM inventory_internal.inventory_check_order_args(order_ref, sku, warehouse_uuid, quantity, false);
+    PERFORM inventory_internal.inventory_check_order_refs(order_ref, line_ref, sku);
     PERFORM pg_catalog.set_config('inventory.change_order', order_ref, true);
     PERFORM pg_catalog.set_config('inventory.change_line', COALESCE(line_ref, ''), true);
 
@@ -843,9 +879,9 @@ BEGIN
     RETURN lvl;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.inventory_take_reservation(text, text, uuid, bigint, text, text) IS
+COMMENT ON FUNCTION inventory_internal.inventory_take_reservation(text, text, uuid, bigint, text, text) IS
     'Shared body of inventory_release and inventory_fulfill (internal)';
-REVOKE ALL ON FUNCTION @extschema@.inventory_take_reservation(text, text, uuid, bigint, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_take_reservation(text, text, uuid, bigint, text, text) FROM PUBLIC;
 
 /*
  * inventory_release: cancel (part of) an order's reservation.
@@ -864,7 +900,7 @@ CREATE FUNCTION @extschema@.inventory_release(
     SET inventory.change_order = ''
     SET inventory.change_line = ''
     AS $$
-    SELECT * FROM @extschema@.inventory_take_reservation($1, $2, $3, $4, $5, 'release')
+    SELECT * FROM inventory_internal.inventory_take_reservation($1, $2, $3, $4, $5, 'release')
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_release(text, text, uuid, bigint, text) IS
     'Cancel quantity (NULL: all) of an order''s reservation; available goes back up';
@@ -887,7 +923,7 @@ CREATE FUNCTION @extschema@.inventory_fulfill(
     SET inventory.change_order = ''
     SET inventory.change_line = ''
     AS $$
-    SELECT * FROM @extschema@.inventory_take_reservation($1, $2, $3, $4, $5, 'fulfill')
+    SELECT * FROM inventory_internal.inventory_take_reservation($1, $2, $3, $4, $5, 'fulfill')
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_fulfill(text, text, uuid, bigint, text) IS
     'Ship quantity (NULL: all) of an order''s reservation: on_hand and reserved both drop by it';
@@ -990,15 +1026,15 @@ REVOKE ALL ON FUNCTION @extschema@.inventory_wait(bigint, interval) FROM PUBLIC;
  * ------------------------------------------------------------------------
  */
 
-CREATE FUNCTION @extschema@.inventory_ledger_horizon()
+CREATE FUNCTION inventory_internal.inventory_ledger_horizon()
     RETURNS bigint
     LANGUAGE c
     VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'inventory_ledger_horizon';
-COMMENT ON FUNCTION @extschema@.inventory_ledger_horizon() IS
+COMMENT ON FUNCTION inventory_internal.inventory_ledger_horizon() IS
     'Ledger id up to which no change can still appear (internal; see inventory_changes)';
-REVOKE ALL ON FUNCTION @extschema@.inventory_ledger_horizon() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_ledger_horizon() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_changes(after bigint DEFAULT 0, max_rows integer DEFAULT 1000)
     RETURNS TABLE (change_id bigint, at timestamptz, sku text, warehouse_uuid uuid,
@@ -1017,7 +1053,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- first the horizon, then (a new statement, a new snapshot) the rows
-    horizon := @extschema@.inventory_ledger_horizon();
+    horizon := inventory_internal.inventory_ledger_horizon();
     RETURN QUERY
         SELECT l.id, l.at, l.sku::text, l.warehouse_uuid, l.available_after, l.available_before,
                l.on_hand_after, l.reserved_after, l.source

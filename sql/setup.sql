@@ -16,6 +16,21 @@ SELECT p.oid::regprocedure AS function
    AND d.classid = 'pg_proc'::regclass AND d.deptype = 'e'
  ORDER BY 1::text;
 
+-- The schema "inventory" holds only the API (what \df inventory.* lists);
+-- trigger functions and internal helpers are in "inventory_internal",
+-- which the extension made: a member of it, owned by the superuser who
+-- installed it, and no privilege on it for anyone else.
+SELECT p.proname FROM pg_proc p
+ WHERE p.pronamespace = 'inventory'::regnamespace ORDER BY 1;
+SELECT n.nspname, r.rolname = current_user AS owned_by_installer, r.rolsuper,
+       array_length(n.nspacl, 1) AS acl_entries,
+       EXISTS (SELECT FROM pg_depend d
+                WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid
+                  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'inventory')
+                  AND d.deptype = 'e') AS member
+  FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
+ WHERE n.nspname = 'inventory_internal';
+
 -- Warehouses used by the tests
 INSERT INTO inventory_warehouses (uuid, name) VALUES
     ('11111111-1111-4111-8111-111111111111', 'Main'),

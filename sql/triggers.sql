@@ -53,7 +53,7 @@ COMMIT;
 
 -- The trigger refuses to run in the wrong place.
 CREATE TEMP TABLE t (on_hand bigint, reserved bigint, available bigint, updated_at timestamptz);
-CREATE TRIGGER t_after AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION inventory_levels_maintain();
+CREATE TRIGGER t_after AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION inventory_internal.inventory_levels_maintain();
 INSERT INTO t VALUES (1, 0, 1, now());
 
 DELETE FROM inventory_levels WHERE sku LIKE 'T-%';

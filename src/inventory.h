@@ -23,6 +23,11 @@
 #endif
 
 #define INVENTORY_EXTENSION_NAME	"inventory"
+/*
+ * The schema the extension's install script makes for its trigger
+ * functions and internal helpers (1.2 on); the SQL names it by this name
+ */
+#define INVENTORY_INTERNAL_SCHEMA	"inventory_internal"
 
 /* The ledger's source of the apply's rows (inventory.change_source) */
 #define INVENTORY_SOURCE_ADJUST		"adjust"
@@ -148,6 +153,7 @@ extern bool InventoryColumnsRun(InventoryColumns *cols, Oid nspid, int expected)
 /* Where the extension's objects are (schema.c) */
 extern Oid	InventoryExtensionSchema(void);
 extern Oid	InventoryRelid(Oid nspid, const char *relname);
+extern Oid	InventoryInternalSchema(void);
 extern Oid	InventoryFunctionSchema(FunctionCallInfo fcinfo);
 
 /* Whether the extension's schema and objects can be trusted (trust.c) */

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * trust.c
- *	  Whether the extension's schema and objects can be trusted: only
- *	  superusers own them or can create objects in the schema.
+ *	  Whether the extension's schemas and objects can be trusted: only
+ *	  superusers own them or can create objects in the schemas.
  *
  * The extension's code runs as a superuser (the worker, SECURITY DEFINER
  * functions, triggers) and names its objects by schema.  If another role
@@ -11,10 +11,15 @@
  * overloads of the extension's functions (and what it made there while it
  * could stays there after the grant is gone); if it owned one of the
  * extension's tables or functions, it could add a trigger or replace a
- * body that a superuser then runs.  So every entry point in C checks
- * first, and refuses to run otherwise.  The answer is cached until a
- * schema, relation, function or role changes (syscache invalidation), so
- * the check costs nothing on the hot path.
+ * body that a superuser then runs.  The same holds for the internal
+ * schema (inventory_internal, from version 1.2), where the trigger
+ * functions and helpers are, named by that fixed name: it must be the
+ * extension's own (a member, so not one that another role made first)
+ * and superusers' alone, and every function and relation of the
+ * extension must be in one of the two schemas.  So every entry point in
+ * C checks first, and refuses to run otherwise.  The answer is cached
+ * until a schema, relation, function or role changes (syscache
+ * invalidation), so the check costs nothing on the hot path.
  *
  *-------------------------------------------------------------------------
  */
@@ -68,6 +73,7 @@ static Oid	trust_nspid = InvalidOid;
 static char *trust_problem = NULL;	/* NULL: trusted; in TopMemoryContext */
 static uint64 objects_generation = 0;	/* schema_generation of the scan */
 static Oid	objects_nspid = InvalidOid;
+static Oid	objects_internal = InvalidOid;	/* the internal schema scanned too */
 static char *objects_problem = NULL;	/* in TopMemoryContext */
 static TimestampTz objects_scanned_at = 0;
 static bool objects_pending = false;	/* a change since the scan is unchecked */
@@ -145,10 +151,11 @@ SchemaProblem(Oid nspid)
 
 /*
  * Owner of a member object of the extension (a relation or a function),
- * or InvalidOid for other kinds; *what names it for a message.
+ * or InvalidOid for other kinds; *what names it for a message, *nspid is
+ * its schema.
  */
 static Oid
-MemberOwner(Oid classid, Oid objid, char **what)
+MemberOwner(Oid classid, Oid objid, char **what, Oid *nspid)
 {
 	HeapTuple	tup;
 	Oid			owner = InvalidOid;
@@ -159,6 +166,7 @@ MemberOwner(Oid classid, Oid objid, char **what)
 		if (!HeapTupleIsValid(tup))
 			return InvalidOid;
 		owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		*nspid = ((Form_pg_class) GETSTRUCT(tup))->relnamespace;
 		*what = psprintf("Relation %s", quote_identifier(NameStr(((Form_pg_class) GETSTRUCT(tup))->relname)));
 		ReleaseSysCache(tup);
 	}
@@ -168,6 +176,7 @@ MemberOwner(Oid classid, Oid objid, char **what)
 		if (!HeapTupleIsValid(tup))
 			return InvalidOid;
 		owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+		*nspid = ((Form_pg_proc) GETSTRUCT(tup))->pronamespace;
 		*what = psprintf("Function %s()", quote_identifier(NameStr(((Form_pg_proc) GETSTRUCT(tup))->proname)));
 		ReleaseSysCache(tup);
 	}
@@ -175,42 +184,102 @@ MemberOwner(Oid classid, Oid objid, char **what)
 }
 
 /*
- * What makes one of the extension's tables, sequences, views or functions
- * untrustworthy (an owner that is not a superuser), or NULL.
+ * The member objects of the extension, as a list of ObjectAddress.
  */
-static char *
-MemberProblem(void)
+static List *
+Members(Oid extoid)
 {
-	Oid			extoid = get_extension_oid(INVENTORY_EXTENSION_NAME, true);
 	Relation	rel;
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
-	char	   *problem = NULL;
+	List	   *members = NIL;
 
-	if (!OidIsValid(extoid))
-		return NULL;
 	rel = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(ExtensionRelationId));
 	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(extoid));
 	scan = systable_beginscan(rel, DependReferenceIndexId, true, NULL, 2, key);
-	while (problem == NULL && HeapTupleIsValid(tup = systable_getnext(scan)))
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
-		char	   *what = NULL;
-		Oid			owner;
+		ObjectAddress *member;
 
 		if (dep->deptype != DEPENDENCY_EXTENSION)
 			continue;
-		owner = MemberOwner(dep->classid, dep->objid, &what);
-		if (OidIsValid(owner) && !superuser_arg(owner))
-			problem = psprintf("%s of the extension is owned by role %s, which is not a superuser.",
-							   what, RoleName(owner));
+		member = palloc(sizeof(ObjectAddress));
+		member->classId = dep->classid;
+		member->objectId = dep->objid;
+		member->objectSubId = 0;
+		members = lappend(members, member);
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	return members;
+}
+
+/*
+ * What makes one of the extension's schemas, tables, sequences, views or
+ * functions untrustworthy, or NULL: a schema the extension made (the
+ * internal schema) that is not named inventory_internal (its functions
+ * name it so) or that SchemaProblem finds fault with; an owner that is not
+ * a superuser; a table or function outside the extension's schema nspid
+ * and its internal schema.  *internal is set to the internal schema, or
+ * InvalidOid when the extension has none (before version 1.2).
+ */
+static char *
+MemberProblem(Oid nspid, Oid *internal)
+{
+	Oid			extoid = get_extension_oid(INVENTORY_EXTENSION_NAME, true);
+	List	   *members;
+	ListCell   *lc;
+	char	   *problem = NULL;
+
+	*internal = InvalidOid;
+	if (!OidIsValid(extoid))
+		return NULL;
+	members = Members(extoid);
+
+	/* the schemas first: where the other members may be */
+	foreach(lc, members)
+	{
+		ObjectAddress *member = lfirst(lc);
+		char	   *name;
+
+		if (member->classId != NamespaceRelationId ||
+			(name = get_namespace_name(member->objectId)) == NULL)
+			continue;
+		if (strcmp(name, INVENTORY_INTERNAL_SCHEMA) != 0)
+			problem = psprintf("Schema %s of the extension is not named %s, the name its functions use.",
+							   quote_identifier(name), INVENTORY_INTERNAL_SCHEMA);
+		else
+			problem = SchemaProblem(member->objectId);
+		if (problem != NULL)
+			break;
+		*internal = member->objectId;
+	}
+
+	foreach(lc, members)
+	{
+		ObjectAddress *member = lfirst(lc);
+		char	   *what = NULL;
+		Oid			member_nspid = InvalidOid;
+		Oid			owner;
+
+		if (problem != NULL)
+			break;
+		owner = MemberOwner(member->classId, member->objectId, &what, &member_nspid);
+		if (!OidIsValid(owner))
+			continue;
+		if (!superuser_arg(owner))
+			problem = psprintf("%s of the extension is owned by role %s, which is not a superuser.",
+							   what, RoleName(owner));
+		else if (member_nspid != nspid && member_nspid != *internal)
+			problem = psprintf("%s of the extension is in schema %s, which is not one of the extension's schemas.",
+							   what, quote_identifier(get_namespace_name(member_nspid)));
+	}
+	list_free_deep(members);
 	return problem;
 }
 
@@ -283,6 +352,7 @@ InventoryTrustProblem(Oid nspid)
 {
 	char	   *problem;
 	uint64		generation;
+	Oid			internal = InvalidOid;
 
 	if (!callbacks_registered)
 	{
@@ -302,21 +372,25 @@ InventoryTrustProblem(Oid nspid)
 	generation = catalog_generation;
 	problem = SchemaProblem(nspid);
 	if (problem == NULL)
-		problem = MemberProblem();
+		problem = MemberProblem(nspid, &internal);
 	if (problem == NULL)
 	{
 		TimestampTz now = GetCurrentTimestamp();
 
-		if (objects_nspid != nspid || objects_generation != schema_generation ||
+		if (objects_nspid != nspid || objects_internal != internal ||
+			objects_generation != schema_generation ||
 			TimestampDifferenceExceeds(objects_scanned_at, now, OBJECT_RESCAN_MS))
 		{
 			uint64		scanned_generation = schema_generation;
 			char	   *found = SchemaObjectProblem(nspid);
 
+			if (found == NULL && OidIsValid(internal))
+				found = SchemaObjectProblem(internal);
 			if (objects_problem)
 				pfree(objects_problem);
 			objects_problem = found ? MemoryContextStrdup(TopMemoryContext, found) : NULL;
 			objects_nspid = nspid;
+			objects_internal = internal;
 			objects_generation = scanned_generation;
 			objects_scanned_at = now;
 			objects_pending = false;

@@ -21,10 +21,14 @@ SELECT line FROM (
                   extnamespace::regnamespace, extrelocatable) AS line
       FROM ext
     UNION ALL
-    SELECT format('schema %s owner=%s acl=%s member=%s', n.nspname, n.nspowner::regrole, n.nspacl,
+    -- the extension's schema, and the schemas it made (inventory_internal)
+    SELECT format('schema %s owner=%s acl=%s member=%s comment=%s', n.nspname, n.nspowner::regrole, n.nspacl,
                   EXISTS (SELECT FROM members m WHERE m.classid = 'pg_namespace'::regclass
-                                                  AND m.objid = n.oid))
-      FROM pg_namespace n, ext WHERE n.oid = ext.extnamespace
+                                                  AND m.objid = n.oid),
+                  obj_description(n.oid, 'pg_namespace'))
+      FROM pg_namespace n, ext
+     WHERE n.oid = ext.extnamespace
+        OR n.oid IN (SELECT m.objid FROM members m WHERE m.classid = 'pg_namespace'::regclass)
     UNION ALL
     SELECT format('config %s %s', c::regclass, COALESCE(cond, ''))
       FROM ext, unnest(ext.extconfig, ext.extcondition) AS u(c, cond)

@@ -141,6 +141,25 @@ SELECT string_agg(rel || ' ' || p, ', ' ORDER BY rel, p)
 });
 is($public_rel, '', 'PUBLIC has no privilege on any table, view or sequence of the extension');
 
+# The internal schema (trigger functions and helpers) is the installing
+# superuser's alone: no other role may use it or create in it, not even
+# the database's owner (predefined roles such as pg_read_all_data aside:
+# only a superuser grants them).
+is($node->safe_psql('shop', q{
+SELECT count(*) FROM pg_namespace n
+  JOIN pg_depend d ON d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e'
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'inventory')
+ WHERE n.nspname = 'inventory_internal'}), '1', 'the schema inventory_internal is a member of the extension');
+is($node->safe_psql('shop', q{
+SELECT string_agg(r.rolname || ' ' || p, ', ' ORDER BY r.rolname, p)
+  FROM pg_roles r, unnest(ARRAY['USAGE', 'CREATE']) p
+ WHERE NOT r.rolsuper AND r.rolname !~ '^pg_' AND has_schema_privilege(r.oid, 'inventory_internal', p)}), '',
+	'no role but superusers has USAGE or CREATE on the schema inventory_internal');
+is($node->safe_psql('shop', q{
+SELECT string_agg(p.proname, ', ' ORDER BY p.proname) FROM pg_proc p
+ WHERE p.pronamespace = 'inventory'::regnamespace AND p.prorettype = 'trigger'::regtype}), '',
+	'no trigger function is in the schema inventory');
+
 ###########################################################################
 # (b) the README's application role
 ###########################################################################
@@ -235,11 +254,11 @@ my @app_denied = ((map { @{ $write_sql{$_} }, "TRUNCATE $_" } @internal),
 	"INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WFAKE', 'Fake')",
 	"UPDATE inventory_warehouses SET archived = true",
 	"DELETE FROM inventory_warehouses",
-	"SELECT inventory_take_reservation('O-1', 'APP-1', '$W1', 1, NULL, 'release')",
-	"SELECT inventory_check_order_args('O', 'S', '$W1', 1, true)",
-	"SELECT inventory_outer_role()",
-	"SELECT inventory_ledger_reserve_ids()",
-	"SELECT inventory_ledger_horizon()",
+	"SELECT inventory_internal.inventory_take_reservation('O-1', 'APP-1', '$W1', 1, NULL, 'release')",
+	"SELECT inventory_internal.inventory_check_order_args('O', 'S', '$W1', 1, true)",
+	"SELECT inventory_internal.inventory_outer_role()",
+	"SELECT inventory_internal.inventory_ledger_reserve_ids()",
+	"SELECT inventory_internal.inventory_ledger_horizon()",
 	"SET inventory.change_source = 'adjust'",
 	"SET inventory.change_via = 'adjust'",
 	"SELECT set_config('inventory.change_source', 'adjust', false)");
@@ -256,7 +275,7 @@ is($node->safe_psql('shop', "SELECT count(*) FROM inventory_levels WHERE sku = '
 # (c) a role with nothing
 ###########################################################################
 my @fcalls = split /\n/, $node->safe_psql('shop', qq{
-SELECT format('SELECT inventory.%s(%s)', p.proname,
+SELECT format('SELECT %s.%s(%s)', p.pronamespace::regnamespace, p.proname,
               coalesce((SELECT string_agg(format('NULL::%s', t::regtype), ', ' ORDER BY o)
                           FROM unnest(p.proargtypes) WITH ORDINALITY a(t, o)), ''))
   FROM ($ext_funcs) f JOIN pg_proc p ON p.oid = f.oid ORDER BY 1

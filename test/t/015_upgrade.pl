@@ -4,8 +4,10 @@
 # moves a 1.0 installation out of a schema the database owner controls
 # (public) into the schema "inventory"; an "inventory" schema that someone
 # else made, or where someone else made objects, is refused at install
-# and at update.  Updating 1.0 to 1.1 still gives exactly a fresh 1.1,
-# which the update from 1.1 starts from.
+# and at update; so is a schema "inventory_internal" (where 1.2 puts its
+# trigger functions and helpers) that someone else made first.  Updating
+# 1.0 to 1.1 still gives exactly a fresh 1.1, which the update from 1.1
+# starts from.
 #
 # Version 1.0 was installed in public by default.  The control file now
 # pins the schema, so a 1.0 installation in public is made as the old
@@ -35,6 +37,8 @@ CREATE DATABASE upd11;
 CREATE DATABASE planted11;
 CREATE DATABASE squat OWNER mallory;
 CREATE DATABASE squat_upd OWNER mallory;
+CREATE DATABASE squat_internal OWNER mallory;
+CREATE DATABASE squat_internal11 OWNER mallory;
 });
 
 # The objects of the extension in a database, as text (see the script).
@@ -242,6 +246,34 @@ like($err, qr/ERROR:  schema "inventory" cannot hold the inventory extension.*HI
 	'with the reason and a HINT');
 is($node->safe_psql('squat_upd', "SELECT extversion || ' ' || extnamespace::regnamespace FROM pg_extension WHERE extname = 'inventory'"),
 	'1.0 public', 'the installation is left as it was');
+
+# --- a schema "inventory_internal" made first by the database owner, with
+# a function the extension's code would call, is refused at install ...
+$node->safe_psql('squat_internal', q{CREATE SCHEMA inventory_internal;
+CREATE FUNCTION inventory_internal.inventory_outer_role() RETURNS name LANGUAGE sql AS $$ SELECT current_user $$;},
+	extra_params => [ '-U', 'mallory' ]);
+($rc, $out, $err) = $node->psql('squat_internal', 'CREATE EXTENSION inventory');
+isnt($rc, 0, 'CREATE EXTENSION with a schema "inventory_internal" made by the database owner fails');
+like($err, qr/ERROR:  schema "inventory_internal" already exists\nDETAIL:  .* owned by role mallory\.\nHINT:  Drop or rename that schema/,
+	'with the reason and a HINT');
+is($node->safe_psql('squat_internal', q{
+	SELECT (SELECT count(*) FROM pg_extension WHERE extname = 'inventory') || ' '
+	    || (SELECT count(*) FROM pg_namespace WHERE nspname = 'inventory')}),
+	'0 0', 'nothing was installed, not even the schema inventory');
+$node->safe_psql('squat_internal', 'DROP SCHEMA inventory_internal CASCADE; CREATE EXTENSION inventory');
+is(objects('squat_internal'), $fresh, 'once that schema is gone, the extension installs');
+
+# --- ... and at the update from 1.1
+$node->safe_psql('squat_internal11', "CREATE EXTENSION inventory VERSION '1.1'");
+$node->safe_psql('squat_internal11', 'CREATE SCHEMA inventory_internal', extra_params => [ '-U', 'mallory' ]);
+($rc, $out, $err) = $node->psql('squat_internal11', 'ALTER EXTENSION inventory UPDATE');
+isnt($rc, 0, 'updating 1.1 with a schema "inventory_internal" made by the database owner fails');
+like($err, qr/ERROR:  schema "inventory_internal" already exists\nDETAIL:  .* owned by role mallory\.\nHINT:  .*ALTER EXTENSION inventory UPDATE again/,
+	'with the reason and a HINT');
+is($node->safe_psql('squat_internal11', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.1',
+	'the installation is left at 1.1');
+$node->safe_psql('squat_internal11', 'DROP SCHEMA inventory_internal; ALTER EXTENSION inventory UPDATE');
+is(objects('squat_internal11'), $fresh, 'once that schema is gone, the update gives a fresh install\'s objects');
 
 $node->stop;
 done_testing();

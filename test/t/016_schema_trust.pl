@@ -11,7 +11,9 @@
 # extra defaulted arguments (which made every reservation fail with "is
 # not unique" and stalled the worker).  Version 1.0 fell to all of them:
 # its function bodies named "public.".  Also: the same in a database made
-# from a template that had the extension.
+# from a template that had the extension.  The internal schema
+# (inventory_internal, where the trigger functions and helpers are) is
+# held to the same rules as the schema inventory.
 use strict;
 use warnings;
 
@@ -97,6 +99,17 @@ CREATE FUNCTION public.inventory_check_order_args(order_ref text, sku text, ware
 		my ($rc2, $err2) = as_mallory($db, $try->[0]);
 		like($err2, qr/ERROR:  (must be owner|permission denied)/, "$db: mallory cannot $try->[1] the schema inventory");
 	}
+	# Nor is the internal schema, nor what is in it.
+	for my $try ([ 'ALTER SCHEMA inventory_internal RENAME TO inv2', 'rename' ],
+		[ 'ALTER SCHEMA inventory_internal OWNER TO mallory', 'take over' ],
+		[ 'DROP SCHEMA inventory_internal CASCADE', 'drop' ],
+		[ 'CREATE FUNCTION inventory_internal.inventory_outer_role(x int DEFAULT 0) RETURNS name LANGUAGE sql AS $$ SELECT current_user $$', 'plant an overload in' ],
+		[ 'ALTER FUNCTION inventory_internal.inventory_outer_role() RENAME TO r2', 'rename a function of' ],
+		[ 'SELECT inventory_internal.inventory_outer_role()', 'call a function of' ])
+	{
+		my ($rc2, $err2) = as_mallory($db, $try->[0]);
+		like($err2, qr/ERROR:  (must be owner|permission denied)/, "$db: mallory cannot $try->[1] the schema inventory_internal");
+	}
 }
 
 # Everything superuser-owned code does, after the attacks: the worker
@@ -152,8 +165,23 @@ for my $case (
 		qr/Schema inventory is owned by role mallory, which is not a superuser\./ ],
 	[ 'ALTER TABLE inventory.inventory_ledger OWNER TO mallory', 'ALTER TABLE inventory.inventory_ledger OWNER TO CURRENT_USER',
 		qr/Relation inventory_ledger of the extension is owned by role mallory, which is not a superuser\./ ],
-	[ 'ALTER FUNCTION inventory.inventory_levels_ledger() OWNER TO mallory', 'ALTER FUNCTION inventory.inventory_levels_ledger() OWNER TO CURRENT_USER',
+	[ 'ALTER FUNCTION inventory_internal.inventory_levels_ledger() OWNER TO mallory', 'ALTER FUNCTION inventory_internal.inventory_levels_ledger() OWNER TO CURRENT_USER',
 		qr/Function inventory_levels_ledger\(\) of the extension is owned by role mallory, which is not a superuser\./ ],
+	# the internal schema, loosened the same ways
+	[ 'GRANT CREATE ON SCHEMA inventory_internal TO mallory', 'REVOKE CREATE ON SCHEMA inventory_internal FROM mallory',
+		qr/Role mallory may create objects in schema inventory_internal\./ ],
+	[ 'ALTER SCHEMA inventory_internal OWNER TO mallory', 'ALTER SCHEMA inventory_internal OWNER TO CURRENT_USER',
+		qr/Schema inventory_internal is owned by role mallory, which is not a superuser\./ ],
+	[ 'GRANT CREATE ON SCHEMA inventory_internal TO mallory; SET ROLE mallory; '
+		  . 'CREATE FUNCTION inventory_internal.inventory_outer_role(x int DEFAULT 0) RETURNS name LANGUAGE sql AS $$ SELECT current_user $$; '
+		  . 'RESET ROLE; REVOKE CREATE ON SCHEMA inventory_internal FROM mallory',
+		'DROP FUNCTION inventory_internal.inventory_outer_role(int)',
+		qr/Function inventory_outer_role in schema inventory_internal is owned by role mallory, which is not a superuser\./ ],
+	# renamed, so that mallory can make a schema of its name: hers is not
+	# taken for the extension's
+	[ 'ALTER SCHEMA inventory_internal RENAME TO inventory_old; SET ROLE mallory; CREATE SCHEMA inventory_internal; RESET ROLE',
+		'DROP SCHEMA inventory_internal; ALTER SCHEMA inventory_old RENAME TO inventory_internal',
+		qr/Schema inventory_old of the extension is not named inventory_internal, the name its functions use\./ ],
 	# what mallory planted while she could create there stays after the REVOKE
 	[ 'GRANT CREATE ON SCHEMA inventory TO mallory; SET ROLE mallory; '
 		  . 'CREATE FUNCTION inventory.inventory_outer_role(x int DEFAULT 0) RETURNS name LANGUAGE sql AS $$ SELECT current_user $$; '
