@@ -77,6 +77,23 @@ static int	nto_visit = 0;
 static TimestampTz no_slot_logged_at = 0;
 
 /*
+ * Fill in a background worker of this library, started after recovery,
+ * with a database connection (the launcher's to none).
+ */
+static void
+DescribeWorker(BackgroundWorker *worker, const char *function, const char *type,
+			   const char *name)
+{
+	memset(worker, 0, sizeof(BackgroundWorker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "inventory");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "%s", type);
+	snprintf(worker->bgw_name, BGW_MAXLEN, "%s", name);
+}
+
+/*
  * Define the settings that apply to every database's worker, whether the
  * library is preloaded or not (so that no session warns about them), and
  * register the launcher when it is (not during pg_upgrade).
@@ -117,15 +134,8 @@ InventoryLauncherInit(void)
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	DescribeWorker(&worker, "inventory_launcher_main", "inventory launcher", "inventory launcher");
 	worker.bgw_restart_time = LAUNCHER_RESTART_SECONDS;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "inventory");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "inventory_launcher_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "inventory launcher");
-	snprintf(worker.bgw_type, BGW_MAXLEN, "inventory launcher");
-	worker.bgw_notify_pid = 0;
 	RegisterBackgroundWorker(&worker);
 }
 
@@ -335,14 +345,9 @@ StartWorker(int index, Oid dboid, const char *name)
 	if (!ok)
 		return true;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	DescribeWorker(&worker, "inventory_worker_main", "inventory worker", "inventory worker for database ");
+	strlcat(worker.bgw_name, name, BGW_MAXLEN);
 	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "inventory");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "inventory_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "inventory worker for database %s", name);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "inventory worker");
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
 	worker.bgw_notify_pid = MyProcPid;
 	oldcxt = MemoryContextSwitchTo(TopMemoryContext);

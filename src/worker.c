@@ -432,10 +432,6 @@ RunDueWork(void)
 						 extension_found);
 	InventoryTakeWakeReasons(enabled ? &batches : NULL, &changes);
 	changes_pending |= changes;
-	if (recount_due || TimestampDifferenceExceeds(last_recount, now, RECOUNT_INTERVAL_S * 1000))
-		RunRecount();
-	if (TimestampDifferenceExceeds(last_purge, now, PURGE_INTERVAL_S * 1000))
-		RunPurge();
 
 	apply_due = enabled &&
 		(batches || more_queued ||
@@ -458,6 +454,12 @@ RunDueWork(void)
 	}
 	if (!enabled)
 		more_queued = false;
+
+	/* after the round: the first batch after a start does not wait for these */
+	if (recount_due || TimestampDifferenceExceeds(last_recount, now, RECOUNT_INTERVAL_S * 1000))
+		RunRecount();
+	if (TimestampDifferenceExceeds(last_purge, now, PURGE_INTERVAL_S * 1000))
+		RunPurge();
 
 	/* More to apply: go on at once, unless others wait for a worker. */
 	now = GetCurrentTimestamp();
