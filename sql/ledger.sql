@@ -256,6 +256,30 @@ SELECT inventory_adjust('{"inventory": [{"sku": "LED-IDEM", "warehouse_uuid": "1
 SELECT inventory_adjust(:'body', create_missing => false, idempotency_key => 'led-key-1');
 \echo SQLSTATE :SQLSTATE
 \set VERBOSITY default
+-- The same items bare instead of wrapped in {"inventory": ...}, or 9.0 for
+-- 9, make another body; the error says what counts as the same one.
+DO $$
+DECLARE
+    body text;
+    msg text;
+    det text;
+    hnt text;
+BEGIN
+    FOREACH body IN ARRAY ARRAY[
+        '[{"sku": "LED-IDEM", "warehouse_uuid": "11111111-1111-4111-8111-111111111111", "on_hand": 9}]',
+        '{"inventory": [{"sku": "LED-IDEM", "warehouse_uuid": "11111111-1111-4111-8111-111111111111", "on_hand": 9.0}]}']
+    LOOP
+        BEGIN
+            PERFORM inventory_adjust(body::jsonb, idempotency_key => 'led-key-1');
+            RAISE NOTICE 'accepted: %', body;
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+            RAISE NOTICE '%', msg;
+        END;
+    END LOOP;
+    RAISE NOTICE 'DETAIL: %', regexp_replace(det, 'batch \d+', 'batch N');
+    RAISE NOTICE 'HINT: %', hnt;
+END $$;
 SELECT (SELECT count(*) FROM inventory_batches) = :nb + 1 AS still_one_batch;
 SELECT on_hand FROM inventory_levels WHERE sku = 'LED-IDEM';
 -- A different key is a different batch.
