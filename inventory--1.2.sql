@@ -1012,6 +1012,7 @@ CREATE FUNCTION @extschema@.inventory_changes(after bigint DEFAULT 0, max_rows i
     AS $$
 DECLARE
     horizon bigint;
+    issued bigint;
 BEGIN
     IF after IS NULL OR max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION 'after must not be null and max_rows must be at least 1'
@@ -1019,6 +1020,16 @@ BEGIN
     END IF;
     -- first the horizon, then (a new statement, a new snapshot) the rows
     horizon := @extschema@.inventory_ledger_horizon();
+    -- A cursor above every ledger id issued here was not read here: it
+    -- would wait, silently, until ids pass it.
+    SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END INTO issued
+      FROM @extschema@.inventory_ledger_id_seq s;
+    IF after OPERATOR(pg_catalog.>) issued THEN
+        RAISE EXCEPTION 'change cursor % is beyond the last change of this database', after
+            USING ERRCODE = 'IN003',
+                  DETAIL = pg_catalog.format('The largest change id issued here is %s. The cursor was read from another database, or before the extension was dropped and created again (change ids then start again at 1), or from a primary whose last changes were lost in a failover.', issued),
+                  HINT = 'Start the consumer again from cursor 0, sending every change it reads to the listings again; keep one cursor per database.';
+    END IF;
     RETURN QUERY
         SELECT l.id, l.at, l.sku::text, l.warehouse_uuid, l.available_after, l.available_before,
                l.on_hand_after, l.reserved_after, l.source

@@ -339,6 +339,28 @@ BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT * FROM inventory_changes(:cur);
 \echo SQLSTATE :SQLSTATE
 ROLLBACK;
+-- A cursor beyond every change id issued here (read from another
+-- database, or before the extension was dropped and created again, when
+-- ids start at 1 again) is an error, not an empty answer that lasts until
+-- ids pass it; the last id issued is a cursor like any other.
+DO $$
+DECLARE
+    issued bigint := (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM inventory_ledger_id_seq);
+    st text;
+    msg text;
+    det text;
+    hnt text;
+BEGIN
+    PERFORM count(*) FROM inventory_changes(issued);
+    RAISE NOTICE 'the last id issued is a valid cursor';
+    PERFORM * FROM inventory_changes(issued + 1);
+    RAISE NOTICE 'a cursor beyond it was accepted';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    RAISE NOTICE 'SQLSTATE %: %', st, replace(msg, (issued + 1)::text, 'N+1');
+    RAISE NOTICE 'DETAIL: %', replace(det, issued::text, 'N');
+    RAISE NOTICE 'HINT: %', hnt;
+END $$;
 -- The id sequences must keep CACHE 1; the HINT names the sequence with its
 -- schema.
 BEGIN;
