@@ -36,7 +36,8 @@ OBJS = \
 	src/triggers.o \
 	src/trust.o \
 	src/validate.o \
-	src/statement_origin.o
+	src/statement_origin.o \
+	src/current_xact.o
 
 DATA = $(wildcard inventory--*.sql)
 

@@ -931,6 +931,20 @@ COMMENT ON FUNCTION @extschema@.inventory_process_queue(integer) IS
     'Apply queued batches now, in this session; returns the number of batches applied or failed';
 REVOKE ALL ON FUNCTION @extschema@.inventory_process_queue(integer) FROM PUBLIC;
 
+/*
+ * Whether a row's xmin is this transaction's (or a subtransaction's): a
+ * batch queued by the transaction that waits for it (C).
+ */
+CREATE FUNCTION @extschema@.inventory_xid_is_current(row_xmin xid)
+    RETURNS boolean
+    LANGUAGE c
+    STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_xid_is_current';
+COMMENT ON FUNCTION @extschema@.inventory_xid_is_current(xid) IS
+    'True when the transaction id is the calling transaction''s or one of its subtransactions'' (internal)';
+REVOKE ALL ON FUNCTION @extschema@.inventory_xid_is_current(xid) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.inventory_wait(batch bigint, timeout interval DEFAULT '30 s')
     RETURNS text
     LANGUAGE plpgsql
@@ -942,10 +956,21 @@ DECLARE
     deadline  timestamptz;
     st        text;
     pause     double precision := 0.001;
+    queued_by_xid xid;
 BEGIN
     IF batch IS NULL OR timeout IS NULL THEN
         RAISE EXCEPTION 'batch and timeout must not be null'
             USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- A batch is applied only once the transaction that queued it commits:
+    -- waiting for it in that very transaction could only time out.
+    SELECT q.xmin INTO queued_by_xid FROM @extschema@.inventory_queue q
+     WHERE q.batch_id OPERATOR(pg_catalog.=) batch;
+    IF FOUND AND @extschema@.inventory_xid_is_current(queued_by_xid) THEN
+        RAISE EXCEPTION 'inventory batch % is not committed yet', batch
+            USING ERRCODE = 'invalid_transaction_state',
+                  DETAIL = 'This transaction queued it, and a batch is applied only after the transaction that queued it commits.',
+                  HINT = 'Commit first, then call inventory_wait() from a new transaction.';
     END IF;
     deadline := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) timeout;
     LOOP

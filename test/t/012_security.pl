@@ -240,6 +240,7 @@ my @app_denied = ((map { @{ $write_sql{$_} }, "TRUNCATE $_" } @internal),
 	"SELECT inventory_outer_role()",
 	"SELECT inventory_ledger_reserve_ids()",
 	"SELECT inventory_ledger_horizon()",
+	"SELECT inventory_xid_is_current('1'::xid)",
 	"SET inventory.change_source = 'adjust'",
 	"SET inventory.change_via = 'adjust'",
 	"SELECT set_config('inventory.change_source', 'adjust', false)");
