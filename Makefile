@@ -37,7 +37,9 @@ OBJS = \
 	src/trust.o \
 	src/validate.o \
 	src/statement_origin.o \
-	src/current_xact.o
+	src/current_xact.o \
+	src/utility_hook.o \
+	src/drop_queue.o
 
 DATA = $(wildcard inventory--*.sql)
 

@@ -32,6 +32,7 @@ _PG_init(void)
 	InventoryTransactionEndInit();
 	InventoryBackpressureInit();
 	InventoryStatementOriginInit();
+	InventoryUtilityHookInit();
 
 	if (process_shared_preload_libraries_in_progress)
 	{

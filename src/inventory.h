@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "datatype/timestamp.h"
+#include "nodes/parsenodes.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
@@ -214,6 +215,20 @@ extern void InventoryRecountQueuedItems(Oid nspid);
 /* Who stalls the worker's rounds (blockers.c) */
 extern void InventoryReportLockHolders(Oid nspid, TimestampTz gave_up_at, int waited_ms);
 extern void InventoryReportHeldBack(int pid, TimestampTz held_since);
+
+/* Around other utility statements (utility_hook.c) */
+extern void InventoryUtilityHookInit(void);
+
+/* The queue a DROP discards (drop_queue.c) */
+typedef struct InventoryDroppedQueue
+{
+	int64		batches;
+	int64		items;
+	bool		is_schema;		/* DROP SCHEMA rather than DROP EXTENSION */
+} InventoryDroppedQueue;
+
+extern bool InventoryCountDroppedQueue(DropStmt *stmt, InventoryDroppedQueue *dropped);
+extern void InventoryReportDroppedQueue(const InventoryDroppedQueue *dropped);
 
 /* Background worker (worker.c) */
 extern void InventoryWorkerInit(void);
