@@ -37,9 +37,10 @@ OBJS = \
 	src/trust.o \
 	src/validate.o \
 	src/statement_origin.o \
-	src/current_xact.o \
 	src/utility_hook.o \
-	src/drop_queue.o
+	src/drop_queue.o \
+	src/restore.o \
+	src/current_xact.o
 
 DATA = $(wildcard inventory--*.sql)
 

@@ -230,6 +230,18 @@ typedef struct InventoryDroppedQueue
 extern bool InventoryCountDroppedQueue(DropStmt *stmt, InventoryDroppedQueue *dropped);
 extern void InventoryReportDroppedQueue(const InventoryDroppedQueue *dropped);
 
+/* A COPY during a restore of a dump (restore.c) */
+typedef struct InventoryRestoreCopy
+{
+	const char *table;			/* the extension's table it loads */
+	char	   *nspname;		/* the extension's schema */
+	int			guc_level;		/* > 0: runs with inventory.restoring on */
+} InventoryRestoreCopy;
+
+extern bool InventoryRestoreCopyBegin(CopyStmt *stmt, InventoryRestoreCopy *copy);
+extern void InventoryRestoreCopyEnd(InventoryRestoreCopy *copy);
+extern void InventoryRestoreCopyFailed(InventoryRestoreCopy *copy, MemoryContext cxt);
+
 /* Background worker (worker.c) */
 extern void InventoryWorkerInit(void);
 extern PGDLLEXPORT void inventory_worker_main(Datum main_arg);

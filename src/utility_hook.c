@@ -2,8 +2,9 @@
  *
  * utility_hook.c
  *	  What the extension does around other utility statements: it counts
- *	  the queue a DROP EXTENSION discards (drop_queue.c).  Chains to the
- *	  hook that was installed before it.
+ *	  the queue a DROP EXTENSION discards (drop_queue.c) and lets a COPY
+ *	  that restores a dump through (restore.c).  Chains to the hook that
+ *	  was installed before it.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,6 +12,7 @@
 
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "utils/memutils.h"
 
 #include "inventory.h"
 
@@ -34,7 +36,8 @@ RunUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 
 /*
  * The hook: a DROP that takes the queue with it is counted before and
- * reported after.
+ * reported after; a COPY into the extension's tables runs as a restore
+ * when one is under way, and its errors say how to restore.
  */
 static void
 InventoryProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
@@ -43,12 +46,30 @@ InventoryProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOn
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	InventoryDroppedQueue dropped;
+	InventoryRestoreCopy copy;
+	MemoryContext cxt = CurrentMemoryContext;
 
 	if (IsA(parsetree, DropStmt) &&
 		InventoryCountDroppedQueue((DropStmt *) parsetree, &dropped))
 	{
 		RunUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
 		InventoryReportDroppedQueue(&dropped);
+		return;
+	}
+	if (IsA(parsetree, CopyStmt) &&
+		InventoryRestoreCopyBegin((CopyStmt *) parsetree, &copy))
+	{
+		PG_TRY();
+		{
+			RunUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
+		}
+		PG_CATCH();
+		{
+			InventoryRestoreCopyFailed(&copy, cxt);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		InventoryRestoreCopyEnd(&copy);
 		return;
 	}
 	RunUtility(pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc);
