@@ -39,7 +39,11 @@ OBJS = \
 	src/triggers.o \
 	src/trust.o \
 	src/validate.o \
-	src/statement_origin.o
+	src/statement_origin.o \
+	src/utility_hook.o \
+	src/drop_queue.o \
+	src/restore.o \
+	src/current_xact.o
 
 DATA = $(wildcard inventory--*.sql)
 

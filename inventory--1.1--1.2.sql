@@ -7,7 +7,11 @@
  * sections, each REVOKE beside its object), writes the shared part of
  * the ledger trigger once, and moves the trigger functions and internal
  * helpers into a schema of their own, inventory_internal, so that the
- * schema inventory holds only the API.
+ * schema inventory holds only the API.  inventory_wait refuses to wait for
+ * a batch its own transaction queued (with the new internal
+ * inventory_xid_is_current), inventory_changes refuses a cursor beyond the
+ * ledger's ids, and inventory_worker_status takes all_databases and shows
+ * per database what its worker does.
  */
 
 /*
@@ -520,6 +524,76 @@ CREATE OR REPLACE FUNCTION inventory.inventory_fulfill(
     SELECT * FROM inventory_internal.inventory_take_reservation($1, $2, $3, $4, $5, 'fulfill')
 $$;
 
+CREATE OR REPLACE FUNCTION inventory_internal.inventory_xid_is_current(row_xmin xid)
+    RETURNS boolean
+    LANGUAGE c
+    STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_xid_is_current';
+
+CREATE OR REPLACE FUNCTION inventory.inventory_wait(batch bigint, timeout interval DEFAULT '30 s')
+    RETURNS text
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    deadline  timestamptz;
+    st        text;
+    pause     double precision := 0.001;
+    queued_by_xid xid;
+BEGIN
+    IF batch IS NULL OR timeout IS NULL THEN
+        RAISE EXCEPTION 'batch and timeout must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- A batch is applied only once the transaction that queued it commits:
+    -- waiting for it in that very transaction could only time out.
+    SELECT q.xmin INTO queued_by_xid FROM inventory.inventory_queue q
+     WHERE q.batch_id OPERATOR(pg_catalog.=) batch;
+    IF FOUND AND inventory_internal.inventory_xid_is_current(queued_by_xid) THEN
+        RAISE EXCEPTION 'inventory batch % is not committed yet', batch
+            USING ERRCODE = 'invalid_transaction_state',
+                  DETAIL = 'This transaction queued it, and a batch is applied only after the transaction that queued it commits.',
+                  HINT = 'Commit first, then call inventory_wait() from a new transaction.';
+    END IF;
+    deadline := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) timeout;
+    LOOP
+        SELECT h.state INTO st
+          FROM inventory.inventory_batch_history h
+         WHERE h.batch_id OPERATOR(pg_catalog.=) batch;
+        IF FOUND THEN
+            RETURN st;
+        END IF;
+        PERFORM FROM inventory.inventory_queue q
+          WHERE q.batch_id OPERATOR(pg_catalog.=) batch;
+        IF NOT FOUND THEN
+            -- Neither queued nor done: check history again, the batch may
+            -- have moved between the two reads.
+            SELECT h.state INTO st
+              FROM inventory.inventory_batch_history h
+             WHERE h.batch_id OPERATOR(pg_catalog.=) batch;
+            IF FOUND THEN
+                RETURN st;
+            END IF;
+            RAISE EXCEPTION 'inventory batch % does not exist', batch
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = 'No queued, applied or failed batch has this id.',
+                      HINT = 'A batch queued by a transaction that has not committed yet, or that rolled back, is not visible.';
+        END IF;
+        IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>=) deadline THEN
+            RAISE EXCEPTION 'timed out waiting for inventory batch %', batch
+                USING ERRCODE = 'lock_not_available',
+                      DETAIL = pg_catalog.format('The batch is still queued after %s.', timeout),
+                      HINT = 'Check that the inventory worker is running (pg_stat_activity, backend_type ''inventory worker'') and that inventory.enabled is on, or call inventory_process_queue().';
+        END IF;
+        PERFORM pg_catalog.pg_sleep(pause);
+        pause := LEAST(pause OPERATOR(pg_catalog.*) 2, 0.05::double precision);
+    END LOOP;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION inventory_internal.inventory_ledger_horizon()
     RETURNS bigint
     LANGUAGE c
@@ -538,6 +612,7 @@ CREATE OR REPLACE FUNCTION inventory.inventory_changes(after bigint DEFAULT 0, m
     AS $$
 DECLARE
     horizon bigint;
+    issued bigint;
 BEGIN
     IF after IS NULL OR max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION 'after must not be null and max_rows must be at least 1'
@@ -545,6 +620,16 @@ BEGIN
     END IF;
     -- first the horizon, then (a new statement, a new snapshot) the rows
     horizon := inventory_internal.inventory_ledger_horizon();
+    -- A cursor above every ledger id issued here was not read here: it
+    -- would wait, silently, until ids pass it.
+    SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END INTO issued
+      FROM inventory.inventory_ledger_id_seq s;
+    IF after OPERATOR(pg_catalog.>) issued THEN
+        RAISE EXCEPTION 'change cursor % is beyond the last change of this database', after
+            USING ERRCODE = 'IN003',
+                  DETAIL = pg_catalog.format('The largest change id issued here is %s. The cursor was read from another database, or before the extension was dropped and created again (change ids then start again at 1), or from a primary whose last changes were lost in a failover.', issued),
+                  HINT = 'Start the consumer again from cursor 0, sending every change it reads to the listings again; keep one cursor per database.';
+    END IF;
     RETURN QUERY
         SELECT l.id, l.at, l.sku::text, l.warehouse_uuid, l.available_after, l.available_before,
                l.on_hand_after, l.reserved_after, l.source
@@ -587,6 +672,9 @@ COMMENT ON FUNCTION inventory_internal.inventory_reservations_check() IS
 COMMENT ON FUNCTION inventory_internal.inventory_take_reservation(text, text, uuid, bigint, text, text) IS
     'Shared body of inventory_release and inventory_fulfill (internal)';
 
+COMMENT ON FUNCTION inventory_internal.inventory_xid_is_current(xid) IS
+    'True when the transaction id is the calling transaction''s or one of its subtransactions'' (internal)';
+
 COMMENT ON FUNCTION inventory_internal.inventory_ledger_horizon() IS
     'Ledger id up to which no change can still appear (internal; see inventory_changes)';
 
@@ -612,8 +700,9 @@ REVOKE ALL ON FUNCTION inventory_internal.inventory_check_order_args(text, text,
 
 REVOKE ALL ON FUNCTION inventory_internal.inventory_take_reservation(text, text, uuid, bigint, text, text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION inventory_internal.inventory_ledger_horizon() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_xid_is_current(xid) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION inventory_internal.inventory_ledger_horizon() FROM PUBLIC;
 -- END generated by tools/update-functions
 
 -- inventory_worker_status() becomes inventory_worker_status(all_databases):

@@ -966,6 +966,20 @@ COMMENT ON FUNCTION @extschema@.inventory_process_queue(integer) IS
     'Apply queued batches now, in this session; returns the number of batches applied or failed';
 REVOKE ALL ON FUNCTION @extschema@.inventory_process_queue(integer) FROM PUBLIC;
 
+/*
+ * Whether a row's xmin is this transaction's (or a subtransaction's): a
+ * batch queued by the transaction that waits for it (C).
+ */
+CREATE FUNCTION inventory_internal.inventory_xid_is_current(row_xmin xid)
+    RETURNS boolean
+    LANGUAGE c
+    STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_xid_is_current';
+COMMENT ON FUNCTION inventory_internal.inventory_xid_is_current(xid) IS
+    'True when the transaction id is the calling transaction''s or one of its subtransactions'' (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_xid_is_current(xid) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.inventory_wait(batch bigint, timeout interval DEFAULT '30 s')
     RETURNS text
     LANGUAGE plpgsql
@@ -977,10 +991,21 @@ DECLARE
     deadline  timestamptz;
     st        text;
     pause     double precision := 0.001;
+    queued_by_xid xid;
 BEGIN
     IF batch IS NULL OR timeout IS NULL THEN
         RAISE EXCEPTION 'batch and timeout must not be null'
             USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- A batch is applied only once the transaction that queued it commits:
+    -- waiting for it in that very transaction could only time out.
+    SELECT q.xmin INTO queued_by_xid FROM @extschema@.inventory_queue q
+     WHERE q.batch_id OPERATOR(pg_catalog.=) batch;
+    IF FOUND AND inventory_internal.inventory_xid_is_current(queued_by_xid) THEN
+        RAISE EXCEPTION 'inventory batch % is not committed yet', batch
+            USING ERRCODE = 'invalid_transaction_state',
+                  DETAIL = 'This transaction queued it, and a batch is applied only after the transaction that queued it commits.',
+                  HINT = 'Commit first, then call inventory_wait() from a new transaction.';
     END IF;
     deadline := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) timeout;
     LOOP
@@ -1047,6 +1072,7 @@ CREATE FUNCTION @extschema@.inventory_changes(after bigint DEFAULT 0, max_rows i
     AS $$
 DECLARE
     horizon bigint;
+    issued bigint;
 BEGIN
     IF after IS NULL OR max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION 'after must not be null and max_rows must be at least 1'
@@ -1054,6 +1080,16 @@ BEGIN
     END IF;
     -- first the horizon, then (a new statement, a new snapshot) the rows
     horizon := inventory_internal.inventory_ledger_horizon();
+    -- A cursor above every ledger id issued here was not read here: it
+    -- would wait, silently, until ids pass it.
+    SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END INTO issued
+      FROM @extschema@.inventory_ledger_id_seq s;
+    IF after OPERATOR(pg_catalog.>) issued THEN
+        RAISE EXCEPTION 'change cursor % is beyond the last change of this database', after
+            USING ERRCODE = 'IN003',
+                  DETAIL = pg_catalog.format('The largest change id issued here is %s. The cursor was read from another database, or before the extension was dropped and created again (change ids then start again at 1), or from a primary whose last changes were lost in a failover.', issued),
+                  HINT = 'Start the consumer again from cursor 0, sending every change it reads to the listings again; keep one cursor per database.';
+    END IF;
     RETURN QUERY
         SELECT l.id, l.at, l.sku::text, l.warehouse_uuid, l.available_after, l.available_before,
                l.on_hand_after, l.reserved_after, l.source

@@ -256,6 +256,30 @@ SELECT inventory_adjust('{"inventory": [{"sku": "LED-IDEM", "warehouse_uuid": "1
 SELECT inventory_adjust(:'body', create_missing => false, idempotency_key => 'led-key-1');
 \echo SQLSTATE :SQLSTATE
 \set VERBOSITY default
+-- The same items bare instead of wrapped in {"inventory": ...}, or 9.0 for
+-- 9, make another body; the error says what counts as the same one.
+DO $$
+DECLARE
+    body text;
+    msg text;
+    det text;
+    hnt text;
+BEGIN
+    FOREACH body IN ARRAY ARRAY[
+        '[{"sku": "LED-IDEM", "warehouse_uuid": "11111111-1111-4111-8111-111111111111", "on_hand": 9}]',
+        '{"inventory": [{"sku": "LED-IDEM", "warehouse_uuid": "11111111-1111-4111-8111-111111111111", "on_hand": 9.0}]}']
+    LOOP
+        BEGIN
+            PERFORM inventory_adjust(body::jsonb, idempotency_key => 'led-key-1');
+            RAISE NOTICE 'accepted: %', body;
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+            RAISE NOTICE '%', msg;
+        END;
+    END LOOP;
+    RAISE NOTICE 'DETAIL: %', regexp_replace(det, 'batch \d+', 'batch N');
+    RAISE NOTICE 'HINT: %', hnt;
+END $$;
 SELECT (SELECT count(*) FROM inventory_batches) = :nb + 1 AS still_one_batch;
 SELECT on_hand FROM inventory_levels WHERE sku = 'LED-IDEM';
 -- A different key is a different batch.
@@ -314,6 +338,34 @@ SELECT * FROM inventory_changes(:cur, 0);
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SELECT * FROM inventory_changes(:cur);
 \echo SQLSTATE :SQLSTATE
+ROLLBACK;
+-- A cursor beyond every change id issued here (read from another
+-- database, or before the extension was dropped and created again, when
+-- ids start at 1 again) is an error, not an empty answer that lasts until
+-- ids pass it; the last id issued is a cursor like any other.
+DO $$
+DECLARE
+    issued bigint := (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM inventory_ledger_id_seq);
+    st text;
+    msg text;
+    det text;
+    hnt text;
+BEGIN
+    PERFORM count(*) FROM inventory_changes(issued);
+    RAISE NOTICE 'the last id issued is a valid cursor';
+    PERFORM * FROM inventory_changes(issued + 1);
+    RAISE NOTICE 'a cursor beyond it was accepted';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+    RAISE NOTICE 'SQLSTATE %: %', st, replace(msg, (issued + 1)::text, 'N+1');
+    RAISE NOTICE 'DETAIL: %', replace(det, issued::text, 'N');
+    RAISE NOTICE 'HINT: %', hnt;
+END $$;
+-- The id sequences must keep CACHE 1; the HINT names the sequence with its
+-- schema.
+BEGIN;
+ALTER SEQUENCE inventory_ledger_id_seq CACHE 5;
+SELECT count(*) FROM inventory_changes(:cur);
 ROLLBACK;
 
 -- Everything this file did replays and verifies.

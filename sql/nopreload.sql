@@ -29,4 +29,13 @@ SELECT inventory_wait(:b2);
 SELECT sku, on_hand, reserved, available FROM inventory_levels ORDER BY sku;
 SELECT inventory_process_queue();
 
+-- DROP EXTENSION says how many queued batches it discards (this session
+-- has loaded the library, which the warning needs without the preload).
+SELECT inventory_adjust('[{"sku": "NP-1", "warehouse_uuid": "11111111-1111-4111-8111-111111111111", "on_hand": 7},
+                          {"sku": "NP-3", "warehouse_uuid": "11111111-1111-4111-8111-111111111111", "on_hand": 1}]') > 0 AS queued;
+SELECT inventory_adjust('[{"sku": "NP-2", "warehouse_uuid": "11111111-1111-4111-8111-111111111111", "on_hand": 3}]') > 0 AS queued;
+BEGIN;
+DROP EXTENSION inventory;
+ROLLBACK;
+SELECT queued_batches, queued_items FROM inventory_queue_summary;
 DROP EXTENSION inventory;

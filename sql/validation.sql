@@ -109,6 +109,19 @@ SELECT inventory_adjust(('[{"sku":"O1","warehouse_uuid":' || :'wh' || ',"on_hand
                          '{"sku":"O7","warehouse_uuid":' || :'wh' || ',"on_hand":1,"cost":100000000},'
                          '{"sku":"O8","warehouse_uuid":' || :'wh' || ',"onhand":1},'
                          '{"sku":"O9","warehouse_uuid":' || :'wh' || ',"on_hand":1,"Warehouse-UUID":"x","color":"red"}]')::jsonb);
+-- Near misses get a suggestion too: a typo of a field (a letter left out,
+-- another word for the same thing), other case or separators; and the
+-- wrapper's key in another case.
+SELECT inventory_adjust(('[{"sku":"N1","warehouse_uuid":' || :'wh' || ',"on_hand":1,"descripton":"recount"},'
+                         '{"sku":"N2","warehouse_id":' || :'wh' || ',"on_hand":1},'
+                         '{"sku":"N3","warehouse_uuid":' || :'wh' || ',"On-Hand":1,"location":"A-1"}]')::jsonb);
+SELECT inventory_adjust(('{"Inventory":[{"sku":"N4","warehouse_uuid":' || :'wh' || ',"on_hand":1}]}')::jsonb);
+SELECT inventory_adjust('{"invent":[]}');
+-- One item's problems come in the order of its keys in the body, as jsonb
+-- keeps them (shorter keys first, then bytewise): sku, cost, colour,
+-- on_hand, warehouse_uuid here, whatever order they were sent in.
+SELECT inventory_adjust('[{"warehouse_uuid":"nope","on_hand":-1,"colour":1,"cost":"x","sku":5}]');
+SELECT '{"warehouse_uuid":"nope","on_hand":-1,"colour":1,"cost":"x","sku":5}'::jsonb AS as_jsonb_keeps_it;
 BEGIN;
 SELECT inventory_adjust(('[{"sku":"O10","warehouse_uuid":' || :'wh' || ',"on_hand":1,"description":"",'
                          '"bin_location":"","cost":99999999.99},'

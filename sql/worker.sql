@@ -49,3 +49,21 @@ SELECT batches_applied > 0 AS applied_some, items_applied >= batches_applied AS 
 \set VERBOSITY default
 SELECT inventory_wait(-1);
 SELECT inventory_wait(NULL);
+
+-- inventory_wait in the transaction that queued the batch (or in one of its
+-- subtransactions) fails at once: the batch is applied only after commit.
+BEGIN;
+SELECT inventory_adjust(format('[{"sku": "BY-WORKER", "warehouse_uuid": "%s", "on_hand": 44}]', :'wh')::jsonb) AS b \gset
+SELECT clock_timestamp() AS t0 \gset
+SELECT inventory_wait(:b, '60 s');
+ROLLBACK;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '30 s' AS failed_at_once;
+BEGIN;
+SAVEPOINT s;
+SELECT inventory_adjust(format('[{"sku": "BY-WORKER", "warehouse_uuid": "%s", "on_hand": 45}]', :'wh')::jsonb) AS b \gset
+RELEASE SAVEPOINT s;
+SELECT inventory_wait(:b, '60 s');
+ROLLBACK;
+-- Once committed, the same call waits and returns the state.
+SELECT inventory_adjust(format('[{"sku": "BY-WORKER", "warehouse_uuid": "%s", "on_hand": 46}]', :'wh')::jsonb) AS b \gset
+SELECT inventory_wait(:b);

@@ -209,49 +209,26 @@ CheckMoney(InventoryProblems *problems, int pos, const char *field, JsonbValue *
 }
 
 /*
- * A field name folded for "did you mean" matching: lower case, without
- * '_', '-' and spaces.
- */
-static char *
-FoldFieldName(const char *s, int len)
-{
-	char	   *out = palloc(len + 1);
-	int			j = 0;
-
-	for (int i = 0; i < len; i++)
-	{
-		char		c = s[i];
-
-		if (c == '_' || c == '-' || c == ' ')
-			continue;
-		out[j++] = (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
-	}
-	out[j] = '\0';
-	return out;
-}
-
-/*
- * Report an unknown field, suggesting the known one it resembles.
+ * Report an unknown field of an item, suggesting the known one it
+ * resembles (problems.c).
  */
 static void
 UnknownField(InventoryProblems *problems, int pos, JsonbValue *key)
 {
-	const char *name = key->val.string.val;
-	int			len = key->val.string.len;
-	char	   *folded = FoldFieldName(name, Min(len, 64));
+	const char *known[INVENTORY_MAX_ITEM_FIELDS];
+	const char *similar;
 
 	for (int f = 0; f < inventory_num_item_fields; f++)
-	{
-		const char *known = inventory_item_fields[f].name;
-
-		if (len <= 64 && strcmp(folded, FoldFieldName(known, strlen(known))) == 0)
-		{
-			InventoryAddProblem(problems, pos, "unknown field %s (did you mean \"%s\"?).",
-								InventoryQuoted(name, len), known);
-			return;
-		}
-	}
-	InventoryAddProblem(problems, pos, "unknown field %s.", InventoryQuoted(name, len));
+		known[f] = inventory_item_fields[f].name;
+	similar = InventorySimilarName(key->val.string.val, key->val.string.len,
+								   known, inventory_num_item_fields);
+	if (similar != NULL)
+		InventoryAddProblem(problems, pos, "unknown field %s (did you mean \"%s\"?).",
+							InventoryQuoted(key->val.string.val, key->val.string.len),
+							similar);
+	else
+		InventoryAddProblem(problems, pos, "unknown field %s.",
+							InventoryQuoted(key->val.string.val, key->val.string.len));
 }
 
 /*
@@ -322,8 +299,10 @@ OperationNames(void)
 /*
  * Validate one item (1-based position pos).  Records problems and fills in
  * *item; the warehouse registry is checked later for the whole batch.
- * Problems are listed in the order of the fields (item.c), then missing
- * keys, unknown fields, and the count of operations.
+ * Problems are listed in the order of the item's keys in the body (as
+ * jsonb keeps them: shorter keys first, then bytewise; jsonb does not keep
+ * the order they were sent in), then missing keys, then the count of
+ * operations.
  */
 static void
 CheckItem(InventoryProblems *problems, int pos, JsonbValue *elem, AdjustItem *item)
@@ -332,10 +311,7 @@ CheckItem(InventoryProblems *problems, int pos, JsonbValue *elem, AdjustItem *it
 	JsonbValue	key;
 	JsonbValue	val;
 	JsonbIteratorToken tok;
-	JsonbValue	fields[INVENTORY_MAX_ITEM_FIELDS];
 	bool		present[INVENTORY_MAX_ITEM_FIELDS] = {false};
-	List	   *unknown = NIL;	/* of JsonbValue * (the keys) */
-	ListCell   *lc;
 	int			before = problems->total;
 	int			nops = 0;
 
@@ -348,7 +324,6 @@ CheckItem(InventoryProblems *problems, int pos, JsonbValue *elem, AdjustItem *it
 		return;
 	}
 
-	/* Collect the fields first, so that problems are listed in a fixed order. */
 	it = JsonbIteratorInit(elem->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &key, true)) != WJB_DONE)
 	{
@@ -359,34 +334,21 @@ CheckItem(InventoryProblems *problems, int pos, JsonbValue *elem, AdjustItem *it
 		tok = JsonbIteratorNext(&it, &val, true);
 		Assert(tok == WJB_VALUE);
 		f = InventoryItemFieldByName(key.val.string.val, key.val.string.len);
-		if (f >= 0)
+		if (f < 0)
 		{
-			fields[f] = val;
-			present[f] = true;
-		}
-		else
-		{
-			JsonbValue *name = palloc(sizeof(JsonbValue));
-
-			*name = key;
-			unknown = lappend(unknown, name);
-		}
-	}
-
-	for (int f = 0; f < inventory_num_item_fields; f++)
-	{
-		if (!present[f])
+			UnknownField(problems, pos, &key);
 			continue;
-		CheckField(problems, pos, &inventory_item_fields[f], &fields[f], item);
+		}
+		present[f] = true;
+		CheckField(problems, pos, &inventory_item_fields[f], &val, item);
 		if (inventory_item_fields[f].role == INVENTORY_FIELD_OPERATION)
 			nops++;
 	}
+
 	for (int f = 0; f < inventory_num_item_fields; f++)
 		if (inventory_item_fields[f].role == INVENTORY_FIELD_KEY && !present[f])
 			InventoryAddProblem(problems, pos, "\"%s\" is required.",
 								inventory_item_fields[f].name);
-	foreach(lc, unknown)
-		UnknownField(problems, pos, (JsonbValue *) lfirst(lc));
 	if (nops == 2)
 		InventoryAddProblem(problems, pos,
 							"exactly one of %s is allowed, both were given.", OperationNames());
@@ -464,6 +426,8 @@ FindItems(Jsonb *body, Jsonb **items_jsonb)
 		JsonbValue	v;
 		JsonbValue *inv = NULL;
 		JsonbIteratorToken tok;
+		const char *wrapper = "inventory";
+		const char *similar;
 
 		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 		{
@@ -471,12 +435,16 @@ FindItems(Jsonb *body, Jsonb **items_jsonb)
 				continue;
 			if (v.val.string.len == 9 && memcmp(v.val.string.val, "inventory", 9) == 0)
 				continue;
+			similar = InventorySimilarName(v.val.string.val, v.val.string.len, &wrapper, 1);
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("inventory batch has an unknown field %s",
 							InventoryQuoted(v.val.string.val, v.val.string.len)),
 					 errdetail("The body object may only have the field \"inventory\"."),
-					 errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));
+					 similar != NULL
+					 ? errhint("Did you mean \"%s\"? Send {\"inventory\": [ ... ]} or a bare array of items.",
+							   similar)
+					 : errhint("Send {\"inventory\": [ ... ]} or a bare array of items.")));
 		}
 
 		inv = getKeyJsonValueFromContainer(&body->root, "inventory", 9, NULL);

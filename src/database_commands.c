@@ -23,7 +23,6 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/proc.h"
-#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -33,8 +32,6 @@
 
 /* Longest hold-off of a database's worker by one command */
 #define HOLD_OFF_MS		60000
-
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /*
  * The name of the database a statement needs to itself, or NULL.
@@ -133,46 +130,28 @@ HoldOffWorker(Oid dboid, TimestampTz until)
 }
 
 /*
- * The utility hook: around a command that needs a database to itself, keep
- * the database's worker out.
+ * Before a utility statement: when it needs a database to itself, keep that
+ * database's worker out, and return the database to release afterwards
+ * (InvalidOid: nothing to do).
  */
-static void
-InventoryProcessUtility(PlannedStmt *pstmt, const char *queryString,
-						bool readOnlyTree, ProcessUtilityContext context,
-						ParamListInfo params, QueryEnvironment *queryEnv,
-						DestReceiver *dest, QueryCompletion *qc)
+Oid
+InventoryDatabaseCommandBegin(Node *stmt)
 {
-	const char *dbname = InventoryDatabasesAvailable()
-		? DatabaseNeededAlone(pstmt->utilityStmt) : NULL;
+	const char *dbname = InventoryDatabasesAvailable() ? DatabaseNeededAlone(stmt) : NULL;
 	Oid			dboid = dbname ? get_database_oid(dbname, true) : InvalidOid;
 
-	if (OidIsValid(dboid) && !MayRunOn(dboid, pstmt->utilityStmt))
-		dboid = InvalidOid;
-	if (OidIsValid(dboid))
-		HoldOffWorker(dboid, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), HOLD_OFF_MS));
-	PG_TRY();
-	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		if (OidIsValid(dboid))
-			HoldOffWorker(dboid, 0);
-	}
-	PG_END_TRY();
+	if (!OidIsValid(dboid) || !MayRunOn(dboid, stmt))
+		return InvalidOid;
+	HoldOffWorker(dboid, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), HOLD_OFF_MS));
+	return dboid;
 }
 
 /*
- * Install the hook; called from _PG_init.
+ * After the statement, whether it succeeded or failed: let the launcher
+ * serve the database again.
  */
 void
-InventoryDatabaseCommandsInit(void)
+InventoryDatabaseCommandEnd(Oid dboid)
 {
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = InventoryProcessUtility;
+	HoldOffWorker(dboid, 0);
 }

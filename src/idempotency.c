@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * idempotency.c
- *	  Idempotency keys of inventory_adjust: a retried call with the same key
- *	  and the same request gets the first call's batch id and queues nothing.
+ *	  Idempotency keys of inventory_adjust: a retried call with the same key,
+ *	  the identical body and the same create_missing gets the first call's
+ *	  batch id and queues nothing.
  *
  * The key row is claimed with INSERT ... ON CONFLICT DO NOTHING before the
  * batch is queued, in the caller's transaction: a concurrent call with the
@@ -139,6 +140,11 @@ Statements(Oid nspid, bool *by_role)
 	return *by_role ? &role_keys : &shared_keys;
 }
 
+/* What makes two bodies the same, for the conflict's DETAIL */
+#define SAME_BODY "Bodies are compared as jsonb values: spaces and the order of keys do not matter, " \
+	"but a bare array and the same items wrapped in {\"inventory\": [...]}, an upper-case " \
+	"and a lower-case UUID, or 1.0 and 1 are different bodies."
+
 /*
  * Claim the calling role's key for a new batch.  Returns 0 when the key is new (or its
  * previous use has expired): the caller queues the batch and records its
@@ -186,14 +192,15 @@ InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash)
 		memcmp(VARDATA_ANY(old_hash), VARDATA_ANY(hash), VARSIZE_ANY_EXHDR(hash)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),
-				 errmsg("idempotency key \"%s\" was already used for a different request",
+				 errmsg("idempotency key \"%s\" was already used for another body or create_missing value",
 						InventoryPrintable(pstrdup(key))),
 		/* a 1.0 table has no role: the batch may be another role's */
 				 by_role
-				 ? errdetail("The key queued batch %lld with another body or create_missing value.",
-							 (long long) old_batch)
-				 : errdetail("The key queued a batch with another body or create_missing value."),
-				 errhint("Use a new key for a new request; reuse a key only to retry the same request.")));
+				 ? errdetail("The key queued batch %lld with another body or create_missing value. %s",
+							 (long long) old_batch, SAME_BODY)
+				 : errdetail("The key queued a batch with another body or create_missing value. %s",
+							 SAME_BODY),
+				 errhint("Reuse a key only to retry the identical body, sent as the first time, with the same create_missing; use a new key for a new request.")));
 	return old_batch;
 }
 

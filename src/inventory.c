@@ -32,10 +32,10 @@ _PG_init(void)
 	InventoryTransactionEndInit();
 	InventoryBackpressureInit();
 	InventoryStatementOriginInit();
+	InventoryUtilityHookInit();
 
 	InventoryLauncherInit();
 	InventoryWorkerInit();
-	InventoryDatabaseCommandsInit();
 	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)
 		InventoryShmemInit();
 	MarkGUCPrefixReserved("inventory");

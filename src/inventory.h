@@ -15,6 +15,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "datatype/timestamp.h"
+#include "nodes/parsenodes.h"
 #include "utils/jsonb.h"
 #include "utils/uuid.h"
 
@@ -212,6 +213,32 @@ extern void InventoryRecountQueuedItems(Oid nspid);
 extern void InventoryReportLockHolders(Oid nspid, TimestampTz gave_up_at, int waited_ms);
 extern void InventoryReportHeldBack(int pid, TimestampTz held_since);
 
+/* Around other utility statements (utility_hook.c) */
+extern void InventoryUtilityHookInit(void);
+
+/* The queue a DROP discards (drop_queue.c) */
+typedef struct InventoryDroppedQueue
+{
+	int64		batches;
+	int64		items;
+	bool		is_schema;		/* DROP SCHEMA rather than DROP EXTENSION */
+} InventoryDroppedQueue;
+
+extern bool InventoryCountDroppedQueue(DropStmt *stmt, InventoryDroppedQueue *dropped);
+extern void InventoryReportDroppedQueue(const InventoryDroppedQueue *dropped);
+
+/* A COPY during a restore of a dump (restore.c) */
+typedef struct InventoryRestoreCopy
+{
+	const char *table;			/* the extension's table it loads */
+	char	   *nspname;		/* the extension's schema */
+	int			guc_level;		/* > 0: runs with inventory.restoring on */
+} InventoryRestoreCopy;
+
+extern bool InventoryRestoreCopyBegin(CopyStmt *stmt, InventoryRestoreCopy *copy);
+extern void InventoryRestoreCopyEnd(InventoryRestoreCopy *copy);
+extern void InventoryRestoreCopyFailed(InventoryRestoreCopy *copy, MemoryContext cxt);
+
 /* The launcher (launcher.c) */
 extern void InventoryLauncherInit(void);
 extern PGDLLEXPORT void inventory_launcher_main(Datum main_arg);
@@ -221,6 +248,7 @@ extern void InventoryWorkerInit(void);
 extern PGDLLEXPORT void inventory_worker_main(Datum main_arg);
 
 /* Commands on a whole database, which its worker must leave (database_commands.c) */
-extern void InventoryDatabaseCommandsInit(void);
+extern Oid	InventoryDatabaseCommandBegin(Node *stmt);
+extern void InventoryDatabaseCommandEnd(Oid dboid);
 
 #endif							/* INVENTORY_H */

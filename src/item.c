@@ -50,8 +50,10 @@ SetAvailable(int64 operand, int64 on_hand pg_attribute_unused(), int64 reserved,
 }
 
 /*
- * The fields, in the order their problems are listed.  The key fields come
- * first (INVENTORY_FIELD_SKU, INVENTORY_FIELD_WAREHOUSE).
+ * The fields.  The key fields come first (INVENTORY_FIELD_SKU,
+ * INVENTORY_FIELD_WAREHOUSE); "did you mean" prefers the earlier of two
+ * equally near names (a problem is listed in the order of the item's
+ * keys, not of this table).
  */
 const InventoryItemField inventory_item_fields[] = {
 	{"sku", INVENTORY_FIELD_KEY, INVENTORY_VALUE_TEXT,

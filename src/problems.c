@@ -12,6 +12,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
+#include "utils/varlena.h"
 
 #include "problems.h"
 
@@ -197,6 +198,68 @@ InventoryNumberText(Numeric n)
 	if ((end = strchr(e, '"')) != NULL)
 		memmove(end, end + 1, strlen(end));
 	return e;
+}
+
+/*
+ * A name folded for "did you mean" matching: at most MAX_SIMILAR_CHARS
+ * characters, lower case, without '_', '-' and spaces.
+ */
+#define MAX_SIMILAR_CHARS 64
+
+static char *
+FoldName(const char *s, int len)
+{
+	char	   *out = palloc(len + 1);
+	int			j = 0;
+
+	for (int i = 0; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (c == '_' || c == '-' || c == ' ')
+			continue;
+		out[j++] = (c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c;
+	}
+	out[j] = '\0';
+	return out;
+}
+
+/*
+ * The known name that a caller's unknown one most resembles, or NULL.
+ * Both are folded (case, '_', '-' and spaces do not count: "onhand",
+ * "Inventory"); then the nearest known name by edit distance wins if it
+ * is at most 3 edits away and fewer than half its letters differ (a typo
+ * such as "descripton"), as PostgreSQL's "Perhaps you meant" does for
+ * column names.  On a tie the first of the known names wins.
+ */
+const char *
+InventorySimilarName(const char *name, int len, const char *const *known, int nknown)
+{
+	char	   *folded;
+	int			flen;
+	const char *best = NULL;
+	int			best_distance = 4;
+
+	if (len > MAX_SIMILAR_CHARS)
+		return NULL;
+	folded = FoldName(name, len);
+	flen = strlen(folded);
+	for (int k = 0; k < nknown; k++)
+	{
+		char	   *target = FoldName(known[k], strlen(known[k]));
+		int			tlen = strlen(target);
+		int			d = varstr_levenshtein_less_equal(folded, flen, target, tlen,
+													  1, 1, 1, best_distance, true);
+
+		if (d < best_distance && d <= tlen / 2)
+		{
+			best = known[k];
+			best_distance = d;
+		}
+		pfree(target);
+	}
+	pfree(folded);
+	return best;
 }
 
 /*

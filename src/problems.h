@@ -36,5 +36,7 @@ extern char *InventoryProblemsDetail(InventoryProblems *problems);
 extern char *InventoryQuoted(const char *s, int len);
 extern char *InventoryNumberText(Numeric n);
 extern const char *InventoryJsonTypeName(const JsonbValue *v);
+extern const char *InventorySimilarName(const char *name, int len,
+										const char *const *known, int nknown);
 
 #endif							/* INVENTORY_PROBLEMS_H */

@@ -13,6 +13,8 @@
 #include "catalog/pg_sequence.h"
 #include "commands/sequence.h"
 #include "storage/bufmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -30,11 +32,16 @@ CheckSequenceCache(Relation rel)
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for sequence %u", RelationGetRelid(rel));
 	if (((Form_pg_sequence) GETSTRUCT(tup))->seqcache != 1)
+	{
+		const char *name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													  RelationGetRelationName(rel));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("sequence \"%s\" must have CACHE 1", RelationGetRelationName(rel)),
 				 errdetail("Batches and changes are read in id order, which a cache of ids would break."),
-				 errhint("ALTER SEQUENCE %s CACHE 1;", RelationGetRelationName(rel))));
+				 errhint("ALTER SEQUENCE %s CACHE 1;", name)));
+	}
 	ReleaseSysCache(tup);
 }
 

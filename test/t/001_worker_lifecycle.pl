@@ -97,6 +97,9 @@ ok(poll_until($node, 'shop',
 	'worker is applying the batches being queued');
 my $queued_before_drop = $node->safe_psql('shop', 'SELECT count(*) FROM inventory_queue');
 note("batches still queued just before DROP EXTENSION: $queued_before_drop");
+# a change feed consumer's cursor, read before the drop
+my $old_cursor = $node->safe_psql('shop', 'SELECT max(change_id) FROM inventory_changes(0, 100000)');
+cmp_ok($old_cursor, '>', 1, "a consumer's cursor before the drop ($old_cursor)");
 my ($drop_rc, $drop_out, $drop_err) =
   $node->psql('shop', 'DROP EXTENSION inventory CASCADE', timeout => 60);
 is($drop_rc, 0, 'DROP EXTENSION inventory CASCADE succeeds while batches are queued and applied')
@@ -123,6 +126,34 @@ ok(poll_until($node, 'shop', "SELECT state FROM inventory_batches WHERE batch_id
 is($node->safe_psql('shop', "SELECT on_hand FROM inventory_levels WHERE sku = 'LIFE-2'"),
 	'7', 'its level row was written');
 is($node->safe_psql('shop', 'SELECT count(*) FROM inventory_verify()'), '0', 'inventory_verify() is clean');
+
+# Ids started again at 1: the old cursor is refused rather than answered
+# with nothing until the new ids pass it.
+my ($feed_rc, $feed_out, $feed_err) = $node->psql('shop', "SELECT * FROM inventory_changes($old_cursor)");
+isnt($feed_rc, 0, 'inventory_changes() refuses the cursor read before the drop');
+like($feed_err, qr/ERROR:  change cursor $old_cursor is beyond the last change of this database/,
+	'its error names the cursor');
+like($feed_err, qr/HINT:  Start the consumer again from cursor 0/, 'and says to start again from 0');
+
+# DROP EXTENSION says how many queued batches and items it discards (the
+# worker paused, so that they stay queued).
+$node->safe_psql('postgres', 'ALTER SYSTEM SET inventory.enabled = off; SELECT pg_reload_conf()');
+ok(poll_until($node, 'shop', 'SELECT enabled FROM inventory_worker_status()', 'f', 60), 'worker paused');
+$node->safe_psql('shop', qq{
+	SELECT inventory_adjust('[{"sku": "LIFE-3", "warehouse_uuid": "$WH", "on_hand": 1},
+	                          {"sku": "LIFE-4", "warehouse_uuid": "$WH", "on_hand": 2}]');
+	SELECT inventory_adjust('[{"sku": "LIFE-3", "warehouse_uuid": "$WH", "on_hand": 3}]');
+});
+my ($rc_drop2, $out_drop2, $err_drop2) = $node->psql('shop', 'DROP EXTENSION inventory');
+is($rc_drop2, 0, 'DROP EXTENSION with batches queued succeeds');
+like($err_drop2, qr/WARNING:  DROP EXTENSION inventory discards 2 queued inventory batches \(3 items\)/,
+	'and warns of the 2 batches (3 items) it discards');
+$node->safe_psql('shop', qq{
+	CREATE EXTENSION inventory;
+	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH', 'Main');
+});
+$node->safe_psql('postgres', 'ALTER SYSTEM RESET inventory.enabled; SELECT pg_reload_conf()');
+ok(poll_until($node, 'shop', 'SELECT enabled FROM inventory_worker_status()', 't', 60), 'worker resumed');
 is($node->safe_psql('postgres', 'SELECT 1'), '1', 'server is fine');
 my @crash = grep { /terminated by signal|terminating any other active server processes|server process .* was terminated/ }
   log_lines($node, $off);

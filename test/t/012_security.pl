@@ -259,6 +259,7 @@ my @app_denied = ((map { @{ $write_sql{$_} }, "TRUNCATE $_" } @internal),
 	"SELECT inventory_internal.inventory_outer_role()",
 	"SELECT inventory_internal.inventory_ledger_reserve_ids()",
 	"SELECT inventory_internal.inventory_ledger_horizon()",
+	"SELECT inventory_internal.inventory_xid_is_current('1'::xid)",
 	"SET inventory.change_source = 'adjust'",
 	"SET inventory.change_via = 'adjust'",
 	"SELECT set_config('inventory.change_source', 'adjust', false)");
