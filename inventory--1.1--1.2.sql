@@ -586,7 +586,7 @@ BEGIN
             RAISE EXCEPTION 'timed out waiting for inventory batch %', batch
                 USING ERRCODE = 'lock_not_available',
                       DETAIL = pg_catalog.format('The batch is still queued after %s.', timeout),
-                      HINT = 'Check that the inventory worker is running (pg_stat_activity, backend_type ''inventory worker'') and that inventory.enabled is on, or call inventory_process_queue().';
+                      HINT = 'SELECT * FROM inventory_worker_status() says what this database''s worker is doing (paused, waiting for a free worker, held back by an open transaction that queued an earlier batch), or shows no row when the library is not preloaded; inventory_process_queue() applies the queue in this session.';
         END IF;
         PERFORM pg_catalog.pg_sleep(pause);
         pause := LEAST(pause OPERATOR(pg_catalog.*) 2, 0.05::double precision);
