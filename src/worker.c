@@ -411,9 +411,10 @@ LeaveDatabase(const char *why)
  * failed), and every naptime as a safety net; announce changes of the
  * order functions at most every ANNOUNCE_INTERVAL_MS, so that a stream of
  * reservations does not keep the worker running rounds.  Leave when idle
- * for inventory.idle_timeout (at once where the extension is absent), when
- * asked to (a command on the whole database), or after a time slice of
- * rounds while other databases wait for a worker.
+ * for inventory.idle_timeout (at once where the extension is absent, or
+ * while other databases wait for a worker), when asked to (a command on
+ * the whole database), or after a time slice of rounds while other
+ * databases wait for a worker.
  */
 static long
 RunDueWork(void)
@@ -477,7 +478,9 @@ RunDueWork(void)
 	if (InventoryWorkerAskedToLeave() && InventoryWorkerLeave(false, 0))
 		LeaveDatabase("a command on the whole database asked it to");
 	idle_ms = TimestampDifferenceMilliseconds(last_busy, now);
-	if (!changes_pending && (!extension_found || idle_ms >= idle_timeout_s * 1000L))
+	if (!changes_pending &&
+		(!extension_found || idle_ms >= idle_timeout_s * 1000L ||
+		 InventoryDatabasesWaiting() > 0))	/* an idle worker gives its slot */
 	{
 		if (InventoryWorkerLeave(false, extension_found ? InventoryCheckIntervalSeconds() * 1000L : 0))
 			LeaveDatabase(extension_found ? "idle" : "the extension is not installed there");

@@ -196,7 +196,18 @@ ok(poll_until($node, 'shop_c', "SELECT state FROM inventory_batches WHERE batch_
 is(worker_count('shop_copy'), '1', 'shop_copy has its worker');
 ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE shop_copy');
 is($rc, 0, 'DROP DATABASE of a database whose worker is connected works') or diag($err);
-$node->safe_psql('postgres', q{ALTER SYSTEM RESET inventory.idle_timeout; SELECT pg_reload_conf()});
+
+# With one worker slot, an idle worker (staying an hour) gives its slot
+# at once to a database with work.
+$node->safe_psql('postgres', q{ALTER SYSTEM SET inventory.max_workers = 1; SELECT pg_reload_conf()});
+ok(poll_until($node, 'postgres', "SELECT setting FROM pg_settings WHERE name = 'inventory.max_workers'", '1', 30), 'one worker slot');
+my $b7 = adjust('shop_c', 'SLOT', 1);
+ok(poll_until($node, 'shop_c', "SELECT state FROM inventory_batches WHERE batch_id = $b7", 'applied', 30), 'shop_c has the slot');
+is(worker_count('shop_c'), '1', "shop_c's worker, idle, stays");
+my $b8 = adjust('shop_a', 'SLOT', 2);
+ok(poll_until($node, 'shop_a', "SELECT state FROM inventory_batches WHERE batch_id = $b8", 'applied', 30),
+	'a batch in another database is applied: the idle worker gave up its slot');
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET inventory.max_workers; ALTER SYSTEM RESET inventory.idle_timeout; SELECT pg_reload_conf()});
 
 # Batches queued while paused, then a restart: the launcher's start-up
 # visit applies them, without any new commit to wake it.
