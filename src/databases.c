@@ -17,6 +17,7 @@
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+#include "utils/timestamp.h"
 
 #include "inventory.h"
 #include "databases.h"
@@ -94,14 +95,15 @@ InventoryDatabasesAvailable(void)
 
 /*
  * Whether an entry may be given to another database: nothing to do, no
- * worker, nobody holding it.  Under the entry's mutex.
+ * worker, no command holding it off (one whose session died holds it off
+ * only until the hold-off ends).  Under the entry's mutex.
  */
 static bool
-EntryReusable(InventoryDatabase *db)
+EntryReusable(InventoryDatabase *db, TimestampTz now)
 {
 	return db->state == INVENTORY_WORKER_NONE && db->worker_pid == 0 &&
 		!db->batches_waiting && !db->changes_waiting && !db->visit_waiting &&
-		db->hold_off_until == 0;
+		db->hold_off_until <= now;
 }
 
 /*
@@ -116,6 +118,7 @@ TakeEntry(Oid dboid)
 	int			best = -1;
 	int			best_rank = 0;
 	TimestampTz best_exit = 0;
+	TimestampTz now = GetCurrentTimestamp();
 
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	for (int i = 0; i < INVENTORY_MAX_DATABASES && found < 0; i++)
@@ -126,7 +129,7 @@ TakeEntry(Oid dboid)
 		SpinLockAcquire(&db->mutex);
 		if (db->dboid == dboid)
 			found = i;
-		else if (!OidIsValid(db->dboid) || EntryReusable(db))
+		else if (!OidIsValid(db->dboid) || EntryReusable(db, now))
 		{
 			/* free (3), no extension there (2), idle (1) */
 			rank = !OidIsValid(db->dboid) ? 3 : !db->extension_found ? 2 : 1;
@@ -144,7 +147,7 @@ TakeEntry(Oid dboid)
 		InventoryDatabase *db = &shared->entries[best];
 
 		SpinLockAcquire(&db->mutex);
-		if (!OidIsValid(db->dboid) || EntryReusable(db))
+		if (!OidIsValid(db->dboid) || EntryReusable(db, now))
 		{
 			slock_t		mutex = db->mutex;
 
