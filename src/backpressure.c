@@ -57,8 +57,29 @@ QueuedItemsSet(bool known, int64 items)
 	if (db == NULL)
 		return;
 	db->queued_items_known = known;
+	db->queued_items_counting = false;
 	db->queued_items = items;
 	InventoryDatabaseUnlock(db);
+}
+
+/*
+ * Whether the caller should count this database's queue: the count is
+ * unknown and no one else is counting it (concurrent calls after a restart
+ * would otherwise each scan the queue).
+ */
+static bool
+QueuedItemsClaimCount(void)
+{
+	InventoryDatabase *db = InventoryDatabaseLock(MyDatabaseId, true);
+	bool		claimed;
+
+	if (db == NULL)
+		return false;
+	claimed = !db->queued_items_known && !db->queued_items_counting;
+	if (claimed)
+		db->queued_items_counting = true;
+	InventoryDatabaseUnlock(db);
+	return claimed;
 }
 
 /*
@@ -218,8 +239,13 @@ InventoryClaimQueueRoom(Oid nspid, int nitems)
 	if (max_queued_items > 0 && InventoryShmemAvailable())
 	{
 		known = QueuedItemsGet(&queued);
-		/* no worker has counted this queue since the server started */
-		if (!known)
+		/*
+		 * No worker has counted this queue since the server started: count
+		 * it, unless another call is counting it (this one then goes
+		 * unchecked).  Batches this transaction queued already are counted
+		 * twice until the worker's next recount, erring on the safe side.
+		 */
+		if (!known && QueuedItemsClaimCount())
 		{
 			InventoryRecountQueuedItems(nspid);
 			known = QueuedItemsGet(&queued);

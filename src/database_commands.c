@@ -53,7 +53,8 @@ DatabaseNeededAlone(Node *stmt)
 				if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
 					return defGetString(opt);
 			}
-			return NULL;
+			/* no TEMPLATE, or TEMPLATE DEFAULT: a copy of template1 */
+			return "template1";
 		case T_RenameStmt:
 			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
 				return ((RenameStmt *) stmt)->subname;
@@ -105,8 +106,10 @@ MayRunOn(Oid dboid, Node *stmt)
 }
 
 /*
- * Hold off the worker of database dboid until (0: release it), asking a
- * running one to leave.
+ * Hold off the worker of database dboid until (0: this command ended),
+ * asking a running or starting one to leave.  Commands on one database
+ * may overlap (two copies of one template): the hold-off lasts until the
+ * last of them ends, or the latest deadline passes.
  */
 static void
 HoldOffWorker(Oid dboid, TimestampTz until)
@@ -116,12 +119,18 @@ HoldOffWorker(Oid dboid, TimestampTz until)
 
 	if (db == NULL)
 		return;
-	db->hold_off_until = until;
-	if (until != 0 && db->worker_pid != 0)
+	if (until != 0)
 	{
-		db->leave = true;
-		procno = db->worker_procno;
+		db->hold_offs++;
+		db->hold_off_until = Max(db->hold_off_until, until);
+		if (db->state != INVENTORY_WORKER_NONE)
+		{
+			db->leave = true;
+			procno = db->worker_procno;
+		}
 	}
+	else if (db->hold_offs > 0 && --db->hold_offs == 0)
+		db->hold_off_until = 0;
 	InventoryDatabaseUnlock(db);
 	if (procno >= 0)
 		ProcSendSignal(procno);

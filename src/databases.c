@@ -35,6 +35,9 @@ typedef struct DatabasesShared
 
 static DatabasesShared *shared = NULL;
 
+/* An entry just taken is not reused for this long (its taker locks it next) */
+#define ENTRY_MIN_AGE_MS	1000
+
 /* Where this backend last found its database's entry, or -1 */
 static int	my_index = -1;
 
@@ -103,7 +106,22 @@ EntryReusable(InventoryDatabase *db, TimestampTz now)
 {
 	return db->state == INVENTORY_WORKER_NONE && db->worker_pid == 0 &&
 		!db->batches_waiting && !db->changes_waiting && !db->visit_waiting &&
-		db->hold_off_until <= now;
+		db->hold_off_until <= now &&
+		TimestampDifferenceExceeds(db->taken_at, now, ENTRY_MIN_AGE_MS);
+}
+
+/*
+ * Give an entry to database dboid, every field but its mutex reset; under
+ * the entry's mutex.
+ */
+static void
+ResetEntry(InventoryDatabase *db, Oid dboid, TimestampTz now)
+{
+	memset((char *) db + offsetof(InventoryDatabase, dboid), 0,
+		   sizeof(InventoryDatabase) - offsetof(InventoryDatabase, dboid));
+	db->dboid = dboid;
+	db->worker_procno = -1;
+	db->taken_at = now;
 }
 
 /*
@@ -149,12 +167,7 @@ TakeEntry(Oid dboid)
 		SpinLockAcquire(&db->mutex);
 		if (!OidIsValid(db->dboid) || EntryReusable(db, now))
 		{
-			slock_t		mutex = db->mutex;
-
-			memset(db, 0, sizeof(InventoryDatabase));
-			db->mutex = mutex;
-			db->dboid = dboid;
-			db->worker_procno = -1;
+			ResetEntry(db, dboid, now);
 			found = best;
 		}
 		SpinLockRelease(&db->mutex);
@@ -337,17 +350,23 @@ InventorySetDatabasesWaiting(int n)
 }
 
 /*
- * How many databases wait for a worker slot.
+ * Whether a database waits for a worker slot, taking it for the caller (a
+ * worker that then leaves), so that one waiting database makes one worker
+ * leave, not all of them.
  */
-int
-InventoryDatabasesWaiting(void)
+bool
+InventoryClaimWaitingSlot(void)
 {
-	int			n;
+	bool		claimed = false;
 
 	if (shared == NULL)
-		return 0;
+		return false;
 	SpinLockAcquire(&shared->mutex);
-	n = shared->databases_waiting;
+	if (shared->databases_waiting > 0)
+	{
+		shared->databases_waiting--;
+		claimed = true;
+	}
 	SpinLockRelease(&shared->mutex);
-	return n;
+	return claimed;
 }

@@ -43,7 +43,9 @@ typedef struct InventoryDatabase
 	bool		visit_waiting;	/* look whether the extension is there */
 	TimestampTz waiting_since;	/* when the oldest reason above was set */
 	TimestampTz due_at;			/* start a worker then anyway (0: never) */
-	TimestampTz hold_off_until; /* no worker before then (database.c) */
+	TimestampTz hold_off_until; /* no worker before then (database_commands.c) */
+	int			hold_offs;		/* commands holding the worker off */
+	TimestampTz taken_at;		/* when the entry was given this database */
 
 	/* the worker (worker.c, launcher.c) */
 	InventoryWorkerState state;
@@ -65,6 +67,7 @@ typedef struct InventoryDatabase
 
 	/* items queued there, when counted (backpressure.c) */
 	bool		queued_items_known;
+	bool		queued_items_counting;	/* a backend counts them now */
 	int64		queued_items;
 } InventoryDatabase;
 
@@ -84,7 +87,7 @@ extern void InventoryWakeLauncher(void);
 extern void InventoryRequestSweep(void);
 extern bool InventoryTakeSweepRequest(void);
 extern void InventorySetDatabasesWaiting(int n);
-extern int	InventoryDatabasesWaiting(void);
+extern bool InventoryClaimWaitingSlot(void);
 
 /* What a worker reports (worker_status.c) */
 extern void InventoryReportState(InventoryWorkerState state, bool extension_found);
@@ -97,5 +100,6 @@ extern int	InventoryCheckIntervalSeconds(void);
 extern bool InventoryWorkerArrive(void);
 extern bool InventoryWorkerLeave(bool work_left, long due_ms);
 extern bool InventoryWorkerAskedToLeave(void);
+extern bool InventoryWakeReasonsPending(void);
 
 #endif							/* INVENTORY_DATABASES_H */

@@ -159,6 +159,20 @@ InventoryCheckIntervalSeconds(void)
 }
 
 /*
+ * Whether a database is left invalid by an interrupted DROP DATABASE: no
+ * one can connect to it (PostgreSQL 15.4 and later mark it so).
+ */
+static bool
+DatabaseInvalid(Form_pg_database form)
+{
+#if PG_VERSION_NUM >= 150004
+	return database_is_invalid_form(form);
+#else
+	return form->datconnlimit == -2;
+#endif
+}
+
+/*
  * Forget the launcher's latch when it exits.
  */
 static void
@@ -195,7 +209,7 @@ SweepDatabases(void)
 	{
 		Form_pg_database form = (Form_pg_database) GETSTRUCT(tup);
 
-		if (!form->datallowconn)
+		if (!form->datallowconn || DatabaseInvalid(form))
 			continue;
 		if (nto_visit == alloc)
 		{
@@ -264,9 +278,12 @@ ReapWorkers(TimestampTz now)
 		if (db->dboid == started[i].dboid && db->state == INVENTORY_WORKER_STARTING &&
 			db->worker_pid == 0)
 		{
+			/* a visit that cannot connect is not tried again; work is, later */
 			db->state = INVENTORY_WORKER_NONE;
 			db->exited_cleanly = false;
 			db->exited_at = now;
+			db->visit_waiting = false;
+			db->due_at = 0;
 		}
 		SpinLockRelease(&db->mutex);
 	}
@@ -306,7 +323,8 @@ DatabaseConnectable(int index, Oid dboid, NameData *name)
 
 	if (HeapTupleIsValid(tup))
 	{
-		ok = ((Form_pg_database) GETSTRUCT(tup))->datallowconn;
+		ok = ((Form_pg_database) GETSTRUCT(tup))->datallowconn &&
+			!DatabaseInvalid((Form_pg_database) GETSTRUCT(tup));
 		*name = ((Form_pg_database) GETSTRUCT(tup))->datname;
 		ReleaseSysCache(tup);
 	}
@@ -338,7 +356,8 @@ StartWorker(int index, Oid dboid, const char *name)
 	MemoryContext oldcxt;
 
 	SpinLockAcquire(&db->mutex);
-	ok = db->dboid == dboid && db->state == INVENTORY_WORKER_NONE && db->worker_pid == 0;
+	ok = db->dboid == dboid && db->state == INVENTORY_WORKER_NONE && db->worker_pid == 0 &&
+		db->hold_offs == 0;
 	if (ok)
 		db->state = INVENTORY_WORKER_STARTING;
 	SpinLockRelease(&db->mutex);

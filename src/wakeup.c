@@ -32,12 +32,12 @@ static bool leaving_cleanly = false;
 /*
  * Record why the worker of this database is woken: batches queued (or a
  * transaction that held an earlier batch back ended), changes committed.
- * With start, a database without a worker gets one from the launcher;
- * without (a transaction that rolled back), only a running worker, which
- * may be waiting on that transaction, is woken.  A reason already
- * recorded was recorded after the worker last took its reasons, by a
- * transaction that woke it then, so it is not woken again.  Cannot fail
- * (called after commit).
+ * A database without a worker gets one from the launcher.  With start
+ * false (a transaction that rolled back), a database the launcher does
+ * not know yet is left alone: it cannot have batches held back.  A reason
+ * already recorded was recorded after the worker last took its reasons,
+ * by a transaction that woke it then, so it is not woken again.  Cannot
+ * fail (called after commit).
  */
 void
 InventoryWakeFor(bool batches, bool changes, bool start)
@@ -57,15 +57,12 @@ InventoryWakeFor(bool batches, bool changes, bool start)
 		return;
 	}
 	has_worker = db->state != INVENTORY_WORKER_NONE;
-	if (start || has_worker)
-	{
-		if (!db->batches_waiting && !db->changes_waiting && !db->visit_waiting)
-			db->waiting_since = now;
-		if (batches && !db->batches_waiting)
-			new_reason = db->batches_waiting = true;
-		if (changes && !db->changes_waiting)
-			new_reason = db->changes_waiting = true;
-	}
+	if (!db->batches_waiting && !db->changes_waiting && !db->visit_waiting)
+		db->waiting_since = now;
+	if (batches && !db->batches_waiting)
+		new_reason = db->batches_waiting = true;
+	if (changes && !db->changes_waiting)
+		new_reason = db->changes_waiting = true;
 	procno = db->worker_procno;
 	InventoryDatabaseUnlock(db);
 
@@ -102,7 +99,25 @@ InventoryTakeWakeReasons(bool *batches, bool *changes)
 }
 
 /*
- * Whether the worker was asked to leave its database (database.c).
+ * Whether a reason to run was recorded since the worker last took its
+ * reasons (a wake-up its latch may have lost to a wait in a round).
+ */
+bool
+InventoryWakeReasonsPending(void)
+{
+	bool		pending;
+
+	if (my_entry == NULL)
+		return false;
+	SpinLockAcquire(&my_entry->mutex);
+	pending = (my_entry->batches_waiting && InventoryApplyEnabled()) ||
+		my_entry->changes_waiting || my_entry->visit_waiting;
+	SpinLockRelease(&my_entry->mutex);
+	return pending;
+}
+
+/*
+ * Whether the worker was asked to leave its database (database_commands.c).
  */
 bool
 InventoryWorkerAskedToLeave(void)
@@ -139,6 +154,7 @@ WorkerExit(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 		db->exited_at = GetCurrentTimestamp();
 		db->exited_cleanly = leaving_cleanly;
 		db->leave = false;
+		db->waiting_for_pid = 0;
 		if (!leaving_cleanly && !db->batches_waiting)
 		{
 			db->batches_waiting = true;
@@ -158,6 +174,7 @@ WorkerExit(int code pg_attribute_unused(), Datum arg pg_attribute_unused())
 bool
 InventoryWorkerArrive(void)
 {
+	TimestampTz now = GetCurrentTimestamp();
 	InventoryDatabase *db = InventoryDatabaseLock(MyDatabaseId, true);
 	bool		other;
 
@@ -169,9 +186,10 @@ InventoryWorkerArrive(void)
 		db->worker_pid = MyProcPid;
 		db->worker_procno = MyProc->pgprocno;
 		db->state = INVENTORY_WORKER_IDLE;
-		db->started_at = GetCurrentTimestamp();
+		db->started_at = now;
 		db->due_at = 0;
-		db->leave = false;
+		/* a command that needs the database alone began meanwhile */
+		db->leave = db->hold_off_until > now;
 	}
 	InventoryDatabaseUnlock(db);
 	if (other)

@@ -302,7 +302,9 @@ RunRound(void)
 	pgstat_report_activity(STATE_IDLE, NULL);
 	InventoryReportRound(result.blocking_pid, &result);
 	InventoryReportState(INVENTORY_WORKER_IDLE, true);
-	if (result.batches_applied + result.batches_failed > 0 || result.more)
+	/* held back by an open transaction: not idle, its end wakes us */
+	if (result.batches_applied + result.batches_failed > 0 || result.more ||
+		result.blocking_pid != 0)
 		last_busy = GetCurrentTimestamp();
 	return result.more;
 }
@@ -428,6 +430,19 @@ RunDueWork(void)
 	long		timeout;
 	long		idle_ms;
 
+	/*
+	 * Before any round (a backlog, or a round failing over and over, must
+	 * not keep us): leave when a command on the whole database asks, or
+	 * after a time slice of rounds while another database waits for a
+	 * worker; the batches reason stays for the next worker.
+	 */
+	if (InventoryWorkerAskedToLeave() && InventoryWorkerLeave(more_queued, 0))
+		LeaveDatabase("a command on the whole database asked it to");
+	if (enabled && more_queued &&
+		TimestampDifferenceExceeds(slice_started, now, WORKER_TIME_SLICE_MS) &&
+		InventoryClaimWaitingSlot() && InventoryWorkerLeave(true, 0))
+		LeaveDatabase("another database waits for a worker");
+
 	/* paused: leave the batches reason, so that queuing does not wake us */
 	InventoryReportState(enabled ? INVENTORY_WORKER_IDLE : INVENTORY_WORKER_PAUSED,
 						 extension_found);
@@ -462,25 +477,17 @@ RunDueWork(void)
 	if (TimestampDifferenceExceeds(last_purge, now, PURGE_INTERVAL_S * 1000))
 		RunPurge();
 
-	/* More to apply: go on at once, unless others wait for a worker. */
+	/* More to apply: go on at once (the next pass may give the slot). */
 	now = GetCurrentTimestamp();
 	if (enabled && more_queued)
-	{
-		if (InventoryDatabasesWaiting() > 0 &&
-			TimestampDifferenceExceeds(slice_started, now, WORKER_TIME_SLICE_MS) &&
-			InventoryWorkerLeave(true, 0))
-			LeaveDatabase("other databases wait for a worker");
 		return 0;
-	}
 	slice_started = now;
 
-	/* Nothing to do now: leave if asked to, or idle long enough. */
-	if (InventoryWorkerAskedToLeave() && InventoryWorkerLeave(false, 0))
-		LeaveDatabase("a command on the whole database asked it to");
+	/* Nothing to do now: leave if idle long enough, or to give the slot. */
 	idle_ms = TimestampDifferenceMilliseconds(last_busy, now);
 	if (!changes_pending &&
 		(!extension_found || idle_ms >= idle_timeout_s * 1000L ||
-		 InventoryDatabasesWaiting() > 0))	/* an idle worker gives its slot */
+		 InventoryClaimWaitingSlot()))
 	{
 		if (InventoryWorkerLeave(false, extension_found ? InventoryCheckIntervalSeconds() * 1000L : 0))
 			LeaveDatabase(extension_found ? "idle" : "the extension is not installed there");
@@ -500,6 +507,9 @@ RunDueWork(void)
 		timeout = Min(timeout, ANNOUNCE_INTERVAL_MS -
 					  TimestampDifferenceMilliseconds(last_announce, now));
 	timeout = Min(timeout, idle_timeout_s * 1000L - idle_ms);
+	/* a wake-up a lock wait in the round consumed from the latch */
+	if (InventoryWakeReasonsPending())
+		return 0;
 	return Max(timeout, 1);
 }
 

@@ -39,7 +39,8 @@ InventoryReportState(InventoryWorkerState state, bool extension_found)
 		db->state = state;
 		db->visited = true;
 		db->extension_found = extension_found;
-		if (state != INVENTORY_WORKER_APPLYING)
+		/* a round in progress or a pause: the last holder is stale */
+		if (state == INVENTORY_WORKER_APPLYING || state == INVENTORY_WORKER_PAUSED)
 			db->waiting_for_pid = 0;
 	}
 	InventoryDatabaseUnlock(db);
