@@ -209,6 +209,37 @@ ok(poll_until($node, 'shop_a', "SELECT state FROM inventory_batches WHERE batch_
 	'a batch in another database is applied: the idle worker gave up its slot');
 $node->safe_psql('postgres', q{ALTER SYSTEM RESET inventory.max_workers; ALTER SYSTEM RESET inventory.idle_timeout; SELECT pg_reload_conf()});
 
+# A batch held back by an open transaction that then rolls back: the
+# worker, held back, does not count as idle and says for whom it waits;
+# the rollback wakes it, and the later batch is applied.
+$node->safe_psql('postgres', q{ALTER SYSTEM SET inventory.idle_timeout = '1s'; SELECT pg_reload_conf()});
+my $holder = $node->background_psql('shop_c', on_error_stop => 1);
+$holder->query_safe(qq{BEGIN; SELECT inventory_adjust('[{"sku": "HELD", "warehouse_uuid": "$WH", "on_hand": 1}]');});
+my $holder_pid = $holder->query_safe('SELECT pg_backend_pid();');
+$holder_pid =~ s/\s+//g;
+my $b9 = adjust('shop_c', 'AFTER-HELD', 2);
+ok(poll_until($node, 'shop_c', 'SELECT waiting_for_pid FROM inventory_worker_status()', $holder_pid, 30),
+	'inventory_worker_status() names the backend holding the batch back');
+$holder->query_safe('ROLLBACK;');
+$holder->quit;
+ok(poll_until($node, 'shop_c', "SELECT state FROM inventory_batches WHERE batch_id = $b9", 'applied', 30),
+	'once that transaction rolls back, the later batch is applied');
+
+# CREATE DATABASE without TEMPLATE copies template1: its worker (the
+# extension installed there) leaves too.
+$node->safe_psql('postgres', q{ALTER SYSTEM SET inventory.idle_timeout = '1h'; SELECT pg_reload_conf()});
+$node->safe_psql('template1', qq{
+CREATE EXTENSION inventory;
+INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH', 'Main');
+});
+my $b10 = adjust('template1', 'IN-TEMPLATE1', 1);
+ok(poll_until($node, 'template1', "SELECT state FROM inventory_batches WHERE batch_id = $b10", 'applied', 30),
+	'template1 is served');
+is(worker_count('template1'), '1', 'and keeps its worker');
+($rc, $out, $err) = $node->psql('postgres', 'CREATE DATABASE plain_copy');
+is($rc, 0, 'CREATE DATABASE with no TEMPLATE works while template1 has a worker') or diag($err);
+$node->safe_psql('postgres', q{ALTER SYSTEM RESET inventory.idle_timeout; SELECT pg_reload_conf()});
+
 # Batches queued while paused, then a restart: the launcher's start-up
 # visit applies them, without any new commit to wake it.
 $node->safe_psql('postgres', 'ALTER SYSTEM SET inventory.enabled = off; SELECT pg_reload_conf()');
