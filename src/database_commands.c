@@ -146,7 +146,7 @@ HoldOffWorker(Oid dboid, TimestampTz until)
 Oid
 InventoryDatabaseCommandBegin(Node *stmt)
 {
-	const char *dbname = InventoryDatabasesAvailable() ? DatabaseNeededAlone(stmt) : NULL;
+	const char *dbname = InventoryShmemAvailable() ? DatabaseNeededAlone(stmt) : NULL;
 	Oid			dboid = dbname ? get_database_oid(dbname, true) : InvalidOid;
 
 	if (!OidIsValid(dboid) || !MayRunOn(dboid, stmt))

@@ -88,15 +88,6 @@ InventoryDatabasesShmemInit(void)
 }
 
 /*
- * Whether the table exists (the library was preloaded).
- */
-bool
-InventoryDatabasesAvailable(void)
-{
-	return shared != NULL;
-}
-
-/*
  * Whether an entry may be given to another database: nothing to do, no
  * worker, no command holding it off (one whose session died holds it off
  * only until the hold-off ends).  Under the entry's mutex.
@@ -242,15 +233,6 @@ InventoryDatabaseAt(int index)
 	if (shared == NULL || index < 0 || index >= INVENTORY_MAX_DATABASES)
 		return NULL;
 	return &shared->entries[index];
-}
-
-/*
- * The index of an entry.
- */
-int
-InventoryDatabaseIndex(InventoryDatabase *db)
-{
-	return (int) (db - shared->entries);
 }
 
 /*

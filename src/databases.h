@@ -76,9 +76,7 @@ extern void InventoryDatabasesShmemRequest(void);
 extern void InventoryDatabasesShmemInit(void);
 extern InventoryDatabase *InventoryDatabaseLock(Oid dboid, bool create);
 extern void InventoryDatabaseUnlock(InventoryDatabase *db);
-extern bool InventoryDatabasesAvailable(void);
 extern InventoryDatabase *InventoryDatabaseAt(int index);
-extern int	InventoryDatabaseIndex(InventoryDatabase *db);
 
 /* The launcher's latch, set when a database needs a worker */
 extern void InventorySetLauncherLatch(int procno, bool enabled);

@@ -52,7 +52,7 @@ InventoryWakeFor(bool batches, bool changes, bool start)
 	if (db == NULL)
 	{
 		/* every entry busy: the launcher visits every database */
-		if (start && InventoryDatabasesAvailable())
+		if (start && InventoryShmemAvailable())
 			InventoryRequestSweep();
 		return;
 	}

@@ -199,7 +199,7 @@ inventory_worker_status(PG_FUNCTION_ARGS)
 	bool		mine_shown = false;
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (!InventoryDatabasesAvailable() || RecoveryInProgress())
+	if (!InventoryShmemAvailable() || RecoveryInProgress())
 		return (Datum) 0;
 	if (PG_NARGS() == 0)
 	{
