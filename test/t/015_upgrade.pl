@@ -1,6 +1,6 @@
 # Updating gives the same objects as a fresh install of the current
-# version (1.2), whichever version it starts from (1.0 in public, 1.0 in
-# the schema inventory, 1.1), keeps every row and every queued batch, and
+# version (1.3), whichever version it starts from (1.0 in public, 1.0 in
+# the schema inventory, 1.1, 1.2), keeps every row and every queued batch, and
 # moves a 1.0 installation out of a schema the database owner controls
 # (public) into the schema "inventory"; an "inventory" schema that someone
 # else made, or where someone else made objects, is refused at install
@@ -62,8 +62,8 @@ sub install_10_in_public
 # --- the reference: a fresh install of the current version
 $node->safe_psql('fresh', 'CREATE EXTENSION inventory');
 my $fresh = objects('fresh');
-like($fresh, qr/^extension inventory 1\.2 schema=inventory relocatable=f$/m,
-	'a fresh install is version 1.2 in the schema inventory');
+like($fresh, qr/^extension inventory 1\.3 schema=inventory relocatable=f$/m,
+	'a fresh install is version 1.3 in the schema inventory');
 unlike($fresh, qr/public\./, 'nothing of a fresh install names the schema public');
 cmp_ok(scalar(split /\n/, $fresh), '>', 100, 'the object listing is substantial');
 
@@ -111,8 +111,8 @@ $off = -s $node->logfile;
 	    || (SELECT count(*) FROM inventory.inventory_queue) || ' queued';
 	COMMIT;});
 is($rc, 0, 'ALTER EXTENSION inventory UPDATE succeeds');
-is($node->safe_psql('upd', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.2',
-	'it updates 1.0 to 1.2 (through 1.1)');
+is($node->safe_psql('upd', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.3',
+	'it updates 1.0 to 1.3 (through 1.1 and 1.2)');
 is($out, $before, 'every row is kept, the queued batch too');
 like($err, qr/WARNING:  the inventory extension moved from schema "public" to schema "inventory".*HINT:  .*search_path/s,
 	'the update says that the objects moved and what sessions need');
@@ -142,7 +142,17 @@ $node->safe_psql('upd10to11', "CREATE EXTENSION inventory VERSION '1.0'; ALTER E
 my $fresh11 = objects('fresh11');
 like($fresh11, qr/^extension inventory 1\.1 schema=inventory relocatable=f$/m, 'a fresh 1.1 install');
 is(objects('upd10to11'), $fresh11, 'updating 1.0 to 1.1 gives exactly the objects of a fresh 1.1 install');
-isnt($fresh11, $fresh, '1.1 and 1.2 differ (the comparison can tell)');
+isnt($fresh11, $fresh, '1.1 and 1.3 differ (the comparison can tell)');
+
+# --- 1.1 updated to 1.2 is exactly a fresh 1.2, where the update to 1.3
+# starts from
+$node->safe_psql('postgres', 'CREATE DATABASE fresh12; CREATE DATABASE upd11to12; CREATE DATABASE upd12');
+$node->safe_psql('fresh12', "CREATE EXTENSION inventory VERSION '1.2'");
+$node->safe_psql('upd11to12', "CREATE EXTENSION inventory VERSION '1.1'; ALTER EXTENSION inventory UPDATE TO '1.2'");
+my $fresh12 = objects('fresh12');
+like($fresh12, qr/^extension inventory 1\.2 schema=inventory relocatable=f$/m, 'a fresh 1.2 install');
+is(objects('upd11to12'), $fresh12, 'updating 1.1 to 1.2 gives exactly the objects of a fresh 1.2 install');
+isnt($fresh12, $fresh, '1.2 and 1.3 differ (the comparison can tell)');
 
 # --- 1.1, with data and a queued batch, updated to 1.2 (the workers are
 # paused: the batch stays queued until inventory_process_queue); the
@@ -274,6 +284,49 @@ is($node->safe_psql('squat_internal11', "SELECT extversion FROM pg_extension WHE
 	'the installation is left at 1.1');
 $node->safe_psql('squat_internal11', 'DROP SCHEMA inventory_internal; ALTER EXTENSION inventory UPDATE');
 is(objects('squat_internal11'), $fresh, 'once that schema is gone, the update gives a fresh install\'s objects');
+
+# --- 1.2, with data and a queued batch, updated to 1.3 (the workers are
+# paused: the batch stays queued until inventory_process_queue)
+$node->safe_psql('postgres', "ALTER SYSTEM SET inventory.enabled = off; SELECT pg_reload_conf()");
+ok(poll_until($node, 'upd', 'SELECT bool_or(enabled) FROM inventory.inventory_worker_status(true)', 'f', 30),
+	'workers paused for the 1.2 update');
+$node->safe_psql('upd12', qq{
+	CREATE EXTENSION inventory VERSION '1.2';
+	SET search_path = public, inventory;
+	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');
+	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "on_hand": 10},
+	                          {"sku": "B", "warehouse_uuid": "$W1", "on_hand": 5}]');
+	SELECT inventory_process_queue();
+	SELECT inventory_reserve('order-1', 'A', '$W1', 3);
+	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "available": 20}]');
+});
+$before = $node->safe_psql('upd12', $counts_sql);
+is($before, '2 levels, 3 ledger rows, 1 reservations, 1 queued', 'data of the 1.2 installation');
+($rc, $out, $err) = $node->psql('upd12', "ALTER EXTENSION inventory UPDATE; $counts_sql");
+is($rc, 0, 'updating 1.2 succeeds');
+is($out, $before, 'every row is kept, the queued batch too');
+unlike($err, qr/WARNING/, 'with no warning');
+is(objects('upd12'), $fresh, 'updating 1.2 gives exactly the objects of a fresh install');
+is($node->safe_psql('upd12', q{
+	SELECT inventory.inventory_process_queue();
+	SELECT on_hand || '/' || reserved || '/' || available FROM inventory.inventory_levels WHERE sku = 'A'}),
+	"1\n23/3/20", 'the batch queued under 1.2 is applied after the update');
+is($node->safe_psql('upd12', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
+	'inventory_verify() finds nothing after the update');
+$node->safe_psql('postgres', "ALTER SYSTEM RESET inventory.enabled; SELECT pg_reload_conf()");
+
+# --- the update from 1.2 checks inventory_internal too: CREATE granted
+# there to a role that is not a superuser is refused
+$node->safe_psql('postgres', 'CREATE DATABASE granted12');
+$node->safe_psql('granted12', "CREATE EXTENSION inventory VERSION '1.2'; GRANT CREATE ON SCHEMA inventory_internal TO mallory");
+($rc, $out, $err) = $node->psql('granted12', 'ALTER EXTENSION inventory UPDATE');
+isnt($rc, 0, 'updating 1.2 when mallory may create objects in inventory_internal fails');
+like($err, qr/ERROR:  schema "inventory_internal" cannot hold the inventory extension\nDETAIL:  Role mallory may create objects in it\.\nHINT:  .*ALTER EXTENSION inventory UPDATE again/,
+	'with the reason and a HINT');
+is($node->safe_psql('granted12', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.2',
+	'the installation is left at 1.2');
+$node->safe_psql('granted12', 'REVOKE CREATE ON SCHEMA inventory_internal FROM mallory; ALTER EXTENSION inventory UPDATE');
+is(objects('granted12'), $fresh, 'once revoked, the update gives a fresh install\'s objects');
 
 $node->stop;
 done_testing();

@@ -1,0 +1,1257 @@
+/* inventory--1.3.sql: install script for the inventory extension, version 1.3 */
+
+\echo Use "CREATE EXTENSION inventory" to load this file. \quit
+
+/*
+ * Contents
+ *
+ *   1. Trust: the schema is superusers' alone (checked before anything
+ *      in it is used); the internal schema, inventory_internal
+ *   2. Tables and sequences: warehouses, level rows, the queue, batch
+ *      history, reservations, the ledger, idempotency keys; what pg_dump
+ *      keeps
+ *   3. Views: inventory_batches, inventory_queue_summary
+ *   4. Level row triggers: available = on_hand - reserved, updated_at
+ *   5. Ledger: who made a change, the ledger ids a transaction may write,
+ *      the apply's own statements, the ledger trigger
+ *   6. Reservations and order functions: reserved = sum of reservations,
+ *      the argument checks, inventory_reserve, inventory_release,
+ *      inventory_fulfill
+ *   7. Queue API: inventory_adjust, inventory_process_queue,
+ *      inventory_wait
+ *   8. Change feed: inventory_changes
+ *   9. Status and checks: inventory_batch_status, inventory_verify,
+ *      inventory_worker_status
+ *
+ * Conventions.  Every name is qualified: the extension's by @extschema@
+ * (tables, views, sequences and the API's functions) or by
+ * inventory_internal (trigger functions and helpers that only the
+ * extension's own functions and C code call: out of the API's way in
+ * \df inventory.*, and callable by no one else), PostgreSQL's by
+ * pg_catalog (operators as OPERATOR(pg_catalog.=)), and every function
+ * pins search_path to pg_catalog, pg_temp, so nothing resolves in a
+ * schema others may create objects in.  Nothing is granted
+ * to PUBLIC: each table, view, sequence and function is revoked from
+ * PUBLIC right after it is made (the README's role recipe grants what
+ * applications need).  Each function is followed by its comment and its
+ * REVOKE, then by the triggers that call it.
+ */
+
+/* ------------------------------------------------------------------------
+ * 1. Trust: the schema is superusers' alone; the internal schema
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Trust.  The extension's code runs as a superuser (the worker, SECURITY
+ * DEFINER functions, triggers) and names its objects by schema, so the
+ * schema must be one that only superusers can own, rename or create
+ * objects in.  The control file pins it to "inventory", which CREATE
+ * EXTENSION creates, owned by the superuser running it; a schema of that
+ * name made earlier by someone else is refused here, before anything in
+ * it is used.  Only pg_catalog objects are used in this check.
+ */
+DO $$
+DECLARE
+    problems text;
+BEGIN
+    SELECT pg_catalog.string_agg(p.problem, ' ' ORDER BY p.ord) INTO problems
+      FROM (SELECT 1 AS ord,
+                   CASE WHEN r.rolname OPERATOR(pg_catalog.=) 'pg_database_owner'
+                        THEN 'It is owned by pg_database_owner, that is by whoever owns the database.'
+                        ELSE pg_catalog.format('It is owned by role %I, which is not a superuser.', r.rolname)
+                   END AS problem
+              FROM pg_catalog.pg_namespace n
+              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+             WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+               AND NOT r.rolsuper
+            UNION ALL
+            SELECT 2, pg_catalog.format('Role %s may create objects in it.',
+                                        COALESCE(pg_catalog.quote_ident(r.rolname), 'PUBLIC'))
+              FROM pg_catalog.pg_namespace n
+             CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+              LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+             WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+               AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+               AND NOT COALESCE(r.rolsuper, false)
+            UNION ALL
+            -- what someone else made there (while they could) stays there
+            SELECT 3, pg_catalog.format('%s %I in it is owned by role %I, which is not a superuser.',
+                                        o.kind, o.name, r.rolname)
+              FROM (SELECT 'Relation' AS kind, c.relname AS name, c.relowner AS owner
+                      FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+                    UNION ALL
+                    SELECT 'Function', f.proname, f.proowner
+                      FROM pg_catalog.pg_proc f WHERE f.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+                    UNION ALL
+                    SELECT 'Type', t.typname, t.typowner
+                      FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+                    UNION ALL
+                    SELECT 'Operator', op.oprname, op.oprowner
+                      FROM pg_catalog.pg_operator op WHERE op.oprnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace) o
+              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) o.owner
+             WHERE NOT r.rolsuper) p;
+    IF problems IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "%" cannot hold the inventory extension', '@extschema@'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = problems,
+                  HINT = 'The extension runs as a superuser and names its objects by schema, so only superusers may own that schema or create objects in it. Drop or rename that schema and let CREATE EXTENSION make its own, then try again.';
+    END IF;
+END
+$$;
+
+/*
+ * The internal schema.  Trigger functions and the helpers that only the
+ * extension's own functions and C code call live in inventory_internal,
+ * named by that fixed name wherever they are used.  This script creates
+ * it, so it is a member of the extension, owned by the superuser running
+ * it; no one else needs any privilege on it (SECURITY DEFINER functions
+ * run as their owner, and a trigger's function is not looked up by name
+ * when it fires).  A schema of that name that already exists was made by
+ * someone else (perhaps a role that is not a superuser, to have the
+ * extension's code find objects of theirs there): refused, as above.
+ */
+DO $$
+DECLARE
+    owner name;
+BEGIN
+    SELECT r.rolname INTO owner
+      FROM pg_catalog.pg_namespace n
+      JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'inventory_internal';
+    IF FOUND THEN
+        RAISE EXCEPTION 'schema "inventory_internal" already exists'
+            USING ERRCODE = 'duplicate_schema',
+                  DETAIL = pg_catalog.format('The inventory extension creates that schema for its internal functions; the existing one is owned by role %I.', owner),
+                  HINT = 'Drop or rename that schema, then try again.';
+    END IF;
+END
+$$;
+CREATE SCHEMA inventory_internal;
+COMMENT ON SCHEMA inventory_internal IS
+    'Internal functions of the inventory extension (trigger functions and helpers); not an API';
+REVOKE ALL ON SCHEMA inventory_internal FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * 2. Tables and sequences
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Warehouses.  Every level row and every queued item names one of these.
+ */
+CREATE TABLE @extschema@.inventory_warehouses (
+    uuid        uuid        NOT NULL PRIMARY KEY,
+    name        text        NOT NULL,
+    archived    boolean     NOT NULL DEFAULT false,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.inventory_warehouses IS
+    'Registry of warehouses; inventory_adjust accepts only registered, non-archived ones';
+REVOKE ALL ON TABLE @extschema@.inventory_warehouses FROM PUBLIC;
+
+/*
+ * Stock per (sku, warehouse).  available = on_hand - reserved is kept by the
+ * C trigger inventory_levels_maintain.  Quantities are bigint so that
+ * available + reserved can never overflow; the API accepts 0..2147483647.
+ * SKUs are identifiers: they compare bytewise (collation "C"), which is
+ * also what makes key lookups cheap.
+ * fillfactor leaves room for HOT updates: no quantity column is indexed.
+ */
+CREATE TABLE @extschema@.inventory_levels (
+    sku             text          COLLATE "C" NOT NULL,
+    warehouse_uuid  uuid          NOT NULL
+                    REFERENCES @extschema@.inventory_warehouses (uuid),
+    on_hand         bigint        NOT NULL,
+    reserved        bigint        NOT NULL DEFAULT 0,
+    available       bigint        NOT NULL,
+    bin_location    text,
+    cost            numeric(10,2),
+    created_at      timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    updated_at      timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (sku, warehouse_uuid),
+    CONSTRAINT inventory_levels_reserved_check CHECK (reserved OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT inventory_levels_available_check
+        CHECK (available OPERATOR(pg_catalog.=) (on_hand OPERATOR(pg_catalog.-) reserved)),
+    CONSTRAINT inventory_levels_cost_check CHECK (cost OPERATOR(pg_catalog.>=) 0)
+) WITH (fillfactor = 90);
+CREATE INDEX inventory_levels_warehouse_idx
+    ON @extschema@.inventory_levels (warehouse_uuid, sku);
+COMMENT ON TABLE @extschema@.inventory_levels IS
+    'Stock per (sku, warehouse_uuid); available is always on_hand - reserved';
+REVOKE ALL ON TABLE @extschema@.inventory_levels FROM PUBLIC;
+
+/*
+ * The queue: one row per accepted batch that is not applied yet.  Rows are
+ * deleted when applied (and recorded in inventory_batch_history in the same
+ * transaction), so the table stays small; autovacuum is tuned for churn.
+ */
+CREATE SEQUENCE @extschema@.inventory_batch_id_seq AS bigint;
+REVOKE ALL ON SEQUENCE @extschema@.inventory_batch_id_seq FROM PUBLIC;
+
+CREATE TABLE @extschema@.inventory_queue (
+    batch_id    bigint      NOT NULL PRIMARY KEY,
+    -- lz4: a 50-item batch compresses to fit in the row several times
+    -- faster than with the default pglz
+    items       jsonb       COMPRESSION lz4 NOT NULL,
+    item_count  integer     NOT NULL,
+    create_missing boolean  NOT NULL DEFAULT true,
+    queued_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    queued_by   name        NOT NULL
+) WITH (autovacuum_vacuum_scale_factor = 0.01,
+        autovacuum_vacuum_threshold = 100,
+        autovacuum_vacuum_cost_delay = 0,
+        autovacuum_analyze_scale_factor = 0.05);
+COMMENT ON TABLE @extschema@.inventory_queue IS
+    'Accepted batches not yet applied, in batch_id order (internal; see inventory_batches)';
+REVOKE ALL ON TABLE @extschema@.inventory_queue FROM PUBLIC;
+
+/*
+ * Outcome of every batch that left the queue.  items is kept only for failed
+ * batches, so that they can be inspected and queued again.
+ */
+CREATE TABLE @extschema@.inventory_batch_history (
+    batch_id    bigint      NOT NULL PRIMARY KEY,
+    state       text        NOT NULL,
+    item_count  integer     NOT NULL,
+    create_missing boolean  NOT NULL DEFAULT true,
+    skipped     jsonb,
+    queued_at   timestamptz NOT NULL,
+    queued_by   name        NOT NULL,
+    queued_xid  xid         NOT NULL,
+    applied_at  timestamptz NOT NULL,
+    error       text,
+    items       jsonb       COMPRESSION lz4,
+    CONSTRAINT inventory_batch_history_state_check
+        CHECK (state OPERATOR(pg_catalog.=) 'applied'
+               OR (state OPERATOR(pg_catalog.=) 'failed' AND error IS NOT NULL))
+);
+COMMENT ON TABLE @extschema@.inventory_batch_history IS
+    'Applied and failed batches (internal; see inventory_batches)';
+COMMENT ON COLUMN @extschema@.inventory_batch_history.skipped IS
+    'Items not applied because their level row did not exist (create_missing false): [{"item", "sku", "warehouse_uuid"}]';
+COMMENT ON COLUMN @extschema@.inventory_batch_history.queued_xid IS
+    'Transaction that queued the batch; with track_commit_timestamp, pg_xact_commit_timestamp(queued_xid) and pg_xact_commit_timestamp(xmin) give the commit-to-applied delay';
+REVOKE ALL ON TABLE @extschema@.inventory_batch_history FROM PUBLIC;
+
+/*
+ * Reservations: one row per open order line.  Statement triggers keep
+ * inventory_levels.reserved equal to the sum of these per (sku, warehouse).
+ */
+CREATE SEQUENCE @extschema@.inventory_reservations_id_seq AS bigint;
+REVOKE ALL ON SEQUENCE @extschema@.inventory_reservations_id_seq FROM PUBLIC;
+
+CREATE TABLE @extschema@.inventory_reservations (
+    id              bigint      NOT NULL PRIMARY KEY
+                    DEFAULT pg_catalog.nextval('@extschema@.inventory_reservations_id_seq'::pg_catalog.regclass),
+    order_ref       text        NOT NULL,
+    line_ref        text,
+    sku             text        COLLATE "C" NOT NULL,
+    warehouse_uuid  uuid        NOT NULL REFERENCES @extschema@.inventory_warehouses (uuid),
+    quantity        bigint      NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT inventory_reservations_quantity_check CHECK (quantity OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT inventory_reservations_order_line_key
+        UNIQUE NULLS NOT DISTINCT (order_ref, sku, warehouse_uuid, line_ref)
+);
+CREATE INDEX inventory_reservations_key_idx
+    ON @extschema@.inventory_reservations (sku, warehouse_uuid);
+COMMENT ON TABLE @extschema@.inventory_reservations IS
+    'Open order lines holding stock; inventory_levels.reserved is their sum per (sku, warehouse_uuid)';
+REVOKE ALL ON TABLE @extschema@.inventory_reservations FROM PUBLIC;
+
+/*
+ * The ledger: one row for every change of on_hand or reserved of a level
+ * row, from every path.  Append-only.  Rows of one key are numbered in the
+ * order their changes were made (they are written under the row's lock).
+ */
+CREATE SEQUENCE @extschema@.inventory_ledger_id_seq AS bigint;
+REVOKE ALL ON SEQUENCE @extschema@.inventory_ledger_id_seq FROM PUBLIC;
+
+CREATE TABLE @extschema@.inventory_ledger (
+    id                bigint      NOT NULL PRIMARY KEY,
+    at                timestamptz NOT NULL,
+    sku               text        COLLATE "C" NOT NULL,
+    warehouse_uuid    uuid        NOT NULL,
+    source            text        NOT NULL,
+    batch_id          bigint,
+    item              integer,
+    order_ref         text,
+    line_ref          text,
+    description       text,
+    role              name        NOT NULL,
+    xid               xid8        NOT NULL,
+    on_hand_before    bigint      NOT NULL,
+    on_hand_after     bigint      NOT NULL,
+    reserved_before   bigint      NOT NULL,
+    reserved_after    bigint      NOT NULL,
+    available_before  bigint      NOT NULL,
+    available_after   bigint      NOT NULL
+);
+-- Only indexes that cost next to nothing on an append-only table: BRIN on
+-- batch_id (rows are written in batch order) and on the time.  A per-sku
+-- index costs the apply about a fifth of its speed; add one yourself if
+-- you look up one sku's history often (see README).
+CREATE INDEX inventory_ledger_batch_idx
+    ON @extschema@.inventory_ledger USING brin (batch_id) WITH (autosummarize = on);
+CREATE INDEX inventory_ledger_at_idx
+    ON @extschema@.inventory_ledger USING brin (at) WITH (autosummarize = on);
+COMMENT ON TABLE @extschema@.inventory_ledger IS
+    'Append-only history of every change of on_hand or reserved: who, when, why, before and after';
+COMMENT ON COLUMN @extschema@.inventory_ledger.source IS
+    'adjust (a queued item), reserve, release, fulfill (order functions), reservations (a direct change of inventory_reservations), direct (any other write to inventory_levels)';
+REVOKE ALL ON TABLE @extschema@.inventory_ledger FROM PUBLIC;
+
+/*
+ * Idempotency keys of inventory_adjust: the first batch queued under each
+ * key, and a hash of the request, kept for inventory.idempotency_retention.
+ * Keys are per calling role: two roles may use the same key.
+ */
+CREATE TABLE @extschema@.inventory_idempotency_keys (
+    key             text        NOT NULL,
+    request_hash    bytea       NOT NULL,
+    batch_id        bigint      NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    role            name        NOT NULL,
+    CONSTRAINT inventory_idempotency_keys_pkey PRIMARY KEY (role, key)
+);
+COMMENT ON TABLE @extschema@.inventory_idempotency_keys IS
+    'Idempotency keys of inventory_adjust and the batch each one queued (internal)';
+COMMENT ON COLUMN @extschema@.inventory_idempotency_keys.role IS
+    'The role that called inventory_adjust (the outer role, as inventory_outer_role() reports it); each role has its own keys';
+REVOKE ALL ON TABLE @extschema@.inventory_idempotency_keys FROM PUBLIC;
+
+/* pg_dump keeps the data of these tables (their definitions come from the extension). */
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_warehouses', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_levels', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_queue', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_batch_history', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_batch_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_reservations', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_reservations_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_ledger', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_ledger_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_idempotency_keys', '');
+
+/* ------------------------------------------------------------------------
+ * 3. Views
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Every batch, queued or done, for psql: the view users read.
+ */
+CREATE VIEW @extschema@.inventory_batches AS
+    SELECT q.batch_id, 'queued'::text AS state, q.item_count, q.create_missing,
+           q.queued_at, q.queued_by, NULL::timestamptz AS applied_at, NULL::text AS error
+      FROM @extschema@.inventory_queue q
+    UNION ALL
+    SELECT h.batch_id, h.state, h.item_count, h.create_missing,
+           h.queued_at, h.queued_by, h.applied_at, h.error
+      FROM @extschema@.inventory_batch_history h;
+COMMENT ON VIEW @extschema@.inventory_batches IS
+    'Every batch with its state (queued, applied, failed), item count, times and error';
+REVOKE ALL ON TABLE @extschema@.inventory_batches FROM PUBLIC;
+
+/*
+ * Queue depth at a glance.
+ */
+CREATE VIEW @extschema@.inventory_queue_summary AS
+    SELECT pg_catalog.count(*)                          AS queued_batches,
+           COALESCE(pg_catalog.sum(q.item_count), 0)    AS queued_items,
+           pg_catalog.min(q.queued_at)                  AS oldest_queued_at,
+           pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(q.queued_at)
+                                                        AS oldest_age
+      FROM @extschema@.inventory_queue q;
+COMMENT ON VIEW @extschema@.inventory_queue_summary IS
+    'Number of queued batches and items, and the age of the oldest';
+REVOKE ALL ON TABLE @extschema@.inventory_queue_summary FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * 4. Level row triggers
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * The trigger that keeps available = on_hand - reserved (C).
+ */
+CREATE FUNCTION inventory_internal.inventory_levels_maintain()
+    RETURNS trigger
+    LANGUAGE c
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_levels_maintain';
+COMMENT ON FUNCTION inventory_internal.inventory_levels_maintain() IS
+    'BEFORE INSERT OR UPDATE trigger: available = on_hand - reserved; writing available sets on_hand; a new sku must obey inventory_adjust''s rules';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_levels_maintain() FROM PUBLIC;
+
+CREATE TRIGGER inventory_levels_maintain
+    BEFORE INSERT OR UPDATE ON @extschema@.inventory_levels
+    FOR EACH ROW EXECUTE FUNCTION inventory_internal.inventory_levels_maintain();
+
+/*
+ * Stamp updated_at on warehouse changes.
+ */
+CREATE FUNCTION inventory_internal.inventory_touch_updated_at()
+    RETURNS trigger
+    LANGUAGE c
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_touch_updated_at';
+COMMENT ON FUNCTION inventory_internal.inventory_touch_updated_at() IS
+    'BEFORE UPDATE trigger: sets updated_at to the transaction time';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_touch_updated_at() FROM PUBLIC;
+
+CREATE TRIGGER inventory_warehouses_touch
+    BEFORE UPDATE ON @extschema@.inventory_warehouses
+    FOR EACH ROW EXECUTE FUNCTION inventory_internal.inventory_touch_updated_at();
+
+/* ------------------------------------------------------------------------
+ * 5. Ledger
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Who made a change: the role in effect outside SECURITY DEFINER functions.
+ */
+CREATE FUNCTION inventory_internal.inventory_outer_role()
+    RETURNS name
+    LANGUAGE c
+    STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_outer_role';
+COMMENT ON FUNCTION inventory_internal.inventory_outer_role() IS
+    'The current role as set by SET ROLE, unaffected by SECURITY DEFINER (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_outer_role() FROM PUBLIC;
+
+/*
+ * Announce that this transaction is about to write ledger rows, so that
+ * inventory_changes() never reads past a change that may still commit
+ * with a smaller id (see shmem.c).
+ */
+CREATE FUNCTION inventory_internal.inventory_ledger_reserve_ids()
+    RETURNS void
+    LANGUAGE c
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_ledger_reserve_ids';
+COMMENT ON FUNCTION inventory_internal.inventory_ledger_reserve_ids() IS
+    'Publishes the lowest ledger id this transaction may write (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_ledger_reserve_ids() FROM PUBLIC;
+
+/*
+ * Whether the statement firing the ledger trigger is the apply's own (C;
+ * see statement_origin.c).
+ */
+CREATE FUNCTION inventory_internal.inventory_apply_statement()
+    RETURNS boolean
+    LANGUAGE c
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_apply_statement';
+COMMENT ON FUNCTION inventory_internal.inventory_apply_statement() IS
+    'True while a statement the apply runs itself fires its triggers (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_apply_statement() FROM PUBLIC;
+
+/*
+ * Ledger rows for writes to inventory_levels.  The worker and
+ * inventory_process_queue write the rows of queued items themselves (one
+ * per item), so their own statements are skipped here; a write that a
+ * trigger added by the owner makes while they apply is recorded like any
+ * direct write.  The source and order come from
+ * inventory.change_source/_order/_line, set by the order functions;
+ * inventory.change_reason is the description.
+ */
+CREATE FUNCTION inventory_internal.inventory_levels_ledger()
+    RETURNS trigger
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    src text;
+    ord text;
+    line text;
+    reason text;
+    rows_before @extschema@.inventory_levels[];
+    rows_after @extschema@.inventory_levels[];
+BEGIN
+    -- Load the library first: until it is loaded, inventory.* settings are
+    -- placeholders that any role could have set; loading it checks them.
+    PERFORM inventory_internal.inventory_outer_role();
+    src := COALESCE(NULLIF(pg_catalog.current_setting('inventory.change_source', true), ''),
+                    NULLIF(pg_catalog.current_setting('inventory.change_via', true), ''),
+                    'direct');
+    ord := NULLIF(pg_catalog.current_setting('inventory.change_order', true), '');
+    line := NULLIF(pg_catalog.current_setting('inventory.change_line', true), '');
+    reason := NULLIF(pg_catalog.current_setting('inventory.change_reason', true), '');
+    -- the apply's own writes, and rows being restored, are already recorded
+    IF inventory_internal.inventory_apply_statement()
+       OR pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
+        RETURN NULL;
+    END IF;
+    -- a write made while the apply runs (by a trigger the owner added) is
+    -- recorded as if made outside it
+    IF src OPERATOR(pg_catalog.=) 'adjust' THEN
+        src := COALESCE(NULLIF(pg_catalog.current_setting('inventory.change_via', true), ''),
+                        'direct');
+    END IF;
+    PERFORM inventory_internal.inventory_ledger_reserve_ids();
+    -- The three events differ only in where the rows come from (a
+    -- trigger sees only its own event's transition tables): the level rows
+    -- before and after the statement, pairwise, an UPDATE's paired by key.
+    -- An INSERT has no rows before, a DELETE none after.
+    IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+        SELECT pg_catalog.array_agg(n::@extschema@.inventory_levels) INTO rows_after
+          FROM new_rows n;
+    ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+        SELECT pg_catalog.array_agg(o::@extschema@.inventory_levels) INTO rows_before
+          FROM old_rows o;
+    ELSE
+        SELECT pg_catalog.array_agg(o::@extschema@.inventory_levels),
+               pg_catalog.array_agg(n::@extschema@.inventory_levels)
+          INTO rows_before, rows_after
+          FROM new_rows n
+          JOIN old_rows o ON o.sku OPERATOR(pg_catalog.=) n.sku
+                         AND o.warehouse_uuid OPERATOR(pg_catalog.=) n.warehouse_uuid;
+    END IF;
+    -- One ledger row for each pair whose on_hand or reserved differs, in
+    -- key order.  The two unnest() run in lockstep, the shorter padded
+    -- with NULLs: a row that is not there counts as zeros.
+    INSERT INTO @extschema@.inventory_ledger
+    SELECT pg_catalog.nextval('@extschema@.inventory_ledger_id_seq'::pg_catalog.regclass),
+           pg_catalog.now(), COALESCE((c.a).sku, (c.b).sku) AS sku,
+           COALESCE((c.a).warehouse_uuid, (c.b).warehouse_uuid) AS warehouse_uuid,
+           src, NULL, NULL, ord, line, reason,
+           inventory_internal.inventory_outer_role(), pg_catalog.pg_current_xact_id(),
+           COALESCE((c.b).on_hand, 0), COALESCE((c.a).on_hand, 0),
+           COALESCE((c.b).reserved, 0), COALESCE((c.a).reserved, 0),
+           COALESCE((c.b).available, 0), COALESCE((c.a).available, 0)
+      FROM (SELECT pg_catalog.unnest(rows_before) AS b, pg_catalog.unnest(rows_after) AS a) c
+     WHERE COALESCE((c.b).on_hand, 0) OPERATOR(pg_catalog.<>) COALESCE((c.a).on_hand, 0)
+        OR COALESCE((c.b).reserved, 0) OPERATOR(pg_catalog.<>) COALESCE((c.a).reserved, 0)
+     ORDER BY sku, warehouse_uuid;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION inventory_internal.inventory_levels_ledger() IS
+    'AFTER statement trigger: a ledger row for every level row whose on_hand or reserved changed';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_levels_ledger() FROM PUBLIC;
+
+CREATE TRIGGER inventory_levels_ledger_insert
+    AFTER INSERT ON @extschema@.inventory_levels
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_levels_ledger();
+CREATE TRIGGER inventory_levels_ledger_update
+    AFTER UPDATE ON @extschema@.inventory_levels
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_levels_ledger();
+CREATE TRIGGER inventory_levels_ledger_delete
+    AFTER DELETE ON @extschema@.inventory_levels
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_levels_ledger();
+
+/* ------------------------------------------------------------------------
+ * 6. Reservations and order functions
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Keep inventory_levels.reserved = sum of reservations, per statement:
+ * the changes of a whole statement are summed per key, and the level rows
+ * are locked in key order (sku COLLATE "C", warehouse_uuid, as the apply
+ * and the order functions lock them) before they change.  Fulfilling
+ * (inventory.change_source = 'fulfill') takes the quantity off on_hand as
+ * well.
+ */
+CREATE FUNCTION inventory_internal.inventory_reservations_sync()
+    RETURNS trigger
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    -- the ledger rows of the level changes made here say 'reservations'
+    -- unless an order function set inventory.change_source
+    SET inventory.change_via = 'reservations'
+    AS $$
+DECLARE
+    ship boolean;
+    skus text[];
+    whs uuid[];
+    deltas bigint[];
+BEGIN
+    -- Load the library first (see inventory_levels_ledger).
+    PERFORM inventory_internal.inventory_outer_role();
+    ship := COALESCE(pg_catalog.current_setting('inventory.change_source', true)
+                     OPERATOR(pg_catalog.=) 'fulfill', false);
+    -- restored reservations come with their level rows and sums
+    IF pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
+        RETURN NULL;
+    END IF;
+    -- The change of reserved per key: what the new rows add and the old
+    -- rows take away (a trigger sees only its own event's transition
+    -- tables), then one delta per key, in key order, zeros dropped.
+    IF TG_OP OPERATOR(pg_catalog.<>) 'DELETE' THEN
+        SELECT pg_catalog.array_agg(c.sku), pg_catalog.array_agg(c.wh), pg_catalog.array_agg(c.q)
+          INTO skus, whs, deltas
+          FROM (SELECT n.sku, n.warehouse_uuid AS wh, pg_catalog.sum(n.quantity)::bigint AS q
+                  FROM new_rows n GROUP BY 1, 2) c;
+    END IF;
+    IF TG_OP OPERATOR(pg_catalog.<>) 'INSERT' THEN
+        SELECT skus OPERATOR(pg_catalog.||) pg_catalog.array_agg(c.sku),
+               whs OPERATOR(pg_catalog.||) pg_catalog.array_agg(c.wh),
+               deltas OPERATOR(pg_catalog.||) pg_catalog.array_agg(OPERATOR(pg_catalog.-) c.q)
+          INTO skus, whs, deltas
+          FROM (SELECT o.sku, o.warehouse_uuid AS wh, pg_catalog.sum(o.quantity)::bigint AS q
+                  FROM old_rows o GROUP BY 1, 2) c;
+    END IF;
+    SELECT pg_catalog.array_agg(d.sku ORDER BY d.sku, d.wh),
+           pg_catalog.array_agg(d.wh ORDER BY d.sku, d.wh),
+           pg_catalog.array_agg(d.delta ORDER BY d.sku, d.wh)
+      INTO skus, whs, deltas
+      FROM (SELECT k.sku COLLATE "C" AS sku, k.wh, pg_catalog.sum(k.q)::bigint AS delta
+              FROM ROWS FROM (pg_catalog.unnest(skus), pg_catalog.unnest(whs),
+                              pg_catalog.unnest(deltas)) AS k(sku, wh, q)
+             GROUP BY 1, 2
+            HAVING pg_catalog.sum(k.q) OPERATOR(pg_catalog.<>) 0) d;
+    IF skus IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- Keys that gain reservations and have no level row get one.
+    INSERT INTO @extschema@.inventory_levels (sku, warehouse_uuid, on_hand)
+    SELECT k.sku, k.wh, 0
+      FROM ROWS FROM (pg_catalog.unnest(skus), pg_catalog.unnest(whs),
+                      pg_catalog.unnest(deltas)) WITH ORDINALITY AS k(sku, wh, delta, ord)
+     WHERE k.delta OPERATOR(pg_catalog.>) 0
+     ORDER BY k.ord
+    ON CONFLICT (sku, warehouse_uuid) DO NOTHING;
+    -- Lock the level rows in key order: LockRows is the plan's top node,
+    -- so rows are locked as they come out ordered by k.ord (sorted below
+    -- it, or kept in the order of the arrays), whatever the join ...
+    PERFORM FROM @extschema@.inventory_levels l
+              JOIN ROWS FROM (pg_catalog.unnest(skus), pg_catalog.unnest(whs))
+                   WITH ORDINALITY AS k(sku, wh, ord)
+                ON l.sku OPERATOR(pg_catalog.=) k.sku
+               AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh
+     ORDER BY k.ord
+       FOR NO KEY UPDATE OF l;
+    -- ... then change them; they are ours already, so this order is free.
+    UPDATE @extschema@.inventory_levels AS l
+       SET reserved = l.reserved OPERATOR(pg_catalog.+) k.delta,
+           on_hand = CASE WHEN ship THEN l.on_hand OPERATOR(pg_catalog.+) k.delta ELSE l.on_hand END
+      FROM ROWS FROM (pg_catalog.unnest(skus), pg_catalog.unnest(whs),
+                      pg_catalog.unnest(deltas)) AS k(sku, wh, delta)
+     WHERE l.sku OPERATOR(pg_catalog.=) k.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION inventory_internal.inventory_reservations_sync() IS
+    'AFTER statement trigger: adds the change of reserved quantities, summed per key, to inventory_levels.reserved';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_reservations_sync() FROM PUBLIC;
+
+CREATE TRIGGER inventory_reservations_sync_insert
+    AFTER INSERT ON @extschema@.inventory_reservations
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_reservations_sync();
+CREATE TRIGGER inventory_reservations_sync_update
+    AFTER UPDATE ON @extschema@.inventory_reservations
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_reservations_sync();
+CREATE TRIGGER inventory_reservations_sync_delete
+    AFTER DELETE ON @extschema@.inventory_reservations
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_reservations_sync();
+
+/*
+ * The text arguments of the order functions, by the rules inventory_adjust
+ * applies to its items (C, shared with it): sku 1 to 255 characters, no
+ * control characters, no leading or trailing space; order_ref and line_ref
+ * 1 to 255 characters, no control characters.
+ */
+CREATE FUNCTION inventory_internal.inventory_check_order_refs(order_ref text, line_ref text, sku text)
+    RETURNS void
+    LANGUAGE c
+    STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_check_order_refs';
+COMMENT ON FUNCTION inventory_internal.inventory_check_order_refs(text, text, text) IS
+    'Raises the error of an order function''s sku, order_ref or line_ref that inventory_adjust''s rules reject (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_check_order_refs(text, text, text) FROM PUBLIC;
+
+/*
+ * Rows written directly into inventory_reservations (bulk imports, repairs)
+ * obey the rules of the order functions' arguments (C, validate.c).
+ */
+CREATE FUNCTION inventory_internal.inventory_reservations_check()
+    RETURNS trigger
+    LANGUAGE c
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_reservations_check';
+COMMENT ON FUNCTION inventory_internal.inventory_reservations_check() IS
+    'BEFORE INSERT OR UPDATE trigger: sku, order_ref and line_ref obey the rules of the order functions';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_reservations_check() FROM PUBLIC;
+
+CREATE TRIGGER inventory_reservations_check
+    BEFORE INSERT OR UPDATE OF order_ref, line_ref, sku ON @extschema@.inventory_reservations
+    FOR EACH ROW EXECUTE FUNCTION inventory_internal.inventory_reservations_check();
+
+/*
+ * Check the arguments shared by the order functions (internal).
+ */
+CREATE FUNCTION inventory_internal.inventory_check_order_args(
+    order_ref text, sku text, warehouse_uuid uuid, quantity bigint, quantity_required boolean)
+    RETURNS void
+    LANGUAGE plpgsql
+    STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF order_ref IS NULL OR sku IS NULL OR warehouse_uuid IS NULL
+       OR (quantity_required AND quantity IS NULL) THEN
+        IF quantity_required THEN
+            RAISE EXCEPTION 'order_ref, sku, warehouse_uuid and quantity must not be null'
+                USING ERRCODE = 'null_value_not_allowed',
+                      DETAIL = 'One of the arguments is NULL.';
+        END IF;
+        RAISE EXCEPTION 'order_ref, sku and warehouse_uuid must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = 'One of the arguments is NULL.',
+                  HINT = 'Leave quantity out (or NULL) to take the whole reservation.';
+    END IF;
+    -- order_ref and sku: see inventory_check_order_refs
+    IF quantity OPERATOR(pg_catalog.<=) 0 OR quantity OPERATOR(pg_catalog.>) 2147483647 THEN
+        RAISE EXCEPTION 'quantity must be between 1 and 2147483647, not %', quantity
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_check_order_args(text, text, uuid, bigint, boolean) FROM PUBLIC;
+
+/*
+ * inventory_reserve: record an open order line against stock.
+ */
+CREATE FUNCTION @extschema@.inventory_reserve(
+    order_ref text, sku text, warehouse_uuid uuid, quantity bigint,
+    line_ref text DEFAULT NULL, allow_oversell boolean DEFAULT true)
+    RETURNS @extschema@.inventory_levels
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET inventory.change_source = 'reserve'
+    -- the ledger rows of an order function carry no session's change_reason
+    SET inventory.change_reason = ''
+    SET inventory.change_order = ''
+    SET inventory.change_line = ''
+    AS $$
+DECLARE
+    lvl @extschema@.inventory_levels;
+    archived boolean;
+BEGIN
+    PERFORM inventory_internal.inventory_check_order_args(order_ref, sku, warehouse_uuid, quantity, true);
+    PERFORM inventory_internal.inventory_check_order_refs(order_ref, line_ref, sku);
+    IF allow_oversell IS NULL THEN
+        RAISE EXCEPTION 'allow_oversell must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT w.archived INTO archived FROM @extschema@.inventory_warehouses w
+     WHERE w.uuid OPERATOR(pg_catalog.=) inventory_reserve.warehouse_uuid;
+    IF NOT FOUND OR archived THEN
+        RAISE EXCEPTION 'warehouse "%" is %', warehouse_uuid,
+                        CASE WHEN archived THEN 'archived' ELSE 'not registered in inventory_warehouses' END
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pg_catalog.set_config('inventory.change_order', order_ref, true);
+    PERFORM pg_catalog.set_config('inventory.change_line', COALESCE(line_ref, ''), true);
+
+    -- Lock the level row (creating it if missing): reservations of one key
+    -- are serialized here, so the check below holds until commit.
+    INSERT INTO @extschema@.inventory_levels AS l (sku, warehouse_uuid, on_hand)
+    VALUES (inventory_reserve.sku, inventory_reserve.warehouse_uuid, 0)
+    ON CONFLICT ON CONSTRAINT inventory_levels_pkey DO NOTHING;
+    SELECT * INTO lvl FROM @extschema@.inventory_levels l
+     WHERE l.sku OPERATOR(pg_catalog.=) inventory_reserve.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) inventory_reserve.warehouse_uuid
+       FOR NO KEY UPDATE;
+    IF NOT allow_oversell AND lvl.available OPERATOR(pg_catalog.<) quantity THEN
+        RAISE EXCEPTION 'insufficient stock to reserve % of sku "%" in warehouse %', quantity, sku, warehouse_uuid
+            USING ERRCODE = 'IN001',
+                  DETAIL = pg_catalog.format('Available is %s (on_hand %s, reserved %s).',
+                                             lvl.available, lvl.on_hand, lvl.reserved),
+                  HINT = 'Nothing was reserved. Pass allow_oversell => true to record the order anyway.';
+    END IF;
+
+    INSERT INTO @extschema@.inventory_reservations AS r
+           (order_ref, line_ref, sku, warehouse_uuid, quantity)
+    VALUES (inventory_reserve.order_ref, inventory_reserve.line_ref, inventory_reserve.sku,
+            inventory_reserve.warehouse_uuid, inventory_reserve.quantity)
+    ON CONFLICT ON CONSTRAINT inventory_reservations_order_line_key
+    DO UPDATE SET quantity = r.quantity OPERATOR(pg_catalog.+) excluded.quantity;
+
+    SELECT * INTO lvl FROM @extschema@.inventory_levels l
+     WHERE l.sku OPERATOR(pg_catalog.=) inventory_reserve.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) inventory_reserve.warehouse_uuid;
+    RETURN lvl;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_reserve(text, text, uuid, bigint, text, boolean) IS
+    'Reserve stock for an order line; with allow_oversell => false, fail (SQLSTATE IN001) rather than let available drop below zero';
+REVOKE ALL ON FUNCTION @extschema@.inventory_reserve(text, text, uuid, bigint, text, boolean) FROM PUBLIC;
+
+/*
+ * Take quantity (NULL: all) off an order's reservations of one key, in
+ * line order; shared by inventory_release and inventory_fulfill, whose
+ * inventory.change_source tells the reservations trigger what it means.
+ */
+CREATE FUNCTION inventory_internal.inventory_take_reservation(
+    order_ref text, sku text, warehouse_uuid uuid, quantity bigint, line_ref text, verb text)
+    RETURNS @extschema@.inventory_levels
+    LANGUAGE plpgsql
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    lvl @extschema@.inventory_levels;
+    ids bigint[];
+    quantities bigint[];
+    total bigint;
+    left_to_take bigint;
+BEGIN
+    PERFORM inventory_internal.inventory_check_order_args(order_ref, sku, warehouse_uuid, quantity, false);
+    PERFORM inventory_internal.inventory_check_order_refs(order_ref, line_ref, sku);
+    PERFORM pg_catalog.set_config('inventory.change_order', order_ref, true);
+    PERFORM pg_catalog.set_config('inventory.change_line', COALESCE(line_ref, ''), true);
+
+    -- The level row first, then the reservations: the order every
+    -- function here locks in, so two of them never deadlock.
+    SELECT * INTO lvl FROM @extschema@.inventory_levels l
+     WHERE l.sku OPERATOR(pg_catalog.=) inventory_take_reservation.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) inventory_take_reservation.warehouse_uuid
+       FOR NO KEY UPDATE;
+    -- The order's lines of this key (only line_ref's when given), locked,
+    -- oldest first: the rows taken from below, and nothing else.
+    SELECT pg_catalog.array_agg(r.id ORDER BY r.created_at, r.id),
+           pg_catalog.array_agg(r.quantity ORDER BY r.created_at, r.id),
+           pg_catalog.sum(r.quantity)
+      INTO ids, quantities, total
+      FROM (SELECT x.id, x.quantity, x.created_at FROM @extschema@.inventory_reservations x
+             WHERE x.order_ref OPERATOR(pg_catalog.=) inventory_take_reservation.order_ref
+               AND x.sku OPERATOR(pg_catalog.=) inventory_take_reservation.sku
+               AND x.warehouse_uuid OPERATOR(pg_catalog.=) inventory_take_reservation.warehouse_uuid
+               AND (inventory_take_reservation.line_ref IS NULL
+                    OR x.line_ref OPERATOR(pg_catalog.=) inventory_take_reservation.line_ref)
+               FOR UPDATE) r;
+    IF total IS NULL THEN
+        RAISE EXCEPTION '%', pg_catalog.format('order "%s" has no reservation of sku "%s" in warehouse %s%s',
+                        order_ref, sku, warehouse_uuid,
+                        CASE WHEN line_ref IS NULL THEN '' ELSE pg_catalog.format(' on line "%s"', line_ref) END)
+            USING ERRCODE = 'IN002',
+                  DETAIL = pg_catalog.format('Nothing was %s.', CASE verb WHEN 'fulfill' THEN 'fulfilled' ELSE 'released' END);
+    END IF;
+    IF quantity OPERATOR(pg_catalog.>) total THEN
+        RAISE EXCEPTION 'cannot % % of sku "%" for order "%": only % reserved', verb, quantity, sku, order_ref, total
+            USING ERRCODE = 'IN002',
+                  DETAIL = pg_catalog.format('Nothing was %s.', CASE verb WHEN 'fulfill' THEN 'fulfilled' ELSE 'released' END),
+                  HINT = 'Leave quantity out (or NULL) to take the whole reservation.';
+    END IF;
+
+    IF quantity IS NULL OR quantity OPERATOR(pg_catalog.=) total THEN
+        DELETE FROM @extschema@.inventory_reservations r
+         WHERE r.id OPERATOR(pg_catalog.=) ANY (ids);
+    ELSE
+        left_to_take := quantity;
+        FOR i IN 1 .. pg_catalog.array_length(ids, 1) LOOP
+            EXIT WHEN left_to_take OPERATOR(pg_catalog.=) 0;
+            IF quantities[i] OPERATOR(pg_catalog.<=) left_to_take THEN
+                DELETE FROM @extschema@.inventory_reservations r
+                 WHERE r.id OPERATOR(pg_catalog.=) ids[i];
+                left_to_take := left_to_take OPERATOR(pg_catalog.-) quantities[i];
+            ELSE
+                UPDATE @extschema@.inventory_reservations r
+                   SET quantity = r.quantity OPERATOR(pg_catalog.-) left_to_take
+                 WHERE r.id OPERATOR(pg_catalog.=) ids[i];
+                left_to_take := 0;
+            END IF;
+        END LOOP;
+    END IF;
+
+    SELECT * INTO lvl FROM @extschema@.inventory_levels l
+     WHERE l.sku OPERATOR(pg_catalog.=) inventory_take_reservation.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) inventory_take_reservation.warehouse_uuid;
+    RETURN lvl;
+END
+$$;
+COMMENT ON FUNCTION inventory_internal.inventory_take_reservation(text, text, uuid, bigint, text, text) IS
+    'Shared body of inventory_release and inventory_fulfill (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_take_reservation(text, text, uuid, bigint, text, text) FROM PUBLIC;
+
+/*
+ * inventory_release: cancel (part of) an order's reservation.
+ */
+CREATE FUNCTION @extschema@.inventory_release(
+    order_ref text, sku text, warehouse_uuid uuid, quantity bigint DEFAULT NULL,
+    line_ref text DEFAULT NULL)
+    RETURNS @extschema@.inventory_levels
+    LANGUAGE sql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET inventory.change_source = 'release'
+    -- the ledger rows of an order function carry no session's change_reason
+    SET inventory.change_reason = ''
+    SET inventory.change_order = ''
+    SET inventory.change_line = ''
+    AS $$
+    SELECT * FROM inventory_internal.inventory_take_reservation($1, $2, $3, $4, $5, 'release')
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_release(text, text, uuid, bigint, text) IS
+    'Cancel quantity (NULL: all) of an order''s reservation; available goes back up';
+REVOKE ALL ON FUNCTION @extschema@.inventory_release(text, text, uuid, bigint, text) FROM PUBLIC;
+
+/*
+ * inventory_fulfill: ship (part of) an order's reservation.
+ */
+CREATE FUNCTION @extschema@.inventory_fulfill(
+    order_ref text, sku text, warehouse_uuid uuid, quantity bigint DEFAULT NULL,
+    line_ref text DEFAULT NULL)
+    RETURNS @extschema@.inventory_levels
+    LANGUAGE sql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET inventory.change_source = 'fulfill'
+    -- the ledger rows of an order function carry no session's change_reason
+    SET inventory.change_reason = ''
+    SET inventory.change_order = ''
+    SET inventory.change_line = ''
+    AS $$
+    SELECT * FROM inventory_internal.inventory_take_reservation($1, $2, $3, $4, $5, 'fulfill')
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_fulfill(text, text, uuid, bigint, text) IS
+    'Ship quantity (NULL: all) of an order''s reservation: on_hand and reserved both drop by it';
+REVOKE ALL ON FUNCTION @extschema@.inventory_fulfill(text, text, uuid, bigint, text) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * 7. Queue API
+ * ------------------------------------------------------------------------
+ */
+
+CREATE FUNCTION @extschema@.inventory_adjust(
+    body jsonb, create_missing boolean DEFAULT true, idempotency_key text DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE c
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_adjust';
+COMMENT ON FUNCTION @extschema@.inventory_adjust(jsonb, boolean, text) IS
+    'Validate a batch of adjustments ({"inventory": [...]} or an array) and queue it; returns the batch id. create_missing => false skips items without a level row (PATCH); idempotency_key makes retries safe';
+REVOKE ALL ON FUNCTION @extschema@.inventory_adjust(jsonb, boolean, text) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.inventory_process_queue(max_batches integer DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE c
+    VOLATILE CALLED ON NULL INPUT
+    -- applies as the owner, like the worker: a role granted EXECUTE needs
+    -- no rights on the tables
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    -- key lookups are index probes whatever the table sizes (see worker.c)
+    SET enable_seqscan = off
+    SET enable_hashjoin = off
+    SET enable_mergejoin = off
+    SET jit = off
+    -- the apply writes one ledger row per item itself
+    SET inventory.change_source = 'adjust'
+    AS 'MODULE_PATHNAME', 'inventory_process_queue';
+COMMENT ON FUNCTION @extschema@.inventory_process_queue(integer) IS
+    'Apply queued batches now, in this session; returns the number of batches applied or failed';
+REVOKE ALL ON FUNCTION @extschema@.inventory_process_queue(integer) FROM PUBLIC;
+
+/*
+ * Whether a row's xmin is this transaction's (or a subtransaction's): a
+ * batch queued by the transaction that waits for it (C).
+ */
+CREATE FUNCTION inventory_internal.inventory_xid_is_current(row_xmin xid)
+    RETURNS boolean
+    LANGUAGE c
+    STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_xid_is_current';
+COMMENT ON FUNCTION inventory_internal.inventory_xid_is_current(xid) IS
+    'True when the transaction id is the calling transaction''s or one of its subtransactions'' (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_xid_is_current(xid) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.inventory_wait(batch bigint, timeout interval DEFAULT '30 s')
+    RETURNS text
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    deadline  timestamptz;
+    st        text;
+    pause     double precision := 0.001;
+    queued_by_xid xid;
+BEGIN
+    IF batch IS NULL OR timeout IS NULL THEN
+        RAISE EXCEPTION 'batch and timeout must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- A batch is applied only once the transaction that queued it commits:
+    -- waiting for it in that very transaction could only time out.
+    SELECT q.xmin INTO queued_by_xid FROM @extschema@.inventory_queue q
+     WHERE q.batch_id OPERATOR(pg_catalog.=) batch;
+    IF FOUND AND inventory_internal.inventory_xid_is_current(queued_by_xid) THEN
+        RAISE EXCEPTION 'inventory batch % is not committed yet', batch
+            USING ERRCODE = 'invalid_transaction_state',
+                  DETAIL = 'This transaction queued it, and a batch is applied only after the transaction that queued it commits.',
+                  HINT = 'Commit first, then call inventory_wait() from a new transaction.';
+    END IF;
+    deadline := pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) timeout;
+    LOOP
+        SELECT h.state INTO st
+          FROM @extschema@.inventory_batch_history h
+         WHERE h.batch_id OPERATOR(pg_catalog.=) batch;
+        IF FOUND THEN
+            RETURN st;
+        END IF;
+        PERFORM FROM @extschema@.inventory_queue q
+          WHERE q.batch_id OPERATOR(pg_catalog.=) batch;
+        IF NOT FOUND THEN
+            -- Neither queued nor done: check history again, the batch may
+            -- have moved between the two reads.
+            SELECT h.state INTO st
+              FROM @extschema@.inventory_batch_history h
+             WHERE h.batch_id OPERATOR(pg_catalog.=) batch;
+            IF FOUND THEN
+                RETURN st;
+            END IF;
+            RAISE EXCEPTION 'inventory batch % does not exist', batch
+                USING ERRCODE = 'undefined_object',
+                      DETAIL = 'No queued, applied or failed batch has this id.',
+                      HINT = 'A batch queued by a transaction that has not committed yet, or that rolled back, is not visible.';
+        END IF;
+        IF pg_catalog.clock_timestamp() OPERATOR(pg_catalog.>=) deadline THEN
+            RAISE EXCEPTION 'timed out waiting for inventory batch %', batch
+                USING ERRCODE = 'lock_not_available',
+                      DETAIL = pg_catalog.format('The batch is still queued after %s.', timeout),
+                      HINT = 'SELECT * FROM inventory_worker_status() says what this database''s worker is doing (paused, waiting for a free worker, held back by an open transaction that queued an earlier batch), or shows no row when the library is not preloaded; inventory_process_queue() applies the queue in this session.';
+        END IF;
+        PERFORM pg_catalog.pg_sleep(pause);
+        pause := LEAST(pause OPERATOR(pg_catalog.*) 2, 0.05::double precision);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_wait(bigint, interval) IS
+    'Wait until a batch is applied or failed and return its state; error on timeout';
+REVOKE ALL ON FUNCTION @extschema@.inventory_wait(bigint, interval) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * 8. Change feed
+ * ------------------------------------------------------------------------
+ */
+
+CREATE FUNCTION inventory_internal.inventory_ledger_horizon()
+    RETURNS bigint
+    LANGUAGE c
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_ledger_horizon';
+COMMENT ON FUNCTION inventory_internal.inventory_ledger_horizon() IS
+    'Ledger id up to which no change can still appear (internal; see inventory_changes)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_ledger_horizon() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.inventory_changes(after bigint DEFAULT 0, max_rows integer DEFAULT 1000)
+    RETURNS TABLE (change_id bigint, at timestamptz, sku text, warehouse_uuid uuid,
+                   available bigint, available_before bigint, on_hand bigint, reserved bigint,
+                   source text)
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    horizon bigint;
+    issued bigint;
+BEGIN
+    IF after IS NULL OR max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'after must not be null and max_rows must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- first the horizon, then (a new statement, a new snapshot) the rows
+    horizon := inventory_internal.inventory_ledger_horizon();
+    -- A cursor above every ledger id issued here was not read here: it
+    -- would wait, silently, until ids pass it.
+    SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END INTO issued
+      FROM @extschema@.inventory_ledger_id_seq s;
+    IF after OPERATOR(pg_catalog.>) issued THEN
+        RAISE EXCEPTION 'change cursor % is beyond the last change of this database', after
+            USING ERRCODE = 'IN003',
+                  DETAIL = pg_catalog.format('The largest change id issued here is %s. The cursor was read from another database, or before the extension was dropped and created again (change ids then start again at 1), or from a primary whose last changes were lost in a failover.', issued),
+                  HINT = 'Start the consumer again from cursor 0, sending every change it reads to the listings again; keep one cursor per database.';
+    END IF;
+    RETURN QUERY
+        SELECT l.id, l.at, l.sku::text, l.warehouse_uuid, l.available_after, l.available_before,
+               l.on_hand_after, l.reserved_after, l.source
+          FROM @extschema@.inventory_ledger l
+         WHERE l.id OPERATOR(pg_catalog.>) after
+           AND l.id OPERATOR(pg_catalog.<=) horizon
+           AND l.available_before OPERATOR(pg_catalog.<>) l.available_after
+         ORDER BY l.id
+         LIMIT max_rows;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_changes(bigint, integer) IS
+    'Changes of available after a cursor (the last change_id seen), in order, none ever skipped; LISTEN inventory_changes to be woken';
+REVOKE ALL ON FUNCTION @extschema@.inventory_changes(bigint, integer) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * 9. Status and checks
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * Outcome of a batch and of each of its items.
+ */
+CREATE FUNCTION @extschema@.inventory_batch_status(batch bigint)
+    RETURNS TABLE (batch_id bigint, state text, create_missing boolean, item_count integer,
+                   applied_items integer, skipped_items integer, failed_items integer,
+                   queued_at timestamptz, applied_at timestamptz, error text,
+                   item integer, sku text, warehouse_uuid uuid, outcome text, reason text,
+                   on_hand_before bigint, on_hand_after bigint,
+                   reserved_before bigint, reserved_after bigint,
+                   available_before bigint, available_after bigint)
+    LANGUAGE plpgsql
+    STABLE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    q @extschema@.inventory_queue;
+    h @extschema@.inventory_batch_history;
+BEGIN
+    SELECT * INTO q FROM @extschema@.inventory_queue x WHERE x.batch_id OPERATOR(pg_catalog.=) batch;
+    IF FOUND THEN
+        RETURN QUERY
+            SELECT q.batch_id, 'queued'::text, q.create_missing, q.item_count, 0, 0, 0,
+                   q.queued_at, NULL::timestamptz, NULL::text,
+                   e.ord::integer, e.v OPERATOR(pg_catalog.->>) 'sku', (e.v OPERATOR(pg_catalog.->>) 'warehouse_uuid')::uuid, 'queued'::text, NULL::text,
+                   NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint
+              FROM pg_catalog.jsonb_array_elements(q.items) WITH ORDINALITY AS e(v, ord)
+             ORDER BY e.ord;
+        RETURN;
+    END IF;
+    SELECT * INTO h FROM @extschema@.inventory_batch_history x WHERE x.batch_id OPERATOR(pg_catalog.=) batch;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'inventory batch % does not exist', batch
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'No queued, applied or failed batch has this id.';
+    END IF;
+    IF h.state OPERATOR(pg_catalog.=) 'failed' THEN
+        RETURN QUERY
+            SELECT h.batch_id, h.state, h.create_missing, h.item_count, 0, 0, h.item_count,
+                   h.queued_at, h.applied_at, h.error,
+                   e.ord::integer, e.v OPERATOR(pg_catalog.->>) 'sku', (e.v OPERATOR(pg_catalog.->>) 'warehouse_uuid')::uuid, 'failed'::text, h.error,
+                   NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint
+              FROM pg_catalog.jsonb_array_elements(h.items) WITH ORDINALITY AS e(v, ord)
+             ORDER BY e.ord;
+        RETURN;
+    END IF;
+    RETURN QUERY
+        WITH outcomes AS (
+            SELECT l.item, l.sku::text AS sku, l.warehouse_uuid, 'applied'::text AS outcome, NULL::text AS reason,
+                   l.on_hand_before, l.on_hand_after, l.reserved_before, l.reserved_after,
+                   l.available_before, l.available_after
+              FROM @extschema@.inventory_ledger l
+             WHERE l.batch_id OPERATOR(pg_catalog.=) batch
+            UNION ALL
+            SELECT (s.v OPERATOR(pg_catalog.->>) 'item')::integer, s.v OPERATOR(pg_catalog.->>) 'sku', (s.v OPERATOR(pg_catalog.->>) 'warehouse_uuid')::uuid,
+                   'skipped_missing', 'no level row exists and the batch was queued with create_missing => false',
+                   NULL, NULL, NULL, NULL, NULL, NULL
+              FROM pg_catalog.jsonb_array_elements(COALESCE(h.skipped, '[]'::jsonb)) AS s(v))
+        SELECT h.batch_id, h.state, h.create_missing, h.item_count,
+               (pg_catalog.count(*) FILTER (WHERE o.outcome OPERATOR(pg_catalog.=) 'applied') OVER ())::integer,
+               (pg_catalog.count(*) FILTER (WHERE o.outcome OPERATOR(pg_catalog.=) 'skipped_missing') OVER ())::integer,
+               0, h.queued_at, h.applied_at, h.error,
+               o.item, o.sku, o.warehouse_uuid, o.outcome, o.reason,
+               o.on_hand_before, o.on_hand_after, o.reserved_before, o.reserved_after,
+               o.available_before, o.available_after
+          FROM outcomes o
+         ORDER BY o.item;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_batch_status(bigint) IS
+    'State, counts and times of a batch, and each item''s outcome (queued, applied, skipped_missing, failed) with before/after values';
+REVOKE ALL ON FUNCTION @extschema@.inventory_batch_status(bigint) FROM PUBLIC;
+
+/*
+ * Consistency check for psql administration.
+ */
+CREATE FUNCTION @extschema@.inventory_verify()
+    RETURNS TABLE (check_name text, sku text, warehouse_uuid uuid, detail text)
+    LANGUAGE sql
+    STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    -- available = on_hand - reserved on every row
+    SELECT 'available'::text, l.sku::text, l.warehouse_uuid,
+           pg_catalog.format('available is %s, on_hand - reserved is %s', l.available,
+                             l.on_hand OPERATOR(pg_catalog.-) l.reserved)
+      FROM @extschema@.inventory_levels l
+     WHERE l.available OPERATOR(pg_catalog.<>) (l.on_hand OPERATOR(pg_catalog.-) l.reserved)
+    UNION ALL
+    -- reserved = sum of open reservations
+    SELECT 'reserved', COALESCE(l.sku, r.sku)::text, COALESCE(l.warehouse_uuid, r.warehouse_uuid),
+           pg_catalog.format('reserved is %s, open reservations sum to %s',
+                             COALESCE(l.reserved, 0), COALESCE(r.total, 0))
+      FROM @extschema@.inventory_levels l
+      FULL JOIN (SELECT x.sku, x.warehouse_uuid, pg_catalog.sum(x.quantity) AS total
+                   FROM @extschema@.inventory_reservations x GROUP BY 1, 2) r
+        ON r.sku OPERATOR(pg_catalog.=) l.sku AND r.warehouse_uuid OPERATOR(pg_catalog.=) l.warehouse_uuid
+     WHERE COALESCE(l.reserved, 0) OPERATOR(pg_catalog.<>) COALESCE(r.total, 0)
+    UNION ALL
+    -- replaying the ledger gives every level row: its last row's after values
+    SELECT 'ledger', COALESCE(l.sku, g.sku)::text, COALESCE(l.warehouse_uuid, g.warehouse_uuid),
+           pg_catalog.format('level row has on_hand %s, reserved %s; the ledger ends at on_hand %s, reserved %s',
+                             COALESCE(l.on_hand, 0), COALESCE(l.reserved, 0),
+                             COALESCE(g.on_hand_after, 0), COALESCE(g.reserved_after, 0))
+      FROM @extschema@.inventory_levels l
+      FULL JOIN (SELECT DISTINCT ON (x.sku, x.warehouse_uuid) x.sku, x.warehouse_uuid,
+                        x.on_hand_after, x.reserved_after
+                   FROM @extschema@.inventory_ledger x
+                  ORDER BY x.sku, x.warehouse_uuid, x.id DESC) g
+        ON g.sku OPERATOR(pg_catalog.=) l.sku AND g.warehouse_uuid OPERATOR(pg_catalog.=) l.warehouse_uuid
+     WHERE COALESCE(l.on_hand, 0) OPERATOR(pg_catalog.<>) COALESCE(g.on_hand_after, 0)
+        OR COALESCE(l.reserved, 0) OPERATOR(pg_catalog.<>) COALESCE(g.reserved_after, 0)
+    UNION ALL
+    -- each ledger row starts where the key's previous one ended
+    SELECT 'ledger chain', c.sku::text, c.warehouse_uuid,
+           pg_catalog.format('ledger row %s starts at on_hand %s, reserved %s; the previous row ended at %s, %s',
+                             c.id, c.on_hand_before, c.reserved_before, c.prev_on_hand, c.prev_reserved)
+      FROM (SELECT x.*, pg_catalog.lag(x.on_hand_after, 1, 0::bigint) OVER w AS prev_on_hand,
+                   pg_catalog.lag(x.reserved_after, 1, 0::bigint) OVER w AS prev_reserved
+              FROM @extschema@.inventory_ledger x
+            WINDOW w AS (PARTITION BY x.sku, x.warehouse_uuid ORDER BY x.id)) c
+     WHERE c.on_hand_before OPERATOR(pg_catalog.<>) c.prev_on_hand
+        OR c.reserved_before OPERATOR(pg_catalog.<>) c.prev_reserved
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_verify() IS
+    'Rows that drift: available <> on_hand - reserved, reserved <> sum of reservations, levels that the ledger does not replay to; no rows means consistent';
+REVOKE ALL ON FUNCTION @extschema@.inventory_verify() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.inventory_worker_status(
+    all_databases boolean DEFAULT false,
+    OUT database name, OUT state text, OUT waiting_for text, OUT pid integer,
+    OUT enabled boolean, OUT extension_found boolean,
+    OUT started_at timestamptz, OUT last_round_at timestamptz,
+    OUT batches_applied bigint, OUT items_applied bigint, OUT batches_failed bigint,
+    OUT waiting_for_pid integer)
+    RETURNS SETOF record
+    LANGUAGE c
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_worker_status';
+COMMENT ON FUNCTION @extschema@.inventory_worker_status(boolean) IS
+    'The worker of this database (or, with true, of every database with the extension): state (stopped, waiting, starting, applying, idle, paused), what it waits for, pid, counters since the server started';
+REVOKE ALL ON FUNCTION @extschema@.inventory_worker_status(boolean) FROM PUBLIC;
