@@ -74,3 +74,659 @@ $$;
  * signature or result type changed.
  * ------------------------------------------------------------------------
  */
+
+/*
+ * 2. Transfers and incoming stock: the level row's incoming, the table of
+ * transfers, the ledger's transfer_id and incoming before/after (the last
+ * columns, as the install script has them), and inventory_changes, whose
+ * result gains the column incoming.
+ */
+ALTER TABLE @extschema@.inventory_levels
+    ADD COLUMN incoming bigint NOT NULL DEFAULT 0,
+    ADD CONSTRAINT inventory_levels_incoming_check CHECK (incoming OPERATOR(pg_catalog.>=) 0);
+COMMENT ON COLUMN @extschema@.inventory_levels.incoming IS
+    'Stock on its way to this row: what transfers in transit still carry here; not part of available';
+
+CREATE SEQUENCE @extschema@.inventory_transfers_id_seq AS bigint;
+REVOKE ALL ON SEQUENCE @extschema@.inventory_transfers_id_seq FROM PUBLIC;
+
+CREATE TABLE @extschema@.inventory_transfers (
+    id              bigint      NOT NULL PRIMARY KEY
+                    DEFAULT pg_catalog.nextval('@extschema@.inventory_transfers_id_seq'::pg_catalog.regclass),
+    sku             text        COLLATE "C" NOT NULL,
+    from_warehouse  uuid        NOT NULL REFERENCES @extschema@.inventory_warehouses (uuid),
+    to_warehouse    uuid        NOT NULL REFERENCES @extschema@.inventory_warehouses (uuid),
+    quantity        bigint      NOT NULL,
+    received        bigint      NOT NULL DEFAULT 0,
+    cancelled       bigint      NOT NULL DEFAULT 0,
+    remaining       bigint      NOT NULL
+                    GENERATED ALWAYS AS (quantity OPERATOR(pg_catalog.-) received
+                                         OPERATOR(pg_catalog.-) cancelled) STORED,
+    state           text        NOT NULL,
+    reference       text,
+    created_by      name        NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT inventory_transfers_quantity_check CHECK (quantity OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT inventory_transfers_warehouses_check
+        CHECK (from_warehouse OPERATOR(pg_catalog.<>) to_warehouse),
+    CONSTRAINT inventory_transfers_progress_check
+        CHECK (received OPERATOR(pg_catalog.>=) 0 AND cancelled OPERATOR(pg_catalog.>=) 0
+               AND received OPERATOR(pg_catalog.+) cancelled OPERATOR(pg_catalog.<=) quantity),
+    CONSTRAINT inventory_transfers_state_check
+        CHECK (CASE state
+                   WHEN 'done' THEN received OPERATOR(pg_catalog.=) quantity
+                   WHEN 'in_transit' THEN received OPERATOR(pg_catalog.+) cancelled OPERATOR(pg_catalog.<) quantity
+                   WHEN 'received' THEN received OPERATOR(pg_catalog.=) quantity
+                   WHEN 'cancelled' THEN cancelled OPERATOR(pg_catalog.>) 0
+                        AND received OPERATOR(pg_catalog.+) cancelled OPERATOR(pg_catalog.=) quantity
+                   ELSE false END)
+);
+CREATE INDEX inventory_transfers_in_transit_idx
+    ON @extschema@.inventory_transfers (sku, to_warehouse) WHERE state OPERATOR(pg_catalog.=) 'in_transit';
+COMMENT ON TABLE @extschema@.inventory_transfers IS
+    'Stock moved between warehouses by inventory_transfer: at once (done) or in transit until received or cancelled';
+COMMENT ON COLUMN @extschema@.inventory_transfers.state IS
+    'done (moved at once), in_transit (remaining > 0 on its way), received (all of it arrived), cancelled (the rest went back to from_warehouse)';
+COMMENT ON COLUMN @extschema@.inventory_transfers.created_by IS
+    'The role that called inventory_transfer (the outer role, as inventory_outer_role() reports it)';
+REVOKE ALL ON TABLE @extschema@.inventory_transfers FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_transfers', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_transfers_id_seq', '');
+
+-- New columns are nullable without a default: adding them rewrites
+-- nothing, and the apply's direct append (ledger_append.c) accepts the
+-- ledger with or without them.
+ALTER TABLE @extschema@.inventory_ledger
+    ADD COLUMN transfer_id bigint,
+    ADD COLUMN incoming_before bigint,
+    ADD COLUMN incoming_after bigint;
+COMMENT ON TABLE @extschema@.inventory_ledger IS
+    'Append-only history of every change of on_hand, reserved or incoming: who, when, why, before and after';
+COMMENT ON COLUMN @extschema@.inventory_ledger.source IS
+    'adjust (a queued item), reserve, release, fulfill (order functions), transfer, transfer_receive, transfer_cancel (transfer functions), reservations (a direct change of inventory_reservations), direct (any other write to inventory_levels)';
+COMMENT ON COLUMN @extschema@.inventory_ledger.transfer_id IS
+    'The transfer (inventory_transfers.id) whose shipping, receiving or cancelling made the change; NULL for other changes';
+COMMENT ON COLUMN @extschema@.inventory_ledger.incoming_before IS
+    'incoming before the change; NULL when the change left incoming as it was';
+COMMENT ON COLUMN @extschema@.inventory_ledger.incoming_after IS
+    'incoming after the change; NULL when the change left incoming as it was';
+
+-- inventory_changes returns a new column: it is dropped and made again
+-- (defined at the end of this script).  The privileges granted on it
+-- (the README's role recipe grants EXECUTE to applications) are kept: a
+-- placeholder with the new result takes them over, and CREATE OR REPLACE
+-- below keeps them.
+DO $$
+DECLARE
+    acl aclitem[];
+    owner oid;
+    g record;
+BEGIN
+    SELECT p.proacl, p.proowner INTO acl, owner FROM pg_catalog.pg_proc p
+     WHERE p.oid OPERATOR(pg_catalog.=) '@extschema@.inventory_changes(bigint, integer)'::pg_catalog.regprocedure;
+    DROP FUNCTION @extschema@.inventory_changes(bigint, integer);
+    CREATE FUNCTION @extschema@.inventory_changes(after bigint DEFAULT 0, max_rows integer DEFAULT 1000)
+        RETURNS TABLE (change_id bigint, at timestamptz, sku text, warehouse_uuid uuid,
+                       available bigint, available_before bigint, on_hand bigint, reserved bigint,
+                       source text, incoming bigint)
+        LANGUAGE plpgsql
+        SET search_path = pg_catalog, pg_temp
+        AS 'BEGIN RETURN; END';
+    REVOKE ALL ON FUNCTION @extschema@.inventory_changes(bigint, integer) FROM PUBLIC;
+    FOR g IN SELECT a.grantee, a.is_grantable
+               FROM pg_catalog.aclexplode(acl) a
+              WHERE a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+                AND a.grantee OPERATOR(pg_catalog.<>) owner LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION @extschema@.inventory_changes(bigint, integer) TO %s%s',
+                                  CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0 THEN 'PUBLIC'
+                                       ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END,
+                                  CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$$;
+
+-- BEGIN generated by tools/update-functions
+CREATE OR REPLACE FUNCTION inventory_internal.inventory_levels_ledger()
+    RETURNS trigger
+    LANGUAGE plpgsql
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    src text;
+    ord text;
+    line text;
+    reason text;
+    transfer bigint;
+    rows_before inventory.inventory_levels[];
+    rows_after inventory.inventory_levels[];
+BEGIN
+    -- Load the library first: until it is loaded, inventory.* settings are
+    -- placeholders that any role could have set; loading it checks them.
+    PERFORM inventory_internal.inventory_outer_role();
+    src := COALESCE(NULLIF(pg_catalog.current_setting('inventory.change_source', true), ''),
+                    NULLIF(pg_catalog.current_setting('inventory.change_via', true), ''),
+                    'direct');
+    ord := NULLIF(pg_catalog.current_setting('inventory.change_order', true), '');
+    line := NULLIF(pg_catalog.current_setting('inventory.change_line', true), '');
+    reason := NULLIF(pg_catalog.current_setting('inventory.change_reason', true), '');
+    transfer := NULLIF(pg_catalog.current_setting('inventory.change_transfer', true), '')::bigint;
+    -- the apply's own writes, and rows being restored, are already recorded
+    IF inventory_internal.inventory_apply_statement()
+       OR pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
+        RETURN NULL;
+    END IF;
+    -- a write made while the apply runs (by a trigger the owner added) is
+    -- recorded as if made outside it
+    IF src OPERATOR(pg_catalog.=) 'adjust' THEN
+        src := COALESCE(NULLIF(pg_catalog.current_setting('inventory.change_via', true), ''),
+                        'direct');
+    END IF;
+    PERFORM inventory_internal.inventory_ledger_reserve_ids();
+    -- The three events differ only in where the rows come from (a
+    -- trigger sees only its own event's transition tables): the level rows
+    -- before and after the statement, pairwise, an UPDATE's paired by key.
+    -- An INSERT has no rows before, a DELETE none after.
+    IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+        SELECT pg_catalog.array_agg(n::inventory.inventory_levels) INTO rows_after
+          FROM new_rows n;
+    ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
+        SELECT pg_catalog.array_agg(o::inventory.inventory_levels) INTO rows_before
+          FROM old_rows o;
+    ELSE
+        SELECT pg_catalog.array_agg(o::inventory.inventory_levels),
+               pg_catalog.array_agg(n::inventory.inventory_levels)
+          INTO rows_before, rows_after
+          FROM new_rows n
+          JOIN old_rows o ON o.sku OPERATOR(pg_catalog.=) n.sku
+                         AND o.warehouse_uuid OPERATOR(pg_catalog.=) n.warehouse_uuid;
+    END IF;
+    -- One ledger row for each pair whose on_hand, reserved or incoming
+    -- differs, in key order.  The two unnest() run in lockstep, the shorter padded
+    -- with NULLs: a row that is not there counts as zeros.
+    INSERT INTO inventory.inventory_ledger
+    SELECT pg_catalog.nextval('inventory.inventory_ledger_id_seq'::pg_catalog.regclass),
+           pg_catalog.now(), COALESCE((c.a).sku, (c.b).sku) AS sku,
+           COALESCE((c.a).warehouse_uuid, (c.b).warehouse_uuid) AS warehouse_uuid,
+           src, NULL, NULL, ord, line, reason,
+           inventory_internal.inventory_outer_role(), pg_catalog.pg_current_xact_id(),
+           COALESCE((c.b).on_hand, 0), COALESCE((c.a).on_hand, 0),
+           COALESCE((c.b).reserved, 0), COALESCE((c.a).reserved, 0),
+           COALESCE((c.b).available, 0), COALESCE((c.a).available, 0),
+           transfer,
+           CASE WHEN c.incoming_changed THEN COALESCE((c.b).incoming, 0) END,
+           CASE WHEN c.incoming_changed THEN COALESCE((c.a).incoming, 0) END
+      FROM (SELECT u.b, u.a,
+                   COALESCE((u.b).incoming, 0) OPERATOR(pg_catalog.<>) COALESCE((u.a).incoming, 0)
+                       AS incoming_changed
+              FROM (SELECT pg_catalog.unnest(rows_before) AS b, pg_catalog.unnest(rows_after) AS a) u) c
+     WHERE COALESCE((c.b).on_hand, 0) OPERATOR(pg_catalog.<>) COALESCE((c.a).on_hand, 0)
+        OR COALESCE((c.b).reserved, 0) OPERATOR(pg_catalog.<>) COALESCE((c.a).reserved, 0)
+        OR c.incoming_changed
+     ORDER BY sku, warehouse_uuid;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory_internal.inventory_check_transfer_args(
+    sku text, from_warehouse uuid, to_warehouse uuid, quantity bigint, reference text,
+    in_transit boolean, allow_oversell boolean)
+    RETURNS void
+    LANGUAGE plpgsql
+    STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    wh uuid;
+    archived boolean;
+BEGIN
+    IF sku IS NULL OR from_warehouse IS NULL OR to_warehouse IS NULL OR quantity IS NULL
+       OR in_transit IS NULL OR allow_oversell IS NULL THEN
+        RAISE EXCEPTION 'sku, from_warehouse, to_warehouse, quantity, in_transit and allow_oversell must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = 'One of the arguments is NULL.',
+                  HINT = 'Only reference may be NULL.';
+    END IF;
+    IF quantity OPERATOR(pg_catalog.<=) 0 OR quantity OPERATOR(pg_catalog.>) 2147483647 THEN
+        RAISE EXCEPTION 'quantity must be between 1 and 2147483647, not %', quantity
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM inventory_internal.inventory_check_order_refs(NULL, NULL, sku);
+    IF reference IS NOT NULL THEN
+        IF pg_catalog.length(reference) OPERATOR(pg_catalog.=) 0
+           OR pg_catalog.length(reference) OPERATOR(pg_catalog.>) 255
+           OR reference OPERATOR(pg_catalog.~) '[\x01-\x1f\x7f]' THEN
+            RAISE EXCEPTION 'invalid reference'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = CASE WHEN pg_catalog.length(reference) OPERATOR(pg_catalog.=) 0
+                                    THEN '"reference" must not be empty.'
+                                    WHEN pg_catalog.length(reference) OPERATOR(pg_catalog.>) 255
+                                    THEN '"reference" must be at most 255 characters long.'
+                                    ELSE '"reference" must not contain control characters.' END,
+                      HINT = 'Nothing was changed.';
+        END IF;
+    END IF;
+    IF from_warehouse OPERATOR(pg_catalog.=) to_warehouse THEN
+        RAISE EXCEPTION 'cannot transfer from warehouse % to itself', from_warehouse
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'from_warehouse and to_warehouse are the same warehouse.',
+                  HINT = 'Nothing was changed. To correct a count, use inventory_adjust.';
+    END IF;
+    FOREACH wh IN ARRAY ARRAY[from_warehouse, to_warehouse] LOOP
+        SELECT w.archived INTO archived FROM inventory.inventory_warehouses w
+         WHERE w.uuid OPERATOR(pg_catalog.=) wh;
+        IF NOT FOUND OR archived THEN
+            RAISE EXCEPTION 'warehouse "%" is %', wh,
+                            CASE WHEN archived THEN 'archived' ELSE 'not registered in inventory_warehouses' END
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = pg_catalog.format('It is the %s warehouse of the transfer.',
+                                                 CASE WHEN wh OPERATOR(pg_catalog.=) from_warehouse
+                                                      THEN 'source' ELSE 'destination' END),
+                      HINT = 'Nothing was changed.';
+        END IF;
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory_internal.inventory_lock_transfer_rows(
+    sku text, from_warehouse uuid, to_warehouse uuid)
+    RETURNS inventory.inventory_levels[]
+    LANGUAGE plpgsql
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    wh uuid;
+    lvl inventory.inventory_levels;
+    src inventory.inventory_levels;
+    dst inventory.inventory_levels;
+BEGIN
+    FOREACH wh IN ARRAY CASE WHEN from_warehouse OPERATOR(pg_catalog.<) to_warehouse
+                             THEN ARRAY[from_warehouse, to_warehouse]
+                             ELSE ARRAY[to_warehouse, from_warehouse] END LOOP
+        INSERT INTO inventory.inventory_levels AS l (sku, warehouse_uuid, on_hand)
+        VALUES (inventory_lock_transfer_rows.sku, wh, 0)
+        ON CONFLICT ON CONSTRAINT inventory_levels_pkey DO NOTHING;
+        SELECT * INTO lvl FROM inventory.inventory_levels l
+         WHERE l.sku OPERATOR(pg_catalog.=) inventory_lock_transfer_rows.sku
+           AND l.warehouse_uuid OPERATOR(pg_catalog.=) wh
+           FOR NO KEY UPDATE;
+        IF wh OPERATOR(pg_catalog.=) from_warehouse THEN
+            src := lvl;
+        ELSE
+            dst := lvl;
+        END IF;
+    END LOOP;
+    RETURN ARRAY[src, dst];
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory_internal.inventory_open_transfer(transfer_id bigint, verb text)
+    RETURNS inventory.inventory_transfers
+    LANGUAGE plpgsql
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t inventory.inventory_transfers;
+BEGIN
+    IF transfer_id IS NULL THEN
+        RAISE EXCEPTION 'transfer_id must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- its keys never change: read them unlocked, lock the level rows in
+    -- key order, then the transfer row, and look at its state again
+    SELECT * INTO t FROM inventory.inventory_transfers x
+     WHERE x.id OPERATOR(pg_catalog.=) transfer_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'inventory transfer % does not exist', transfer_id
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = pg_catalog.format('No transfer has this id. Nothing was %s.', verb);
+    END IF;
+    PERFORM inventory_internal.inventory_lock_transfer_rows(t.sku, t.from_warehouse, t.to_warehouse);
+    SELECT * INTO t FROM inventory.inventory_transfers x
+     WHERE x.id OPERATOR(pg_catalog.=) transfer_id
+       FOR UPDATE;
+    IF t.state OPERATOR(pg_catalog.<>) 'in_transit' THEN
+        RAISE EXCEPTION 'inventory transfer % is not in transit', transfer_id
+            USING ERRCODE = 'IN004',
+                  DETAIL = pg_catalog.format('%s Nothing was %s.',
+                                             CASE t.state
+                                                 WHEN 'done' THEN 'It was an immediate transfer, done when it was made.'
+                                                 WHEN 'received' THEN 'All of it was received.'
+                                                 ELSE pg_catalog.format('It was cancelled (%s of %s received).', t.received, t.quantity)
+                                             END, verb);
+    END IF;
+    PERFORM pg_catalog.set_config('inventory.change_transfer', t.id::text, true);
+    PERFORM pg_catalog.set_config('inventory.change_reason', COALESCE(t.reference, ''), true);
+    RETURN t;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory.inventory_transfer(
+    sku text, from_warehouse uuid, to_warehouse uuid, quantity bigint,
+    reference text DEFAULT NULL, in_transit boolean DEFAULT false,
+    allow_oversell boolean DEFAULT false)
+    RETURNS inventory.inventory_transfers
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET inventory.change_source = 'transfer'
+    SET inventory.change_reason = ''
+    SET inventory.change_order = ''
+    SET inventory.change_line = ''
+    SET inventory.change_transfer = ''
+    AS $$
+DECLARE
+    rows inventory.inventory_levels[];
+    src inventory.inventory_levels;
+    t inventory.inventory_transfers;
+BEGIN
+    PERFORM inventory_internal.inventory_check_transfer_args(sku, from_warehouse, to_warehouse, quantity,
+                                                             reference, in_transit, allow_oversell);
+    rows := inventory_internal.inventory_lock_transfer_rows(sku, from_warehouse, to_warehouse);
+    src := rows[1];
+    IF NOT allow_oversell AND src.available OPERATOR(pg_catalog.<) quantity THEN
+        RAISE EXCEPTION 'insufficient stock to transfer % of sku "%" from warehouse %', quantity, sku, from_warehouse
+            USING ERRCODE = 'IN001',
+                  DETAIL = pg_catalog.format('Available is %s (on_hand %s, reserved %s).',
+                                             src.available, src.on_hand, src.reserved),
+                  HINT = 'Nothing was transferred. Pass allow_oversell => true to move the stock anyway.';
+    END IF;
+
+    t.id := pg_catalog.nextval('inventory.inventory_transfers_id_seq'::pg_catalog.regclass);
+    PERFORM pg_catalog.set_config('inventory.change_transfer', t.id::text, true);
+    PERFORM pg_catalog.set_config('inventory.change_reason', COALESCE(reference, ''), true);
+    -- one statement, so the ledger trigger writes both rows in key order
+    UPDATE inventory.inventory_levels AS l
+       SET on_hand = l.on_hand OPERATOR(pg_catalog.+)
+                     CASE WHEN l.warehouse_uuid OPERATOR(pg_catalog.=) inventory_transfer.from_warehouse
+                          THEN OPERATOR(pg_catalog.-) quantity
+                          WHEN in_transit THEN 0
+                          ELSE quantity END,
+           incoming = l.incoming OPERATOR(pg_catalog.+)
+                      CASE WHEN l.warehouse_uuid OPERATOR(pg_catalog.=) inventory_transfer.to_warehouse
+                                AND in_transit
+                           THEN quantity ELSE 0 END
+     WHERE l.sku OPERATOR(pg_catalog.=) inventory_transfer.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) ANY (ARRAY[from_warehouse, to_warehouse]);
+
+    INSERT INTO inventory.inventory_transfers AS x
+           (id, sku, from_warehouse, to_warehouse, quantity, received, state, reference, created_by)
+    VALUES (t.id, inventory_transfer.sku, from_warehouse, to_warehouse, quantity,
+            CASE WHEN in_transit THEN 0 ELSE quantity END,
+            CASE WHEN in_transit THEN 'in_transit' ELSE 'done' END,
+            reference, inventory_internal.inventory_outer_role())
+    RETURNING * INTO t;
+    RETURN t;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory.inventory_receive_transfer(transfer_id bigint, quantity bigint DEFAULT NULL)
+    RETURNS inventory.inventory_transfers
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET inventory.change_source = 'transfer_receive'
+    SET inventory.change_reason = ''
+    SET inventory.change_order = ''
+    SET inventory.change_line = ''
+    SET inventory.change_transfer = ''
+    AS $$
+DECLARE
+    t inventory.inventory_transfers;
+    dst inventory.inventory_levels;
+    q bigint;
+BEGIN
+    IF quantity OPERATOR(pg_catalog.<=) 0 OR quantity OPERATOR(pg_catalog.>) 2147483647 THEN
+        RAISE EXCEPTION 'quantity must be between 1 and 2147483647, not %', quantity
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave quantity out (or NULL) to receive all that is still in transit.';
+    END IF;
+    t := inventory_internal.inventory_open_transfer(transfer_id, 'received');
+    q := COALESCE(quantity, t.remaining);
+    IF q OPERATOR(pg_catalog.>) t.remaining THEN
+        RAISE EXCEPTION 'cannot receive % of inventory transfer %: only % in transit', q, t.id, t.remaining
+            USING ERRCODE = 'IN004',
+                  DETAIL = pg_catalog.format('Of %s shipped, %s was received and %s is still in transit. Nothing was received.',
+                                             t.quantity, t.received, t.remaining),
+                  HINT = 'Leave quantity out (or NULL) to receive all that is still in transit.';
+    END IF;
+    SELECT * INTO dst FROM inventory.inventory_levels l
+     WHERE l.sku OPERATOR(pg_catalog.=) t.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) t.to_warehouse;
+    IF dst.incoming OPERATOR(pg_catalog.<) q THEN
+        RAISE EXCEPTION 'cannot receive % of inventory transfer %: the destination''s incoming is only %', q, t.id, dst.incoming
+            USING ERRCODE = 'IN004',
+                  DETAIL = 'The level row''s incoming was changed by other means than the transfer functions. Nothing was received.',
+                  HINT = 'SELECT * FROM inventory_verify() lists the rows whose incoming differs from what their transfers carry.';
+    END IF;
+    UPDATE inventory.inventory_levels AS l
+       SET on_hand = l.on_hand OPERATOR(pg_catalog.+) q,
+           incoming = l.incoming OPERATOR(pg_catalog.-) q
+     WHERE l.sku OPERATOR(pg_catalog.=) t.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) t.to_warehouse;
+    UPDATE inventory.inventory_transfers AS x
+       SET received = x.received OPERATOR(pg_catalog.+) q,
+           state = CASE WHEN x.remaining OPERATOR(pg_catalog.=) q THEN 'received' ELSE 'in_transit' END,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) t.id
+    RETURNING * INTO t;
+    RETURN t;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory.inventory_cancel_transfer(transfer_id bigint)
+    RETURNS inventory.inventory_transfers
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET inventory.change_source = 'transfer_cancel'
+    SET inventory.change_reason = ''
+    SET inventory.change_order = ''
+    SET inventory.change_line = ''
+    SET inventory.change_transfer = ''
+    AS $$
+DECLARE
+    t inventory.inventory_transfers;
+    dst inventory.inventory_levels;
+BEGIN
+    t := inventory_internal.inventory_open_transfer(transfer_id, 'cancelled');
+    SELECT * INTO dst FROM inventory.inventory_levels l
+     WHERE l.sku OPERATOR(pg_catalog.=) t.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) t.to_warehouse;
+    IF dst.incoming OPERATOR(pg_catalog.<) t.remaining THEN
+        RAISE EXCEPTION 'cannot cancel inventory transfer %: the destination''s incoming is only %', t.id, dst.incoming
+            USING ERRCODE = 'IN004',
+                  DETAIL = pg_catalog.format('%s is still in transit, but the level row''s incoming was changed by other means than the transfer functions. Nothing was cancelled.', t.remaining),
+                  HINT = 'SELECT * FROM inventory_verify() lists the rows whose incoming differs from what their transfers carry.';
+    END IF;
+    UPDATE inventory.inventory_levels AS l
+       SET on_hand = l.on_hand OPERATOR(pg_catalog.+)
+                     CASE WHEN l.warehouse_uuid OPERATOR(pg_catalog.=) t.from_warehouse
+                          THEN t.remaining ELSE 0 END,
+           incoming = l.incoming OPERATOR(pg_catalog.-)
+                      CASE WHEN l.warehouse_uuid OPERATOR(pg_catalog.=) t.to_warehouse
+                           THEN t.remaining ELSE 0 END
+     WHERE l.sku OPERATOR(pg_catalog.=) t.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) ANY (ARRAY[t.from_warehouse, t.to_warehouse]);
+    UPDATE inventory.inventory_transfers AS x
+       SET cancelled = x.cancelled OPERATOR(pg_catalog.+) x.remaining,
+           state = 'cancelled',
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) t.id
+    RETURNING * INTO t;
+    RETURN t;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory.inventory_changes(after bigint DEFAULT 0, max_rows integer DEFAULT 1000)
+    RETURNS TABLE (change_id bigint, at timestamptz, sku text, warehouse_uuid uuid,
+                   available bigint, available_before bigint, on_hand bigint, reserved bigint,
+                   source text, incoming bigint)
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    horizon bigint;
+    issued bigint;
+BEGIN
+    IF after IS NULL OR max_rows IS NULL OR max_rows OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'after must not be null and max_rows must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- first the horizon, then (a new statement, a new snapshot) the rows
+    horizon := inventory_internal.inventory_ledger_horizon();
+    -- A cursor above every ledger id issued here was not read here: it
+    -- would wait, silently, until ids pass it.
+    SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END INTO issued
+      FROM inventory.inventory_ledger_id_seq s;
+    IF after OPERATOR(pg_catalog.>) issued THEN
+        RAISE EXCEPTION 'change cursor % is beyond the last change of this database', after
+            USING ERRCODE = 'IN003',
+                  DETAIL = pg_catalog.format('The largest change id issued here is %s. The cursor was read from another database, or before the extension was dropped and created again (change ids then start again at 1), or from a primary whose last changes were lost in a failover.', issued),
+                  HINT = 'Start the consumer again from cursor 0, sending every change it reads to the listings again; keep one cursor per database.';
+    END IF;
+    RETURN QUERY
+        SELECT l.id, l.at, l.sku::text, l.warehouse_uuid, l.available_after, l.available_before,
+               l.on_hand_after, l.reserved_after, l.source, l.incoming_after
+          FROM inventory.inventory_ledger l
+         WHERE l.id OPERATOR(pg_catalog.>) after
+           AND l.id OPERATOR(pg_catalog.<=) horizon
+           AND (l.available_before OPERATOR(pg_catalog.<>) l.available_after
+                OR l.incoming_before IS DISTINCT FROM l.incoming_after)
+         ORDER BY l.id
+         LIMIT max_rows;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory.inventory_verify()
+    RETURNS TABLE (check_name text, sku text, warehouse_uuid uuid, detail text)
+    LANGUAGE sql
+    STABLE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    -- available = on_hand - reserved on every row
+    SELECT 'available'::text, l.sku::text, l.warehouse_uuid,
+           pg_catalog.format('available is %s, on_hand - reserved is %s', l.available,
+                             l.on_hand OPERATOR(pg_catalog.-) l.reserved)
+      FROM inventory.inventory_levels l
+     WHERE l.available OPERATOR(pg_catalog.<>) (l.on_hand OPERATOR(pg_catalog.-) l.reserved)
+    UNION ALL
+    -- reserved = sum of open reservations
+    SELECT 'reserved', COALESCE(l.sku, r.sku)::text, COALESCE(l.warehouse_uuid, r.warehouse_uuid),
+           pg_catalog.format('reserved is %s, open reservations sum to %s',
+                             COALESCE(l.reserved, 0), COALESCE(r.total, 0))
+      FROM inventory.inventory_levels l
+      FULL JOIN (SELECT x.sku, x.warehouse_uuid, pg_catalog.sum(x.quantity) AS total
+                   FROM inventory.inventory_reservations x GROUP BY 1, 2) r
+        ON r.sku OPERATOR(pg_catalog.=) l.sku AND r.warehouse_uuid OPERATOR(pg_catalog.=) l.warehouse_uuid
+     WHERE COALESCE(l.reserved, 0) OPERATOR(pg_catalog.<>) COALESCE(r.total, 0)
+    UNION ALL
+    -- incoming = what the transfers in transit to the row still carry
+    SELECT 'incoming', COALESCE(l.sku, t.sku)::text, COALESCE(l.warehouse_uuid, t.to_warehouse),
+           pg_catalog.format('incoming is %s, transfers in transit carry %s',
+                             COALESCE(l.incoming, 0), COALESCE(t.total, 0))
+      FROM (SELECT x.sku, x.warehouse_uuid, x.incoming FROM inventory.inventory_levels x
+             WHERE x.incoming OPERATOR(pg_catalog.<>) 0) l
+      FULL JOIN (SELECT x.sku, x.to_warehouse, pg_catalog.sum(x.remaining) AS total
+                   FROM inventory.inventory_transfers x
+                  WHERE x.state OPERATOR(pg_catalog.=) 'in_transit' GROUP BY 1, 2) t
+        ON t.sku OPERATOR(pg_catalog.=) l.sku AND t.to_warehouse OPERATOR(pg_catalog.=) l.warehouse_uuid
+     WHERE COALESCE(l.incoming, 0) OPERATOR(pg_catalog.<>) COALESCE(t.total, 0)
+    UNION ALL
+    -- replaying the ledger gives every level row: its last row's after values
+    SELECT 'ledger', COALESCE(l.sku, g.sku)::text, COALESCE(l.warehouse_uuid, g.warehouse_uuid),
+           pg_catalog.format('level row has on_hand %s, reserved %s; the ledger ends at on_hand %s, reserved %s',
+                             COALESCE(l.on_hand, 0), COALESCE(l.reserved, 0),
+                             COALESCE(g.on_hand_after, 0), COALESCE(g.reserved_after, 0))
+      FROM inventory.inventory_levels l
+      FULL JOIN (SELECT DISTINCT ON (x.sku, x.warehouse_uuid) x.sku, x.warehouse_uuid,
+                        x.on_hand_after, x.reserved_after
+                   FROM inventory.inventory_ledger x
+                  ORDER BY x.sku, x.warehouse_uuid, x.id DESC) g
+        ON g.sku OPERATOR(pg_catalog.=) l.sku AND g.warehouse_uuid OPERATOR(pg_catalog.=) l.warehouse_uuid
+     WHERE COALESCE(l.on_hand, 0) OPERATOR(pg_catalog.<>) COALESCE(g.on_hand_after, 0)
+        OR COALESCE(l.reserved, 0) OPERATOR(pg_catalog.<>) COALESCE(g.reserved_after, 0)
+    UNION ALL
+    -- ... and incoming: the key's last row that changed it (0 without one)
+    SELECT 'ledger', COALESCE(l.sku, g.sku)::text, COALESCE(l.warehouse_uuid, g.warehouse_uuid),
+           pg_catalog.format('level row has incoming %s; the ledger ends at incoming %s',
+                             COALESCE(l.incoming, 0), COALESCE(g.incoming_after, 0))
+      FROM (SELECT x.sku, x.warehouse_uuid, x.incoming FROM inventory.inventory_levels x
+             WHERE x.incoming OPERATOR(pg_catalog.<>) 0) l
+      FULL JOIN (SELECT DISTINCT ON (x.sku, x.warehouse_uuid) x.sku, x.warehouse_uuid, x.incoming_after
+                   FROM inventory.inventory_ledger x
+                  WHERE x.incoming_after IS NOT NULL
+                  ORDER BY x.sku, x.warehouse_uuid, x.id DESC) g
+        ON g.sku OPERATOR(pg_catalog.=) l.sku AND g.warehouse_uuid OPERATOR(pg_catalog.=) l.warehouse_uuid
+     WHERE COALESCE(l.incoming, 0) OPERATOR(pg_catalog.<>) COALESCE(g.incoming_after, 0)
+    UNION ALL
+    -- each ledger row starts where the key's previous one ended
+    SELECT 'ledger chain', c.sku::text, c.warehouse_uuid,
+           pg_catalog.format('ledger row %s starts at on_hand %s, reserved %s; the previous row ended at %s, %s',
+                             c.id, c.on_hand_before, c.reserved_before, c.prev_on_hand, c.prev_reserved)
+      FROM (SELECT x.*, pg_catalog.lag(x.on_hand_after, 1, 0::bigint) OVER w AS prev_on_hand,
+                   pg_catalog.lag(x.reserved_after, 1, 0::bigint) OVER w AS prev_reserved
+              FROM inventory.inventory_ledger x
+            WINDOW w AS (PARTITION BY x.sku, x.warehouse_uuid ORDER BY x.id)) c
+     WHERE c.on_hand_before OPERATOR(pg_catalog.<>) c.prev_on_hand
+        OR c.reserved_before OPERATOR(pg_catalog.<>) c.prev_reserved
+    UNION ALL
+    -- ... and, among the rows that changed incoming, incoming
+    SELECT 'ledger chain', c.sku::text, c.warehouse_uuid,
+           pg_catalog.format('ledger row %s starts at incoming %s; the previous row that changed it ended at %s',
+                             c.id, c.incoming_before, c.prev_incoming)
+      FROM (SELECT x.*, pg_catalog.lag(x.incoming_after, 1, 0::bigint) OVER w AS prev_incoming
+              FROM inventory.inventory_ledger x
+             WHERE x.incoming_after IS NOT NULL
+            WINDOW w AS (PARTITION BY x.sku, x.warehouse_uuid ORDER BY x.id)) c
+     WHERE c.incoming_before OPERATOR(pg_catalog.<>) c.prev_incoming
+$$;
+
+COMMENT ON FUNCTION inventory_internal.inventory_levels_ledger() IS
+    'AFTER statement trigger: a ledger row for every level row whose on_hand, reserved or incoming changed';
+
+COMMENT ON FUNCTION inventory_internal.inventory_check_transfer_args(text, uuid, uuid, bigint, text, boolean, boolean) IS
+    'Raises the error of inventory_transfer''s arguments that are null, out of bounds or name an unusable warehouse (internal)';
+
+COMMENT ON FUNCTION inventory_internal.inventory_lock_transfer_rows(text, uuid, uuid) IS
+    'Creates if missing and locks, in key order, the two level rows of a transfer; returns [source, destination] (internal)';
+
+COMMENT ON FUNCTION inventory_internal.inventory_open_transfer(bigint, text) IS
+    'Locks the level rows and the row of a transfer in transit, for inventory_receive_transfer and inventory_cancel_transfer (internal)';
+
+COMMENT ON FUNCTION inventory.inventory_transfer(text, uuid, uuid, bigint, text, boolean, boolean) IS
+    'Move stock between warehouses: at once, or in transit (on_hand leaves now, arrives as incoming); fails (SQLSTATE IN001) when the source has less available unless allow_oversell => true; returns the transfer';
+
+COMMENT ON FUNCTION inventory.inventory_receive_transfer(bigint, bigint) IS
+    'Receive quantity (NULL: all still in transit) of a transfer: the destination''s incoming turns into on_hand; returns the transfer';
+
+COMMENT ON FUNCTION inventory.inventory_cancel_transfer(bigint) IS
+    'Cancel what is still in transit of a transfer: it goes back to the source''s on_hand and off the destination''s incoming; returns the transfer';
+
+COMMENT ON FUNCTION inventory.inventory_changes(bigint, integer) IS
+    'Changes of available or incoming after a cursor (the last change_id seen), in order, none ever skipped (incoming is NULL when the change left it as it was); LISTEN inventory_changes to be woken';
+
+COMMENT ON FUNCTION inventory.inventory_verify() IS
+    'Rows that drift: available <> on_hand - reserved, reserved <> sum of reservations, incoming <> what transfers in transit carry, levels that the ledger does not replay to; no rows means consistent';
+
+REVOKE ALL ON FUNCTION inventory_internal.inventory_check_transfer_args(text, uuid, uuid, bigint, text, boolean, boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION inventory_internal.inventory_lock_transfer_rows(text, uuid, uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION inventory_internal.inventory_open_transfer(bigint, text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION inventory.inventory_transfer(text, uuid, uuid, bigint, text, boolean, boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION inventory.inventory_receive_transfer(bigint, bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION inventory.inventory_cancel_transfer(bigint) FROM PUBLIC;
+-- END generated by tools/update-functions

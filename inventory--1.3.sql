@@ -8,15 +8,16 @@
  *   1. Trust: the schema is superusers' alone (checked before anything
  *      in it is used); the internal schema, inventory_internal
  *   2. Tables and sequences: warehouses, level rows, the queue, batch
- *      history, reservations, the ledger, idempotency keys; what pg_dump
- *      keeps
+ *      history, reservations, transfers, the ledger, idempotency keys;
+ *      what pg_dump keeps
  *   3. Views: inventory_batches, inventory_queue_summary
  *   4. Level row triggers: available = on_hand - reserved, updated_at
  *   5. Ledger: who made a change, the ledger ids a transaction may write,
  *      the apply's own statements, the ledger trigger
  *   6. Reservations and order functions: reserved = sum of reservations,
  *      the argument checks, inventory_reserve, inventory_release,
- *      inventory_fulfill
+ *      inventory_fulfill; transfers: inventory_transfer,
+ *      inventory_receive_transfer, inventory_cancel_transfer
  *   7. Queue API: inventory_adjust, inventory_process_queue,
  *      inventory_wait
  *   8. Change feed: inventory_changes
@@ -153,7 +154,9 @@ REVOKE ALL ON TABLE @extschema@.inventory_warehouses FROM PUBLIC;
 
 /*
  * Stock per (sku, warehouse).  available = on_hand - reserved is kept by the
- * C trigger inventory_levels_maintain.  Quantities are bigint so that
+ * C trigger inventory_levels_maintain.  incoming is what transfers in
+ * transit carry to the row (never part of available; the last column, as
+ * the update from 1.2 adds it).  Quantities are bigint so that
  * available + reserved can never overflow; the API accepts 0..2147483647.
  * SKUs are identifiers: they compare bytewise (collation "C"), which is
  * also what makes key lookups cheap.
@@ -170,16 +173,20 @@ CREATE TABLE @extschema@.inventory_levels (
     cost            numeric(10,2),
     created_at      timestamptz   NOT NULL DEFAULT pg_catalog.now(),
     updated_at      timestamptz   NOT NULL DEFAULT pg_catalog.now(),
+    incoming        bigint        NOT NULL DEFAULT 0,
     PRIMARY KEY (sku, warehouse_uuid),
     CONSTRAINT inventory_levels_reserved_check CHECK (reserved OPERATOR(pg_catalog.>=) 0),
     CONSTRAINT inventory_levels_available_check
         CHECK (available OPERATOR(pg_catalog.=) (on_hand OPERATOR(pg_catalog.-) reserved)),
-    CONSTRAINT inventory_levels_cost_check CHECK (cost OPERATOR(pg_catalog.>=) 0)
+    CONSTRAINT inventory_levels_cost_check CHECK (cost OPERATOR(pg_catalog.>=) 0),
+    CONSTRAINT inventory_levels_incoming_check CHECK (incoming OPERATOR(pg_catalog.>=) 0)
 ) WITH (fillfactor = 90);
 CREATE INDEX inventory_levels_warehouse_idx
     ON @extschema@.inventory_levels (warehouse_uuid, sku);
 COMMENT ON TABLE @extschema@.inventory_levels IS
     'Stock per (sku, warehouse_uuid); available is always on_hand - reserved';
+COMMENT ON COLUMN @extschema@.inventory_levels.incoming IS
+    'Stock on its way to this row: what transfers in transit still carry here; not part of available';
 REVOKE ALL ON TABLE @extschema@.inventory_levels FROM PUBLIC;
 
 /*
@@ -262,8 +269,60 @@ COMMENT ON TABLE @extschema@.inventory_reservations IS
 REVOKE ALL ON TABLE @extschema@.inventory_reservations FROM PUBLIC;
 
 /*
- * The ledger: one row for every change of on_hand or reserved of a level
- * row, from every path.  Append-only.  Rows of one key are numbered in the
+ * Transfers: one row per call of inventory_transfer.  An immediate one is
+ * done at once (state 'done'); one in transit stays 'in_transit' while
+ * part of it is on its way (remaining > 0), and ends 'received' or
+ * 'cancelled'.  The incoming of each level row is the sum of remaining
+ * over the transfers in transit to it.
+ */
+CREATE SEQUENCE @extschema@.inventory_transfers_id_seq AS bigint;
+REVOKE ALL ON SEQUENCE @extschema@.inventory_transfers_id_seq FROM PUBLIC;
+
+CREATE TABLE @extschema@.inventory_transfers (
+    id              bigint      NOT NULL PRIMARY KEY
+                    DEFAULT pg_catalog.nextval('@extschema@.inventory_transfers_id_seq'::pg_catalog.regclass),
+    sku             text        COLLATE "C" NOT NULL,
+    from_warehouse  uuid        NOT NULL REFERENCES @extschema@.inventory_warehouses (uuid),
+    to_warehouse    uuid        NOT NULL REFERENCES @extschema@.inventory_warehouses (uuid),
+    quantity        bigint      NOT NULL,
+    received        bigint      NOT NULL DEFAULT 0,
+    cancelled       bigint      NOT NULL DEFAULT 0,
+    remaining       bigint      NOT NULL
+                    GENERATED ALWAYS AS (quantity OPERATOR(pg_catalog.-) received
+                                         OPERATOR(pg_catalog.-) cancelled) STORED,
+    state           text        NOT NULL,
+    reference       text,
+    created_by      name        NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    CONSTRAINT inventory_transfers_quantity_check CHECK (quantity OPERATOR(pg_catalog.>) 0),
+    CONSTRAINT inventory_transfers_warehouses_check
+        CHECK (from_warehouse OPERATOR(pg_catalog.<>) to_warehouse),
+    CONSTRAINT inventory_transfers_progress_check
+        CHECK (received OPERATOR(pg_catalog.>=) 0 AND cancelled OPERATOR(pg_catalog.>=) 0
+               AND received OPERATOR(pg_catalog.+) cancelled OPERATOR(pg_catalog.<=) quantity),
+    CONSTRAINT inventory_transfers_state_check
+        CHECK (CASE state
+                   WHEN 'done' THEN received OPERATOR(pg_catalog.=) quantity
+                   WHEN 'in_transit' THEN received OPERATOR(pg_catalog.+) cancelled OPERATOR(pg_catalog.<) quantity
+                   WHEN 'received' THEN received OPERATOR(pg_catalog.=) quantity
+                   WHEN 'cancelled' THEN cancelled OPERATOR(pg_catalog.>) 0
+                        AND received OPERATOR(pg_catalog.+) cancelled OPERATOR(pg_catalog.=) quantity
+                   ELSE false END)
+);
+CREATE INDEX inventory_transfers_in_transit_idx
+    ON @extschema@.inventory_transfers (sku, to_warehouse) WHERE state OPERATOR(pg_catalog.=) 'in_transit';
+COMMENT ON TABLE @extschema@.inventory_transfers IS
+    'Stock moved between warehouses by inventory_transfer: at once (done) or in transit until received or cancelled';
+COMMENT ON COLUMN @extschema@.inventory_transfers.state IS
+    'done (moved at once), in_transit (remaining > 0 on its way), received (all of it arrived), cancelled (the rest went back to from_warehouse)';
+COMMENT ON COLUMN @extschema@.inventory_transfers.created_by IS
+    'The role that called inventory_transfer (the outer role, as inventory_outer_role() reports it)';
+REVOKE ALL ON TABLE @extschema@.inventory_transfers FROM PUBLIC;
+
+/*
+ * The ledger: one row for every change of on_hand, reserved or incoming
+ * of a level row, from every path.  Append-only.  Rows of one key are numbered in the
  * order their changes were made (they are written under the row's lock).
  */
 CREATE SEQUENCE @extschema@.inventory_ledger_id_seq AS bigint;
@@ -287,7 +346,11 @@ CREATE TABLE @extschema@.inventory_ledger (
     reserved_before   bigint      NOT NULL,
     reserved_after    bigint      NOT NULL,
     available_before  bigint      NOT NULL,
-    available_after   bigint      NOT NULL
+    available_after   bigint      NOT NULL,
+    -- 1.3: the last columns, as the update from 1.2 adds them
+    transfer_id       bigint,
+    incoming_before   bigint,
+    incoming_after    bigint
 );
 -- Only indexes that cost next to nothing on an append-only table: BRIN on
 -- batch_id (rows are written in batch order) and on the time.  A per-sku
@@ -298,9 +361,15 @@ CREATE INDEX inventory_ledger_batch_idx
 CREATE INDEX inventory_ledger_at_idx
     ON @extschema@.inventory_ledger USING brin (at) WITH (autosummarize = on);
 COMMENT ON TABLE @extschema@.inventory_ledger IS
-    'Append-only history of every change of on_hand or reserved: who, when, why, before and after';
+    'Append-only history of every change of on_hand, reserved or incoming: who, when, why, before and after';
 COMMENT ON COLUMN @extschema@.inventory_ledger.source IS
-    'adjust (a queued item), reserve, release, fulfill (order functions), reservations (a direct change of inventory_reservations), direct (any other write to inventory_levels)';
+    'adjust (a queued item), reserve, release, fulfill (order functions), transfer, transfer_receive, transfer_cancel (transfer functions), reservations (a direct change of inventory_reservations), direct (any other write to inventory_levels)';
+COMMENT ON COLUMN @extschema@.inventory_ledger.transfer_id IS
+    'The transfer (inventory_transfers.id) whose shipping, receiving or cancelling made the change; NULL for other changes';
+COMMENT ON COLUMN @extschema@.inventory_ledger.incoming_before IS
+    'incoming before the change; NULL when the change left incoming as it was';
+COMMENT ON COLUMN @extschema@.inventory_ledger.incoming_after IS
+    'incoming after the change; NULL when the change left incoming as it was';
 REVOKE ALL ON TABLE @extschema@.inventory_ledger FROM PUBLIC;
 
 /*
@@ -333,6 +402,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_reservations_i
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_ledger', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_ledger_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_idempotency_keys', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_transfers', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_transfers_id_seq', '');
 
 /* ------------------------------------------------------------------------
  * 3. Views
@@ -458,8 +529,10 @@ REVOKE ALL ON FUNCTION inventory_internal.inventory_apply_statement() FROM PUBLI
  * per item), so their own statements are skipped here; a write that a
  * trigger added by the owner makes while they apply is recorded like any
  * direct write.  The source and order come from
- * inventory.change_source/_order/_line, set by the order functions;
- * inventory.change_reason is the description.
+ * inventory.change_source/_order/_line, set by the order functions, and
+ * the transfer from inventory.change_transfer, set by the transfer
+ * functions; inventory.change_reason is the description.  incoming_before
+ * and incoming_after are NULL when a change leaves incoming as it was.
  */
 CREATE FUNCTION inventory_internal.inventory_levels_ledger()
     RETURNS trigger
@@ -472,6 +545,7 @@ DECLARE
     ord text;
     line text;
     reason text;
+    transfer bigint;
     rows_before @extschema@.inventory_levels[];
     rows_after @extschema@.inventory_levels[];
 BEGIN
@@ -484,6 +558,7 @@ BEGIN
     ord := NULLIF(pg_catalog.current_setting('inventory.change_order', true), '');
     line := NULLIF(pg_catalog.current_setting('inventory.change_line', true), '');
     reason := NULLIF(pg_catalog.current_setting('inventory.change_reason', true), '');
+    transfer := NULLIF(pg_catalog.current_setting('inventory.change_transfer', true), '')::bigint;
     -- the apply's own writes, and rows being restored, are already recorded
     IF inventory_internal.inventory_apply_statement()
        OR pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
@@ -514,8 +589,8 @@ BEGIN
           JOIN old_rows o ON o.sku OPERATOR(pg_catalog.=) n.sku
                          AND o.warehouse_uuid OPERATOR(pg_catalog.=) n.warehouse_uuid;
     END IF;
-    -- One ledger row for each pair whose on_hand or reserved differs, in
-    -- key order.  The two unnest() run in lockstep, the shorter padded
+    -- One ledger row for each pair whose on_hand, reserved or incoming
+    -- differs, in key order.  The two unnest() run in lockstep, the shorter padded
     -- with NULLs: a row that is not there counts as zeros.
     INSERT INTO @extschema@.inventory_ledger
     SELECT pg_catalog.nextval('@extschema@.inventory_ledger_id_seq'::pg_catalog.regclass),
@@ -525,16 +600,23 @@ BEGIN
            inventory_internal.inventory_outer_role(), pg_catalog.pg_current_xact_id(),
            COALESCE((c.b).on_hand, 0), COALESCE((c.a).on_hand, 0),
            COALESCE((c.b).reserved, 0), COALESCE((c.a).reserved, 0),
-           COALESCE((c.b).available, 0), COALESCE((c.a).available, 0)
-      FROM (SELECT pg_catalog.unnest(rows_before) AS b, pg_catalog.unnest(rows_after) AS a) c
+           COALESCE((c.b).available, 0), COALESCE((c.a).available, 0),
+           transfer,
+           CASE WHEN c.incoming_changed THEN COALESCE((c.b).incoming, 0) END,
+           CASE WHEN c.incoming_changed THEN COALESCE((c.a).incoming, 0) END
+      FROM (SELECT u.b, u.a,
+                   COALESCE((u.b).incoming, 0) OPERATOR(pg_catalog.<>) COALESCE((u.a).incoming, 0)
+                       AS incoming_changed
+              FROM (SELECT pg_catalog.unnest(rows_before) AS b, pg_catalog.unnest(rows_after) AS a) u) c
      WHERE COALESCE((c.b).on_hand, 0) OPERATOR(pg_catalog.<>) COALESCE((c.a).on_hand, 0)
         OR COALESCE((c.b).reserved, 0) OPERATOR(pg_catalog.<>) COALESCE((c.a).reserved, 0)
+        OR c.incoming_changed
      ORDER BY sku, warehouse_uuid;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION inventory_internal.inventory_levels_ledger() IS
-    'AFTER statement trigger: a ledger row for every level row whose on_hand or reserved changed';
+    'AFTER statement trigger: a ledger row for every level row whose on_hand, reserved or incoming changed';
 REVOKE ALL ON FUNCTION inventory_internal.inventory_levels_ledger() FROM PUBLIC;
 
 CREATE TRIGGER inventory_levels_ledger_insert
@@ -929,6 +1011,355 @@ COMMENT ON FUNCTION @extschema@.inventory_fulfill(text, text, uuid, bigint, text
     'Ship quantity (NULL: all) of an order''s reservation: on_hand and reserved both drop by it';
 REVOKE ALL ON FUNCTION @extschema@.inventory_fulfill(text, text, uuid, bigint, text) FROM PUBLIC;
 
+/*
+ * Transfers.  inventory_transfer moves stock of one sku between two
+ * warehouses: at once (on_hand leaves one level row and arrives at the
+ * other), or in transit (on_hand leaves the source, the destination's
+ * incoming rises until inventory_receive_transfer turns it into on_hand or
+ * inventory_cancel_transfer sends it back).  Level rows are locked in key
+ * order (sku, warehouse_uuid), as everywhere, then the transfer row; the
+ * ledger rows of one transfer carry its id (inventory.change_transfer)
+ * and its reference as their description.
+ */
+
+/*
+ * Check inventory_transfer's arguments (internal): not null, quantity in
+ * bounds, sku and reference by the rules of the order functions, two
+ * different registered warehouses that are not archived.
+ */
+CREATE FUNCTION inventory_internal.inventory_check_transfer_args(
+    sku text, from_warehouse uuid, to_warehouse uuid, quantity bigint, reference text,
+    in_transit boolean, allow_oversell boolean)
+    RETURNS void
+    LANGUAGE plpgsql
+    STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    wh uuid;
+    archived boolean;
+BEGIN
+    IF sku IS NULL OR from_warehouse IS NULL OR to_warehouse IS NULL OR quantity IS NULL
+       OR in_transit IS NULL OR allow_oversell IS NULL THEN
+        RAISE EXCEPTION 'sku, from_warehouse, to_warehouse, quantity, in_transit and allow_oversell must not be null'
+            USING ERRCODE = 'null_value_not_allowed',
+                  DETAIL = 'One of the arguments is NULL.',
+                  HINT = 'Only reference may be NULL.';
+    END IF;
+    IF quantity OPERATOR(pg_catalog.<=) 0 OR quantity OPERATOR(pg_catalog.>) 2147483647 THEN
+        RAISE EXCEPTION 'quantity must be between 1 and 2147483647, not %', quantity
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM inventory_internal.inventory_check_order_refs(NULL, NULL, sku);
+    IF reference IS NOT NULL THEN
+        IF pg_catalog.length(reference) OPERATOR(pg_catalog.=) 0
+           OR pg_catalog.length(reference) OPERATOR(pg_catalog.>) 255
+           OR reference OPERATOR(pg_catalog.~) '[\x01-\x1f\x7f]' THEN
+            RAISE EXCEPTION 'invalid reference'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = CASE WHEN pg_catalog.length(reference) OPERATOR(pg_catalog.=) 0
+                                    THEN '"reference" must not be empty.'
+                                    WHEN pg_catalog.length(reference) OPERATOR(pg_catalog.>) 255
+                                    THEN '"reference" must be at most 255 characters long.'
+                                    ELSE '"reference" must not contain control characters.' END,
+                      HINT = 'Nothing was changed.';
+        END IF;
+    END IF;
+    IF from_warehouse OPERATOR(pg_catalog.=) to_warehouse THEN
+        RAISE EXCEPTION 'cannot transfer from warehouse % to itself', from_warehouse
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'from_warehouse and to_warehouse are the same warehouse.',
+                  HINT = 'Nothing was changed. To correct a count, use inventory_adjust.';
+    END IF;
+    FOREACH wh IN ARRAY ARRAY[from_warehouse, to_warehouse] LOOP
+        SELECT w.archived INTO archived FROM @extschema@.inventory_warehouses w
+         WHERE w.uuid OPERATOR(pg_catalog.=) wh;
+        IF NOT FOUND OR archived THEN
+            RAISE EXCEPTION 'warehouse "%" is %', wh,
+                            CASE WHEN archived THEN 'archived' ELSE 'not registered in inventory_warehouses' END
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = pg_catalog.format('It is the %s warehouse of the transfer.',
+                                                 CASE WHEN wh OPERATOR(pg_catalog.=) from_warehouse
+                                                      THEN 'source' ELSE 'destination' END),
+                      HINT = 'Nothing was changed.';
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION inventory_internal.inventory_check_transfer_args(text, uuid, uuid, bigint, text, boolean, boolean) IS
+    'Raises the error of inventory_transfer''s arguments that are null, out of bounds or name an unusable warehouse (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_check_transfer_args(text, uuid, uuid, bigint, text, boolean, boolean) FROM PUBLIC;
+
+/*
+ * Lock the level rows of a transfer (internal): both warehouses' rows of
+ * the sku, in key order, each created first if missing (an empty row, which
+ * writes no ledger row).  Returns them as [source, destination].
+ */
+CREATE FUNCTION inventory_internal.inventory_lock_transfer_rows(
+    sku text, from_warehouse uuid, to_warehouse uuid)
+    RETURNS @extschema@.inventory_levels[]
+    LANGUAGE plpgsql
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    wh uuid;
+    lvl @extschema@.inventory_levels;
+    src @extschema@.inventory_levels;
+    dst @extschema@.inventory_levels;
+BEGIN
+    FOREACH wh IN ARRAY CASE WHEN from_warehouse OPERATOR(pg_catalog.<) to_warehouse
+                             THEN ARRAY[from_warehouse, to_warehouse]
+                             ELSE ARRAY[to_warehouse, from_warehouse] END LOOP
+        INSERT INTO @extschema@.inventory_levels AS l (sku, warehouse_uuid, on_hand)
+        VALUES (inventory_lock_transfer_rows.sku, wh, 0)
+        ON CONFLICT ON CONSTRAINT inventory_levels_pkey DO NOTHING;
+        SELECT * INTO lvl FROM @extschema@.inventory_levels l
+         WHERE l.sku OPERATOR(pg_catalog.=) inventory_lock_transfer_rows.sku
+           AND l.warehouse_uuid OPERATOR(pg_catalog.=) wh
+           FOR NO KEY UPDATE;
+        IF wh OPERATOR(pg_catalog.=) from_warehouse THEN
+            src := lvl;
+        ELSE
+            dst := lvl;
+        END IF;
+    END LOOP;
+    RETURN ARRAY[src, dst];
+END
+$$;
+COMMENT ON FUNCTION inventory_internal.inventory_lock_transfer_rows(text, uuid, uuid) IS
+    'Creates if missing and locks, in key order, the two level rows of a transfer; returns [source, destination] (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_lock_transfer_rows(text, uuid, uuid) FROM PUBLIC;
+
+/*
+ * The transfer to receive or cancel, locked after its level rows
+ * (internal): raises the error of an unknown one, or of one no longer in
+ * transit.
+ */
+CREATE FUNCTION inventory_internal.inventory_open_transfer(transfer_id bigint, verb text)
+    RETURNS @extschema@.inventory_transfers
+    LANGUAGE plpgsql
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    t @extschema@.inventory_transfers;
+BEGIN
+    IF transfer_id IS NULL THEN
+        RAISE EXCEPTION 'transfer_id must not be null'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- its keys never change: read them unlocked, lock the level rows in
+    -- key order, then the transfer row, and look at its state again
+    SELECT * INTO t FROM @extschema@.inventory_transfers x
+     WHERE x.id OPERATOR(pg_catalog.=) transfer_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'inventory transfer % does not exist', transfer_id
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = pg_catalog.format('No transfer has this id. Nothing was %s.', verb);
+    END IF;
+    PERFORM inventory_internal.inventory_lock_transfer_rows(t.sku, t.from_warehouse, t.to_warehouse);
+    SELECT * INTO t FROM @extschema@.inventory_transfers x
+     WHERE x.id OPERATOR(pg_catalog.=) transfer_id
+       FOR UPDATE;
+    IF t.state OPERATOR(pg_catalog.<>) 'in_transit' THEN
+        RAISE EXCEPTION 'inventory transfer % is not in transit', transfer_id
+            USING ERRCODE = 'IN004',
+                  DETAIL = pg_catalog.format('%s Nothing was %s.',
+                                             CASE t.state
+                                                 WHEN 'done' THEN 'It was an immediate transfer, done when it was made.'
+                                                 WHEN 'received' THEN 'All of it was received.'
+                                                 ELSE pg_catalog.format('It was cancelled (%s of %s received).', t.received, t.quantity)
+                                             END, verb);
+    END IF;
+    PERFORM pg_catalog.set_config('inventory.change_transfer', t.id::text, true);
+    PERFORM pg_catalog.set_config('inventory.change_reason', COALESCE(t.reference, ''), true);
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION inventory_internal.inventory_open_transfer(bigint, text) IS
+    'Locks the level rows and the row of a transfer in transit, for inventory_receive_transfer and inventory_cancel_transfer (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_open_transfer(bigint, text) FROM PUBLIC;
+
+/*
+ * inventory_transfer: move stock of a sku from one warehouse to another,
+ * at once or in transit.
+ */
+CREATE FUNCTION @extschema@.inventory_transfer(
+    sku text, from_warehouse uuid, to_warehouse uuid, quantity bigint,
+    reference text DEFAULT NULL, in_transit boolean DEFAULT false,
+    allow_oversell boolean DEFAULT false)
+    RETURNS @extschema@.inventory_transfers
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET inventory.change_source = 'transfer'
+    SET inventory.change_reason = ''
+    SET inventory.change_order = ''
+    SET inventory.change_line = ''
+    SET inventory.change_transfer = ''
+    AS $$
+DECLARE
+    rows @extschema@.inventory_levels[];
+    src @extschema@.inventory_levels;
+    t @extschema@.inventory_transfers;
+BEGIN
+    PERFORM inventory_internal.inventory_check_transfer_args(sku, from_warehouse, to_warehouse, quantity,
+                                                             reference, in_transit, allow_oversell);
+    rows := inventory_internal.inventory_lock_transfer_rows(sku, from_warehouse, to_warehouse);
+    src := rows[1];
+    IF NOT allow_oversell AND src.available OPERATOR(pg_catalog.<) quantity THEN
+        RAISE EXCEPTION 'insufficient stock to transfer % of sku "%" from warehouse %', quantity, sku, from_warehouse
+            USING ERRCODE = 'IN001',
+                  DETAIL = pg_catalog.format('Available is %s (on_hand %s, reserved %s).',
+                                             src.available, src.on_hand, src.reserved),
+                  HINT = 'Nothing was transferred. Pass allow_oversell => true to move the stock anyway.';
+    END IF;
+
+    t.id := pg_catalog.nextval('@extschema@.inventory_transfers_id_seq'::pg_catalog.regclass);
+    PERFORM pg_catalog.set_config('inventory.change_transfer', t.id::text, true);
+    PERFORM pg_catalog.set_config('inventory.change_reason', COALESCE(reference, ''), true);
+    -- one statement, so the ledger trigger writes both rows in key order
+    UPDATE @extschema@.inventory_levels AS l
+       SET on_hand = l.on_hand OPERATOR(pg_catalog.+)
+                     CASE WHEN l.warehouse_uuid OPERATOR(pg_catalog.=) inventory_transfer.from_warehouse
+                          THEN OPERATOR(pg_catalog.-) quantity
+                          WHEN in_transit THEN 0
+                          ELSE quantity END,
+           incoming = l.incoming OPERATOR(pg_catalog.+)
+                      CASE WHEN l.warehouse_uuid OPERATOR(pg_catalog.=) inventory_transfer.to_warehouse
+                                AND in_transit
+                           THEN quantity ELSE 0 END
+     WHERE l.sku OPERATOR(pg_catalog.=) inventory_transfer.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) ANY (ARRAY[from_warehouse, to_warehouse]);
+
+    INSERT INTO @extschema@.inventory_transfers AS x
+           (id, sku, from_warehouse, to_warehouse, quantity, received, state, reference, created_by)
+    VALUES (t.id, inventory_transfer.sku, from_warehouse, to_warehouse, quantity,
+            CASE WHEN in_transit THEN 0 ELSE quantity END,
+            CASE WHEN in_transit THEN 'in_transit' ELSE 'done' END,
+            reference, inventory_internal.inventory_outer_role())
+    RETURNING * INTO t;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_transfer(text, uuid, uuid, bigint, text, boolean, boolean) IS
+    'Move stock between warehouses: at once, or in transit (on_hand leaves now, arrives as incoming); fails (SQLSTATE IN001) when the source has less available unless allow_oversell => true; returns the transfer';
+REVOKE ALL ON FUNCTION @extschema@.inventory_transfer(text, uuid, uuid, bigint, text, boolean, boolean) FROM PUBLIC;
+
+/*
+ * inventory_receive_transfer: (part of) a transfer in transit arrives.
+ */
+CREATE FUNCTION @extschema@.inventory_receive_transfer(transfer_id bigint, quantity bigint DEFAULT NULL)
+    RETURNS @extschema@.inventory_transfers
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET inventory.change_source = 'transfer_receive'
+    SET inventory.change_reason = ''
+    SET inventory.change_order = ''
+    SET inventory.change_line = ''
+    SET inventory.change_transfer = ''
+    AS $$
+DECLARE
+    t @extschema@.inventory_transfers;
+    dst @extschema@.inventory_levels;
+    q bigint;
+BEGIN
+    IF quantity OPERATOR(pg_catalog.<=) 0 OR quantity OPERATOR(pg_catalog.>) 2147483647 THEN
+        RAISE EXCEPTION 'quantity must be between 1 and 2147483647, not %', quantity
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Leave quantity out (or NULL) to receive all that is still in transit.';
+    END IF;
+    t := inventory_internal.inventory_open_transfer(transfer_id, 'received');
+    q := COALESCE(quantity, t.remaining);
+    IF q OPERATOR(pg_catalog.>) t.remaining THEN
+        RAISE EXCEPTION 'cannot receive % of inventory transfer %: only % in transit', q, t.id, t.remaining
+            USING ERRCODE = 'IN004',
+                  DETAIL = pg_catalog.format('Of %s shipped, %s was received and %s is still in transit. Nothing was received.',
+                                             t.quantity, t.received, t.remaining),
+                  HINT = 'Leave quantity out (or NULL) to receive all that is still in transit.';
+    END IF;
+    SELECT * INTO dst FROM @extschema@.inventory_levels l
+     WHERE l.sku OPERATOR(pg_catalog.=) t.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) t.to_warehouse;
+    IF dst.incoming OPERATOR(pg_catalog.<) q THEN
+        RAISE EXCEPTION 'cannot receive % of inventory transfer %: the destination''s incoming is only %', q, t.id, dst.incoming
+            USING ERRCODE = 'IN004',
+                  DETAIL = 'The level row''s incoming was changed by other means than the transfer functions. Nothing was received.',
+                  HINT = 'SELECT * FROM inventory_verify() lists the rows whose incoming differs from what their transfers carry.';
+    END IF;
+    UPDATE @extschema@.inventory_levels AS l
+       SET on_hand = l.on_hand OPERATOR(pg_catalog.+) q,
+           incoming = l.incoming OPERATOR(pg_catalog.-) q
+     WHERE l.sku OPERATOR(pg_catalog.=) t.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) t.to_warehouse;
+    UPDATE @extschema@.inventory_transfers AS x
+       SET received = x.received OPERATOR(pg_catalog.+) q,
+           state = CASE WHEN x.remaining OPERATOR(pg_catalog.=) q THEN 'received' ELSE 'in_transit' END,
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) t.id
+    RETURNING * INTO t;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_receive_transfer(bigint, bigint) IS
+    'Receive quantity (NULL: all still in transit) of a transfer: the destination''s incoming turns into on_hand; returns the transfer';
+REVOKE ALL ON FUNCTION @extschema@.inventory_receive_transfer(bigint, bigint) FROM PUBLIC;
+
+/*
+ * inventory_cancel_transfer: what is still in transit goes back.
+ */
+CREATE FUNCTION @extschema@.inventory_cancel_transfer(transfer_id bigint)
+    RETURNS @extschema@.inventory_transfers
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET inventory.change_source = 'transfer_cancel'
+    SET inventory.change_reason = ''
+    SET inventory.change_order = ''
+    SET inventory.change_line = ''
+    SET inventory.change_transfer = ''
+    AS $$
+DECLARE
+    t @extschema@.inventory_transfers;
+    dst @extschema@.inventory_levels;
+BEGIN
+    t := inventory_internal.inventory_open_transfer(transfer_id, 'cancelled');
+    SELECT * INTO dst FROM @extschema@.inventory_levels l
+     WHERE l.sku OPERATOR(pg_catalog.=) t.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) t.to_warehouse;
+    IF dst.incoming OPERATOR(pg_catalog.<) t.remaining THEN
+        RAISE EXCEPTION 'cannot cancel inventory transfer %: the destination''s incoming is only %', t.id, dst.incoming
+            USING ERRCODE = 'IN004',
+                  DETAIL = pg_catalog.format('%s is still in transit, but the level row''s incoming was changed by other means than the transfer functions. Nothing was cancelled.', t.remaining),
+                  HINT = 'SELECT * FROM inventory_verify() lists the rows whose incoming differs from what their transfers carry.';
+    END IF;
+    UPDATE @extschema@.inventory_levels AS l
+       SET on_hand = l.on_hand OPERATOR(pg_catalog.+)
+                     CASE WHEN l.warehouse_uuid OPERATOR(pg_catalog.=) t.from_warehouse
+                          THEN t.remaining ELSE 0 END,
+           incoming = l.incoming OPERATOR(pg_catalog.-)
+                      CASE WHEN l.warehouse_uuid OPERATOR(pg_catalog.=) t.to_warehouse
+                           THEN t.remaining ELSE 0 END
+     WHERE l.sku OPERATOR(pg_catalog.=) t.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) ANY (ARRAY[t.from_warehouse, t.to_warehouse]);
+    UPDATE @extschema@.inventory_transfers AS x
+       SET cancelled = x.cancelled OPERATOR(pg_catalog.+) x.remaining,
+           state = 'cancelled',
+           updated_at = pg_catalog.now()
+     WHERE x.id OPERATOR(pg_catalog.=) t.id
+    RETURNING * INTO t;
+    RETURN t;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_cancel_transfer(bigint) IS
+    'Cancel what is still in transit of a transfer: it goes back to the source''s on_hand and off the destination''s incoming; returns the transfer';
+REVOKE ALL ON FUNCTION @extschema@.inventory_cancel_transfer(bigint) FROM PUBLIC;
+
 /* ------------------------------------------------------------------------
  * 7. Queue API
  * ------------------------------------------------------------------------
@@ -1064,7 +1495,7 @@ REVOKE ALL ON FUNCTION inventory_internal.inventory_ledger_horizon() FROM PUBLIC
 CREATE FUNCTION @extschema@.inventory_changes(after bigint DEFAULT 0, max_rows integer DEFAULT 1000)
     RETURNS TABLE (change_id bigint, at timestamptz, sku text, warehouse_uuid uuid,
                    available bigint, available_before bigint, on_hand bigint, reserved bigint,
-                   source text)
+                   source text, incoming bigint)
     LANGUAGE plpgsql
     VOLATILE CALLED ON NULL INPUT
     SECURITY DEFINER
@@ -1092,17 +1523,18 @@ BEGIN
     END IF;
     RETURN QUERY
         SELECT l.id, l.at, l.sku::text, l.warehouse_uuid, l.available_after, l.available_before,
-               l.on_hand_after, l.reserved_after, l.source
+               l.on_hand_after, l.reserved_after, l.source, l.incoming_after
           FROM @extschema@.inventory_ledger l
          WHERE l.id OPERATOR(pg_catalog.>) after
            AND l.id OPERATOR(pg_catalog.<=) horizon
-           AND l.available_before OPERATOR(pg_catalog.<>) l.available_after
+           AND (l.available_before OPERATOR(pg_catalog.<>) l.available_after
+                OR l.incoming_before IS DISTINCT FROM l.incoming_after)
          ORDER BY l.id
          LIMIT max_rows;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_changes(bigint, integer) IS
-    'Changes of available after a cursor (the last change_id seen), in order, none ever skipped; LISTEN inventory_changes to be woken';
+    'Changes of available or incoming after a cursor (the last change_id seen), in order, none ever skipped (incoming is NULL when the change left it as it was); LISTEN inventory_changes to be woken';
 REVOKE ALL ON FUNCTION @extschema@.inventory_changes(bigint, integer) FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
@@ -1211,6 +1643,18 @@ CREATE FUNCTION @extschema@.inventory_verify()
         ON r.sku OPERATOR(pg_catalog.=) l.sku AND r.warehouse_uuid OPERATOR(pg_catalog.=) l.warehouse_uuid
      WHERE COALESCE(l.reserved, 0) OPERATOR(pg_catalog.<>) COALESCE(r.total, 0)
     UNION ALL
+    -- incoming = what the transfers in transit to the row still carry
+    SELECT 'incoming', COALESCE(l.sku, t.sku)::text, COALESCE(l.warehouse_uuid, t.to_warehouse),
+           pg_catalog.format('incoming is %s, transfers in transit carry %s',
+                             COALESCE(l.incoming, 0), COALESCE(t.total, 0))
+      FROM (SELECT x.sku, x.warehouse_uuid, x.incoming FROM @extschema@.inventory_levels x
+             WHERE x.incoming OPERATOR(pg_catalog.<>) 0) l
+      FULL JOIN (SELECT x.sku, x.to_warehouse, pg_catalog.sum(x.remaining) AS total
+                   FROM @extschema@.inventory_transfers x
+                  WHERE x.state OPERATOR(pg_catalog.=) 'in_transit' GROUP BY 1, 2) t
+        ON t.sku OPERATOR(pg_catalog.=) l.sku AND t.to_warehouse OPERATOR(pg_catalog.=) l.warehouse_uuid
+     WHERE COALESCE(l.incoming, 0) OPERATOR(pg_catalog.<>) COALESCE(t.total, 0)
+    UNION ALL
     -- replaying the ledger gives every level row: its last row's after values
     SELECT 'ledger', COALESCE(l.sku, g.sku)::text, COALESCE(l.warehouse_uuid, g.warehouse_uuid),
            pg_catalog.format('level row has on_hand %s, reserved %s; the ledger ends at on_hand %s, reserved %s',
@@ -1225,6 +1669,19 @@ CREATE FUNCTION @extschema@.inventory_verify()
      WHERE COALESCE(l.on_hand, 0) OPERATOR(pg_catalog.<>) COALESCE(g.on_hand_after, 0)
         OR COALESCE(l.reserved, 0) OPERATOR(pg_catalog.<>) COALESCE(g.reserved_after, 0)
     UNION ALL
+    -- ... and incoming: the key's last row that changed it (0 without one)
+    SELECT 'ledger', COALESCE(l.sku, g.sku)::text, COALESCE(l.warehouse_uuid, g.warehouse_uuid),
+           pg_catalog.format('level row has incoming %s; the ledger ends at incoming %s',
+                             COALESCE(l.incoming, 0), COALESCE(g.incoming_after, 0))
+      FROM (SELECT x.sku, x.warehouse_uuid, x.incoming FROM @extschema@.inventory_levels x
+             WHERE x.incoming OPERATOR(pg_catalog.<>) 0) l
+      FULL JOIN (SELECT DISTINCT ON (x.sku, x.warehouse_uuid) x.sku, x.warehouse_uuid, x.incoming_after
+                   FROM @extschema@.inventory_ledger x
+                  WHERE x.incoming_after IS NOT NULL
+                  ORDER BY x.sku, x.warehouse_uuid, x.id DESC) g
+        ON g.sku OPERATOR(pg_catalog.=) l.sku AND g.warehouse_uuid OPERATOR(pg_catalog.=) l.warehouse_uuid
+     WHERE COALESCE(l.incoming, 0) OPERATOR(pg_catalog.<>) COALESCE(g.incoming_after, 0)
+    UNION ALL
     -- each ledger row starts where the key's previous one ended
     SELECT 'ledger chain', c.sku::text, c.warehouse_uuid,
            pg_catalog.format('ledger row %s starts at on_hand %s, reserved %s; the previous row ended at %s, %s',
@@ -1235,9 +1692,19 @@ CREATE FUNCTION @extschema@.inventory_verify()
             WINDOW w AS (PARTITION BY x.sku, x.warehouse_uuid ORDER BY x.id)) c
      WHERE c.on_hand_before OPERATOR(pg_catalog.<>) c.prev_on_hand
         OR c.reserved_before OPERATOR(pg_catalog.<>) c.prev_reserved
+    UNION ALL
+    -- ... and, among the rows that changed incoming, incoming
+    SELECT 'ledger chain', c.sku::text, c.warehouse_uuid,
+           pg_catalog.format('ledger row %s starts at incoming %s; the previous row that changed it ended at %s',
+                             c.id, c.incoming_before, c.prev_incoming)
+      FROM (SELECT x.*, pg_catalog.lag(x.incoming_after, 1, 0::bigint) OVER w AS prev_incoming
+              FROM @extschema@.inventory_ledger x
+             WHERE x.incoming_after IS NOT NULL
+            WINDOW w AS (PARTITION BY x.sku, x.warehouse_uuid ORDER BY x.id)) c
+     WHERE c.incoming_before OPERATOR(pg_catalog.<>) c.prev_incoming
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_verify() IS
-    'Rows that drift: available <> on_hand - reserved, reserved <> sum of reservations, levels that the ledger does not replay to; no rows means consistent';
+    'Rows that drift: available <> on_hand - reserved, reserved <> sum of reservations, incoming <> what transfers in transit carry, levels that the ledger does not replay to; no rows means consistent';
 REVOKE ALL ON FUNCTION @extschema@.inventory_verify() FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_worker_status(

@@ -17,7 +17,13 @@
  * rules, row-level security, CHECK and NOT NULL constraints other than the
  * install's, defaults, a partition constraint, and columns other than its
  * own.  If the owner changes any of those, the appender falls back to an
- * INSERT statement over arrays, which honours them.  Unique and exclusion
+ * INSERT statement over arrays, which honours them.
+ *
+ * The ledger has two shapes, and the library serves databases of either
+ * until they are updated: 18 columns from 1.0 to 1.2, and from 1.3 three
+ * more at the end (transfer_id, incoming_before, incoming_after), which
+ * the apply's rows leave NULL: an applied item never touches incoming, and
+ * NULL there means "left as it was".  Unique and exclusion
  * constraints are checked here as for any insert (ExecInsertIndexTuples).
  *
  * Ids are taken by the caller (InventoryLedgerTakeId) before the rows are
@@ -69,7 +75,11 @@
 #define Anum_inventory_ledger_reserved_after	16
 #define Anum_inventory_ledger_available_before	17
 #define Anum_inventory_ledger_available_after	18
-#define Natts_inventory_ledger					18
+#define Natts_inventory_ledger_1_0				18	/* the ledger of 1.0 to 1.2 */
+#define Anum_inventory_ledger_transfer_id		19
+#define Anum_inventory_ledger_incoming_before	20
+#define Anum_inventory_ledger_incoming_after	21
+#define Natts_inventory_ledger					21	/* from 1.3 */
 
 /* The ledger's columns, in table order, as the install script makes them */
 static const struct
@@ -97,6 +107,10 @@ static const struct
 	{"reserved_after", INT8OID, true},
 	{"available_before", INT8OID, true},
 	{"available_after", INT8OID, true},
+	/* 1.3 */
+	{"transfer_id", INT8OID, false},
+	{"incoming_before", INT8OID, false},
+	{"incoming_after", INT8OID, false},
 };
 
 StaticAssertDecl(lengthof(ledger_columns) == Natts_inventory_ledger,
@@ -129,6 +143,7 @@ struct InventoryLedgerAppender
 	Oid			nspid;
 	Oid			seqid;
 	bool		direct;			/* appending straight into the table */
+	int			natts;			/* its columns: one of the two shapes */
 	/* the fallback: rows collected for an INSERT, in their own memory */
 	InventoryColumns insert;
 	MemoryContext insert_cxt;
@@ -148,8 +163,9 @@ struct InventoryLedgerAppender
 };
 
 /*
- * Whether the ledger is exactly as the extension made it, so that appending
- * tuples directly does everything an INSERT would.
+ * Whether the ledger is exactly as the extension made it (in 1.0 to 1.2, or
+ * from 1.3), so that appending tuples directly does everything an INSERT
+ * would.
  */
 static bool
 LedgerIsPlain(Relation rel)
@@ -161,7 +177,8 @@ LedgerIsPlain(Relation rel)
 		rel->rd_rel->relhasrules ||
 		rel->trigdesc != NULL ||
 		rel->rd_rel->relrowsecurity ||
-		desc->natts != Natts_inventory_ledger ||
+		(desc->natts != Natts_inventory_ledger_1_0 &&
+		 desc->natts != Natts_inventory_ledger) ||
 		(desc->constr != NULL && desc->constr->num_check > 0))
 		return false;
 	for (int i = 0; i < desc->natts; i++)
@@ -198,6 +215,7 @@ InventoryLedgerAppendBegin(Oid nspid)
 
 	a->rel = table_open(relid, RowExclusiveLock);
 	a->direct = LedgerIsPlain(a->rel);
+	a->natts = RelationGetDescr(a->rel)->natts;
 	if (!a->direct)
 	{
 		table_close(a->rel, RowExclusiveLock);
@@ -342,7 +360,7 @@ InventoryLedgerAppendRow(InventoryLedgerAppender *a, const InventoryLedgerRow *r
 	old = MemoryContextSwitchTo(a->batch_cxt);
 
 	ExecClearTuple(slot);
-	memset(n, false, sizeof(bool) * Natts_inventory_ledger);
+	memset(n, false, sizeof(bool) * a->natts);
 	v[Anum_inventory_ledger_id - 1] = Int64GetDatum(row->id);
 	v[Anum_inventory_ledger_at - 1] = a->at;
 	v[Anum_inventory_ledger_sku - 1] =
@@ -365,6 +383,13 @@ InventoryLedgerAppendRow(InventoryLedgerAppender *a, const InventoryLedgerRow *r
 		Int64GetDatum(row->on_hand_before - row->reserved_before);
 	v[Anum_inventory_ledger_available_after - 1] =
 		Int64GetDatum(row->on_hand_after - row->reserved_after);
+	if (a->natts == Natts_inventory_ledger)
+	{
+		/* no transfer, and incoming left as it was */
+		n[Anum_inventory_ledger_transfer_id - 1] = true;
+		n[Anum_inventory_ledger_incoming_before - 1] = true;
+		n[Anum_inventory_ledger_incoming_after - 1] = true;
+	}
 	ExecStoreVirtualTuple(slot);
 	/* the row outlives what it points to: copy it into the slot */
 	ExecMaterializeSlot(slot);

@@ -22,6 +22,7 @@ static char *change_source = NULL;
 static char *change_order = NULL;
 static char *change_line = NULL;
 static char *change_via = NULL;
+static char *change_transfer = NULL;
 
 /*
  * Define the settings; called from _PG_init.
@@ -54,6 +55,11 @@ InventoryLedgerContextInit(void)
 	DefineCustomStringVariable("inventory.change_via",
 							   "Path recorded in the ledger when no source is set (set by the extension's triggers).",
 							   NULL, &change_via, "",
+							   PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+	DefineCustomStringVariable("inventory.change_transfer",
+							   "Transfer recorded in the ledger (set by the extension's transfer functions).",
+							   NULL, &change_transfer, "",
 							   PGC_SUSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
 							   NULL, NULL, NULL);
 }
