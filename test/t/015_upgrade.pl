@@ -25,6 +25,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $W1 = '11111111-1111-4111-8111-111111111111';
+my $W2 = '22222222-2222-4222-8222-222222222222';
 my $node = inventory_node('upgrade', database => 'upd', create_database => 1);
 
 $node->safe_psql('postgres', q{
@@ -313,6 +314,51 @@ is($node->safe_psql('upd12', q{
 	"1\n23/3/20", 'the batch queued under 1.2 is applied after the update');
 is($node->safe_psql('upd12', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
 	'inventory_verify() finds nothing after the update');
+# Transfers on the updated database: the rows of before the update have
+# incoming 0, the ledger trigger of 1.3 records transfer_id and incoming.
+$node->safe_psql('upd12', qq{
+	INSERT INTO inventory.inventory_warehouses (uuid, name) VALUES ('$W2', 'Overflow');
+	SELECT inventory.inventory_transfer('B', '$W1', '$W2', 2, 'move');
+	SELECT inventory.inventory_receive_transfer(
+	    (SELECT id FROM inventory.inventory_transfer('A', '$W1', '$W2', 4, in_transit => true)), 1);});
+is($node->safe_psql('upd12', qq{
+	SELECT string_agg(concat_ws(' ', source, sku, left(warehouse_uuid::text, 1), on_hand_before, on_hand_after,
+	                            incoming_before, incoming_after, transfer_id IS NOT NULL), ', ' ORDER BY id)
+	  FROM inventory.inventory_ledger WHERE source LIKE 'transfer%'}),
+	'transfer B 1 5 3 t, transfer B 2 0 2 t, transfer A 1 23 19 t, transfer A 2 0 0 0 4 t, transfer_receive A 2 0 1 4 3 t',
+	'after the update transfers move stock and write their ledger rows');
+is($node->safe_psql('upd12', qq{
+	SELECT string_agg(concat_ws('/', sku, left(warehouse_uuid::text, 1), on_hand, reserved, available, incoming), ' ' ORDER BY sku, warehouse_uuid)
+	  FROM inventory.inventory_levels}),
+	'A/1/19/3/16/0 A/2/1/0/1/3 B/1/3/0/3/0 B/2/2/0/2/0', 'the level rows after the transfers');
+is($node->safe_psql('upd12', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
+	'inventory_verify() finds nothing after the transfers');
+
+# The apply appends its ledger rows directly (no "not as installed" DEBUG
+# message) into the ledger of 1.2, with the new library, and into the one
+# the update to 1.3 extends; a ledger the owner changed falls back to an
+# INSERT, which the message shows (the check can tell).
+$node->safe_psql('postgres', 'CREATE DATABASE fast12');
+$node->safe_psql('fast12', qq{
+	CREATE EXTENSION inventory VERSION '1.2';
+	INSERT INTO inventory.inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');});
+sub apply_debug
+{
+	my ($db, $on_hand) = @_;
+	$node->safe_psql($db, qq{SELECT inventory.inventory_adjust('[{"sku": "F", "warehouse_uuid": "$W1", "on_hand": $on_hand}]')});
+	my ($rc, $out, $err) = $node->psql($db, 'SET client_min_messages = debug1; SELECT inventory.inventory_process_queue()');
+	is($rc, 0, "the apply works ($db, on_hand $on_hand)");
+	return $err;
+}
+unlike(apply_debug('fast12', 1), qr/not as installed/, 'the apply appends to the ledger of 1.2 directly');
+$node->safe_psql('fast12', 'ALTER EXTENSION inventory UPDATE');
+unlike(apply_debug('fast12', 2), qr/not as installed/, 'and to the ledger of 1.3, as updated, directly');
+$node->safe_psql('fast12', 'ALTER TABLE inventory.inventory_ledger ADD CONSTRAINT owner_check CHECK (on_hand_after >= 0)');
+like(apply_debug('fast12', 3), qr/DEBUG:  inventory ledger is not as installed/, 'a changed ledger takes the INSERT, and says so');
+is($node->safe_psql('fast12', q{
+	SELECT string_agg(concat_ws(' ', on_hand_before, on_hand_after, transfer_id, incoming_before, incoming_after), ', ' ORDER BY id)
+	  FROM inventory.inventory_ledger}),
+	'0 1, 1 2, 2 3', 'both ways write the same rows, transfer_id and incoming NULL');
 $node->safe_psql('postgres', "ALTER SYSTEM RESET inventory.enabled; SELECT pg_reload_conf()");
 
 # --- the update from 1.2 checks inventory_internal too: CREATE granted
