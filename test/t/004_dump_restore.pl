@@ -22,8 +22,9 @@ my @WH = ('44444444-4444-4444-8444-444444444444', '55555555-5555-4555-8555-55555
 my $GONE = '66666666-6666-4666-8666-666666666666';
 
 my @TABLES = qw(inventory_warehouses inventory_levels inventory_reservations inventory_queue
-  inventory_batch_history inventory_ledger inventory_idempotency_keys);
-my @SEQUENCES = qw(inventory_batch_id_seq inventory_ledger_id_seq inventory_reservations_id_seq);
+  inventory_batch_history inventory_ledger inventory_idempotency_keys inventory_transfers);
+my @SEQUENCES = qw(inventory_batch_id_seq inventory_ledger_id_seq inventory_reservations_id_seq
+  inventory_transfers_id_seq);
 
 my $node = inventory_node('dump', database => 'shop', create_database => 1, naptime => '100ms');
 
@@ -69,6 +70,10 @@ $node->safe_psql('shop', qq{
 	SELECT 1 FROM inventory_reserve('ORDER-3', 'DR-3', '$WH[1]', 30);   -- oversold
 	SELECT 1 FROM inventory_fulfill('ORDER-1', 'DR-2', '$WH[0]', 2);
 	SELECT 1 FROM inventory_release('ORDER-2', 'DR-1', '$WH[0]', 1);
+	-- transfers: one done, one in transit and received in part (incoming)
+	SELECT 1 FROM inventory_transfer('DR-2', '$WH[0]', '$WH[1]', 1, 'DR-T1');
+	SELECT 1 FROM inventory_receive_transfer(
+	    (SELECT id FROM inventory_transfer('DR-1', '$WH[0]', '$WH[1]', 3, in_transit => true)), 1);
 });
 # an available item after reservations: on_hand = available + reserved
 push @applied, adjust('[' . item('DR-1', 0, 'available', 50) . ']', "idempotency_key => 'dr-key-2'");
@@ -256,8 +261,9 @@ is($node->safe_psql('restored', qq{
 	SELECT string_agg(sku || ':' || left(warehouse_uuid::text, 1) || '=' || on_hand || '/' || reserved || '/' || available,
 	                  ',' ORDER BY sku, warehouse_uuid) FROM inventory_levels}),
 	# DR-1 East: available 50 + reserved 13 = 63, then on_hand 200 from the
-	# queue; DR-3 West: available 1 + reserved 30
-	'DR-1:4=200/13/187,DR-1:5=7/0/7,DR-2:4=60/3/57,DR-3:5=31/30/1,DR-4:5=3/0/3,DR-5:4=9/0/9',
+	# queue; DR-1 West: 7 + 1 received of a transfer; DR-2 West: 1
+	# transferred; DR-3 West: available 1 + reserved 30
+	'DR-1:4=200/13/187,DR-1:5=8/0/8,DR-2:4=60/3/57,DR-2:5=1/0/1,DR-3:5=31/30/1,DR-4:5=3/0/3,DR-5:4=9/0/9',
 	'levels after the restored queue is applied');
 is($node->safe_psql('restored', "SELECT bin_location || ' ' || cost FROM inventory_levels WHERE sku = 'DR-1' AND warehouse_uuid = '$WH[0]'"),
 	'A-01 12.50', 'bin_location and cost survived the restore');
@@ -273,6 +279,18 @@ is($node->safe_psql('restored', 'SELECT count(*) FROM (SELECT id FROM inventory_
 is($node->safe_psql('restored', "SELECT inventory_adjust('[" . item('DR-1', 0, 'on_hand', 200) . ", " . item('DR-5', 0, 'on_hand', 9) . "]', idempotency_key => 'dr-key-3')"),
 	$queued[0], 'a restored idempotency key still returns its batch');
 is($node->safe_psql('restored', 'SELECT * FROM inventory_verify()'), '', 'inventory_verify() still empty');
+# The transfer in transit goes on after the restore: the rest arrives, and
+# a new transfer gets a fresh id.
+is($node->safe_psql('restored', q{
+	SELECT incoming || ' ' || (SELECT string_agg(state, ',' ORDER BY id) FROM inventory_transfers)
+	  FROM inventory_levels WHERE sku = 'DR-1' AND warehouse_uuid = '55555555-5555-4555-8555-555555555555'}),
+	'2 done,in_transit', 'the restored transfers and incoming');
+is($node->safe_psql('restored', qq{
+	SELECT received || ' ' || state FROM inventory_receive_transfer((SELECT id FROM inventory_transfers WHERE state = 'in_transit'));
+	SELECT id > 2 FROM inventory_transfer('DR-1', '$WH[1]', '$WH[0]', 1);
+	SELECT incoming || '/' || on_hand FROM inventory_levels WHERE sku = 'DR-1' AND warehouse_uuid = '$WH[1]';}),
+	"3 received\nt\n0/9", 'it is received in full after the restore; a new transfer gets a fresh id');
+is($node->safe_psql('restored', 'SELECT * FROM inventory_verify()'), '', 'inventory_verify() empty after the transfers');
 
 my @errs = worker_lines($node, $off, qr/^(ERROR|FATAL|PANIC)$/, qr/./);
 note('worker errors while serving restored (the failed batch may log one): ' . scalar(@errs));

@@ -341,7 +341,9 @@ is($node->safe_psql('upd12', 'SELECT count(*) FROM inventory.inventory_verify()'
 $node->safe_psql('postgres', 'CREATE DATABASE fast12');
 $node->safe_psql('fast12', qq{
 	CREATE EXTENSION inventory VERSION '1.2';
-	INSERT INTO inventory.inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');});
+	INSERT INTO inventory.inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');
+	CREATE ROLE feed_reader;
+	GRANT EXECUTE ON FUNCTION inventory.inventory_changes(bigint, integer) TO feed_reader WITH GRANT OPTION;});
 sub apply_debug
 {
 	my ($db, $on_hand) = @_;
@@ -353,6 +355,16 @@ sub apply_debug
 unlike(apply_debug('fast12', 1), qr/not as installed/, 'the apply appends to the ledger of 1.2 directly');
 $node->safe_psql('fast12', 'ALTER EXTENSION inventory UPDATE');
 unlike(apply_debug('fast12', 2), qr/not as installed/, 'and to the ledger of 1.3, as updated, directly');
+# inventory_changes gained a column, so the update made it again: the
+# privileges granted on it are kept
+is($node->safe_psql('fast12', q{
+	SELECT array_agg(a.privilege_type || ' ' || a.grantee::regrole || ' ' || a.is_grantable ORDER BY 1)
+	  FROM pg_proc p, aclexplode(p.proacl) a
+	 WHERE p.oid = 'inventory.inventory_changes(bigint, integer)'::regprocedure
+	   AND a.grantee <> p.proowner}),
+	'{"EXECUTE feed_reader true"}', 'the update keeps the grants on inventory_changes, and grants nothing more');
+like($node->safe_psql('fast12', q{SELECT pg_get_function_result('inventory.inventory_changes(bigint, integer)'::regprocedure)}),
+	qr/, source text, incoming bigint\)$/, 'and it returns incoming');
 $node->safe_psql('fast12', 'ALTER TABLE inventory.inventory_ledger ADD CONSTRAINT owner_check CHECK (on_hand_after >= 0)');
 like(apply_debug('fast12', 3), qr/DEBUG:  inventory ledger is not as installed/, 'a changed ledger takes the INSERT, and says so');
 is($node->safe_psql('fast12', q{
