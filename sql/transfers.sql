@@ -117,6 +117,13 @@ SELECT remaining, state FROM inventory_receive_transfer(:t4, 1);
 SELECT received, cancelled, remaining, state FROM inventory_cancel_transfer(:t4);
 SELECT * FROM tr_levels WHERE sku = 'TR-C' ORDER BY wh;
 SELECT :cols, transfer_id = :t4 AS of_t4 FROM tr_led WHERE id > :m ORDER BY id;
+-- The transfer's id and reference do not outlive its function: a direct
+-- change later in the same transaction has neither.
+BEGIN;
+SELECT state FROM inventory_transfer('TR-C', :'wh2', :'wh', 1, 'PO-79');
+UPDATE inventory_levels SET on_hand = on_hand - 1 WHERE sku = 'TR-C' AND warehouse_uuid = :'wh';
+SELECT source, description, transfer_id FROM tr_led WHERE id = (SELECT max(id) FROM tr_led);
+ROLLBACK;
 -- Shipped, then cancelled whole.
 SELECT id AS t5 FROM inventory_transfer('TR-C', :'wh2', :'wh', 2, in_transit => true) \gset
 SELECT received, cancelled, remaining, state FROM inventory_cancel_transfer(:t5);
