@@ -17,14 +17,15 @@
  * rules, row-level security, CHECK and NOT NULL constraints other than the
  * install's, defaults, a partition constraint, and columns other than its
  * own.  If the owner changes any of those, the appender falls back to an
- * INSERT statement over arrays, which honours them.
+ * INSERT statement over arrays, which honours them.  Unique and exclusion
+ * constraints are checked here as for any insert (ExecInsertIndexTuples).
  *
  * The ledger has two shapes, and the library serves databases of either
  * until they are updated: 18 columns from 1.0 to 1.2, and from 1.3 three
  * more at the end (transfer_id, incoming_before, incoming_after), which
- * the apply's rows leave NULL: an applied item never touches incoming, and
- * NULL there means "left as it was".  Unique and exclusion
- * constraints are checked here as for any insert (ExecInsertIndexTuples).
+ * the apply's rows leave NULL: an applied item belongs to no transfer and
+ * never touches incoming, and NULL there means "left as it was".  Both
+ * shapes are appended to directly.
  *
  * Ids are taken by the caller (InventoryLedgerTakeId) before the rows are
  * appended, so that their order is the order of the changes; the appender
