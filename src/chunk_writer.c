@@ -374,10 +374,12 @@ LockKeyRows(Oid nspid, ApplyKey *keys, int nkeys, MemoryContext keys_cxt)
 /*
  * Reject an item whose operation's result does not fit: an outcome where
  * the schema records it (records_rejected), else an error that fails the
- * batch, as before version 1.3.
+ * batch, as before version 1.3.  The result is recorded when it fits a
+ * bigint (a delta beyond 0..INVENTORY_MAX_QUANTITY); "available" fails
+ * only beyond bigint.
  */
 static void
-RejectOutOfRange(ApplyItem *it, int64 on_hand, int64 reserved, bool records_rejected)
+RejectOutOfRange(ApplyItem *it, int64 on_hand, bool records_rejected)
 {
 	const InventoryItemField *op = &inventory_item_fields[it->op];
 
@@ -388,12 +390,8 @@ RejectOutOfRange(ApplyItem *it, int64 on_hand, int64 reserved, bool records_reje
 						it->skulen, it->sku)));
 	it->outcome = APPLY_OUT_OF_RANGE;
 	it->actual = on_hand;
-	it->has_result = true;
-	if (op->kind == INVENTORY_VALUE_DELTA)
-		it->has_result = !pg_add_s64_overflow(on_hand, it->operand, &it->result);
-	else if (op->operation == NULL ||
-			 !op->operation(it->operand, on_hand, reserved, &it->result))
-		it->has_result = false;
+	it->has_result = op->kind == INVENTORY_VALUE_DELTA &&
+		!pg_add_s64_overflow(on_hand, it->operand, &it->result);
 }
 
 /*
@@ -439,7 +437,7 @@ EvaluateKey(ApplyKey *k, ApplyItem *items, bool records_rejected)
 		}
 		if (!op->operation(it->operand, on_hand, reserved, &new_on_hand))
 		{
-			RejectOutOfRange(it, on_hand, reserved, records_rejected);
+			RejectOutOfRange(it, on_hand, records_rejected);
 			continue;
 		}
 		exists = true;
@@ -675,9 +673,21 @@ WriteNotApplied(Oid nspid, ApplyItem *items, int nitems, bool *not_applied)
 {
 	InventoryColumns skipped;
 	InventoryColumns rejected;
+	int			nskipped = 0;
+	int			nrejected = 0;
 
-	InventoryColumnsInit(&skipped, &record_skipped, nitems);
-	InventoryColumnsInit(&rejected, &record_rejected, nitems);
+	for (int i = 0; i < nitems; i++)
+	{
+		if (items[i].outcome == APPLY_SKIPPED)
+			nskipped++;
+		else if (items[i].outcome != APPLY_APPLIED)
+			nrejected++;
+	}
+	if (nskipped + nrejected == 0)
+		return;
+	*not_applied = true;
+	InventoryColumnsInit(&skipped, &record_skipped, nskipped);
+	InventoryColumnsInit(&rejected, &record_rejected, nrejected);
 	for (int i = 0; i < nitems; i++)
 	{
 		ApplyItem  *it = &items[i];
@@ -686,7 +696,6 @@ WriteNotApplied(Oid nspid, ApplyItem *items, int nitems, bool *not_applied)
 
 		if (it->outcome == APPLY_APPLIED)
 			continue;
-		*not_applied = true;
 		cols = it->outcome == APPLY_SKIPPED ? &skipped : &rejected;
 		r = InventoryColumnsAddRow(cols);
 		cols->values[0][r] = Int64GetDatum(it->batch_id);
