@@ -54,7 +54,8 @@ DATA = $(wildcard inventory--*.sql)
 # the library (its launcher serves every database), and they create roles and databases of their own: "make check-virtualenv"
 # runs them in throw-away clusters (test/check-virtualenv), and
 # sql/nopreload.sql in one without the preload.
-REGRESS = setup validation apply triggers worker orders ledger rounds transfers idempotency
+
+REGRESS = setup validation apply triggers worker orders ledger rounds operations transfers idempotency
 REGRESS_OPTS = --use-existing
 REGRESS_PREP = installcheck-database
 

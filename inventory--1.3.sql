@@ -230,6 +230,8 @@ CREATE TABLE @extschema@.inventory_batch_history (
     applied_at  timestamptz NOT NULL,
     error       text,
     items       jsonb       COMPRESSION lz4,
+    -- last: 1.3 added it (ALTER TABLE ... ADD COLUMN appends)
+    rejected    jsonb,
     CONSTRAINT inventory_batch_history_state_check
         CHECK (state OPERATOR(pg_catalog.=) 'applied'
                OR (state OPERATOR(pg_catalog.=) 'failed' AND error IS NOT NULL))
@@ -238,6 +240,8 @@ COMMENT ON TABLE @extschema@.inventory_batch_history IS
     'Applied and failed batches (internal; see inventory_batches)';
 COMMENT ON COLUMN @extschema@.inventory_batch_history.skipped IS
     'Items not applied because their level row did not exist (create_missing false): [{"item", "sku", "warehouse_uuid"}]';
+COMMENT ON COLUMN @extschema@.inventory_batch_history.rejected IS
+    'Items not applied because their expect_on_hand or expect_available differed from the row (outcome conflict) or their on_hand would be out of range (outcome out_of_range): [{"item", "sku", "warehouse_uuid", "outcome", "field", "expected", "actual", "result"}], in item order';
 COMMENT ON COLUMN @extschema@.inventory_batch_history.queued_xid IS
     'Transaction that queued the batch; with track_commit_timestamp, pg_xact_commit_timestamp(queued_xid) and pg_xact_commit_timestamp(xmin) give the commit-to-applied delay';
 REVOKE ALL ON TABLE @extschema@.inventory_batch_history FROM PUBLIC;
@@ -415,14 +419,16 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_transfers_id_s
  */
 CREATE VIEW @extschema@.inventory_batches AS
     SELECT q.batch_id, 'queued'::text AS state, q.item_count, q.create_missing,
-           q.queued_at, q.queued_by, NULL::timestamptz AS applied_at, NULL::text AS error
+           q.queued_at, q.queued_by, NULL::timestamptz AS applied_at, NULL::text AS error,
+           NULL::jsonb AS skipped, NULL::jsonb AS rejected
       FROM @extschema@.inventory_queue q
     UNION ALL
     SELECT h.batch_id, h.state, h.item_count, h.create_missing,
-           h.queued_at, h.queued_by, h.applied_at, h.error
+           h.queued_at, h.queued_by, h.applied_at, h.error,
+           h.skipped, h.rejected
       FROM @extschema@.inventory_batch_history h;
 COMMENT ON VIEW @extschema@.inventory_batches IS
-    'Every batch with its state (queued, applied, failed), item count, times and error';
+    'Every batch with its state (queued, applied, failed), item count, times, error, and the items not applied (skipped, rejected)';
 REVOKE ALL ON TABLE @extschema@.inventory_batches FROM PUBLIC;
 
 /*
@@ -1600,10 +1606,29 @@ BEGIN
             SELECT (s.v OPERATOR(pg_catalog.->>) 'item')::integer, s.v OPERATOR(pg_catalog.->>) 'sku', (s.v OPERATOR(pg_catalog.->>) 'warehouse_uuid')::uuid,
                    'skipped_missing', 'no level row exists and the batch was queued with create_missing => false',
                    NULL, NULL, NULL, NULL, NULL, NULL
-              FROM pg_catalog.jsonb_array_elements(COALESCE(h.skipped, '[]'::jsonb)) AS s(v))
+              FROM pg_catalog.jsonb_array_elements(COALESCE(h.skipped, '[]'::jsonb)) AS s(v)
+            UNION ALL
+            SELECT (r.v OPERATOR(pg_catalog.->>) 'item')::integer, r.v OPERATOR(pg_catalog.->>) 'sku', (r.v OPERATOR(pg_catalog.->>) 'warehouse_uuid')::uuid,
+                   r.v OPERATOR(pg_catalog.->>) 'outcome',
+                   CASE r.v OPERATOR(pg_catalog.->>) 'outcome'
+                   WHEN 'conflict' THEN
+                       pg_catalog.format('expected %s %s, the row had %s',
+                                         r.v OPERATOR(pg_catalog.->>) 'field',
+                                         r.v OPERATOR(pg_catalog.->>) 'expected',
+                                         r.v OPERATOR(pg_catalog.->>) 'actual')
+                   ELSE
+                       pg_catalog.format(CASE WHEN r.v OPERATOR(pg_catalog.->>) 'result' IS NULL
+                                              THEN 'on_hand would go from %s beyond the range of bigint'
+                                              ELSE 'on_hand would go from %s to %s, outside 0 to 2147483647' END,
+                                         r.v OPERATOR(pg_catalog.->>) 'actual',
+                                         r.v OPERATOR(pg_catalog.->>) 'result')
+                   END,
+                   NULL, NULL, NULL, NULL, NULL, NULL
+              -- the column is NULL where nothing was rejected
+              FROM pg_catalog.jsonb_array_elements(COALESCE(h.rejected, '[]'::jsonb)) AS r(v))
         SELECT h.batch_id, h.state, h.create_missing, h.item_count,
                (pg_catalog.count(*) FILTER (WHERE o.outcome OPERATOR(pg_catalog.=) 'applied') OVER ())::integer,
-               (pg_catalog.count(*) FILTER (WHERE o.outcome OPERATOR(pg_catalog.=) 'skipped_missing') OVER ())::integer,
+               (pg_catalog.count(*) FILTER (WHERE o.outcome OPERATOR(pg_catalog.<>) 'applied') OVER ())::integer,
                0, h.queued_at, h.applied_at, h.error,
                o.item, o.sku, o.warehouse_uuid, o.outcome, o.reason,
                o.on_hand_before, o.on_hand_after, o.reserved_before, o.reserved_after,
@@ -1613,7 +1638,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_batch_status(bigint) IS
-    'State, counts and times of a batch, and each item''s outcome (queued, applied, skipped_missing, failed) with before/after values';
+    'State, counts and times of a batch, and each item''s outcome (queued, applied, skipped_missing, conflict, out_of_range, failed) with before/after values of the applied ones';
 REVOKE ALL ON FUNCTION @extschema@.inventory_batch_status(bigint) FROM PUBLIC;
 
 /*

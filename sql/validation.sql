@@ -83,17 +83,25 @@ SELECT inventory_adjust(('[{"sku":"Q1","warehouse_uuid":' || :'wh' || ',"on_hand
                          '{"sku":"Q11","warehouse_uuid":' || :'wh' || ',"on_hand":99999999999999999999999}]')::jsonb);
 -- The bounds themselves are accepted.  A whole number may be written 7.0 or
 -- 7e0 (jsonb turns 1e3 into 1000 before the function sees it, and keeps 7.0
--- as 7.0); it is applied as 7.
+-- as 7.0); it is applied as 7.  The same for on_hand_delta and expect_*
+-- (B1..B5), and an expect goes with any operation.
 BEGIN;
 SELECT inventory_adjust(('[{"sku":"MIN","warehouse_uuid":' || :'wh' || ',"on_hand":0},'
                          '{"sku":"MAX","warehouse_uuid":' || :'wh' || ',"available":2147483647},'
                          '{"sku":"EXP","warehouse_uuid":' || :'wh' || ',"on_hand":1e3},'
                          '{"sku":"DOT","warehouse_uuid":' || :'wh' || ',"on_hand":7.0},'
-                         '{"sku":"DOT","warehouse_uuid":' || :'wh' || ',"available":2147483647.000}]')::jsonb) > 0 AS queued;
+                         '{"sku":"DOT","warehouse_uuid":' || :'wh' || ',"available":2147483647.000},'
+                         '{"sku":"B1","warehouse_uuid":' || :'wh' || ',"on_hand_delta":-2147483647},'
+                         '{"sku":"B2","warehouse_uuid":' || :'wh' || ',"on_hand_delta":2147483647,"expect_on_hand":0},'
+                         '{"sku":"B3","warehouse_uuid":' || :'wh' || ',"on_hand_delta":-0,"expect_available":2147483647},'
+                         '{"sku":"B4","warehouse_uuid":' || :'wh' || ',"on_hand":7,"expect_available":0.0},'
+                         '{"sku":"B5","warehouse_uuid":' || :'wh' || ',"available":7e0,"expect_on_hand":0}]')::jsonb) > 0 AS queued;
 SELECT items -> 2 -> 'on_hand' AS exp_value, items -> 3 -> 'on_hand' AS dot_value
   FROM inventory_queue ORDER BY batch_id DESC LIMIT 1;
 SELECT inventory_process_queue();
 SELECT sku, on_hand FROM inventory_levels WHERE sku IN ('MIN', 'MAX', 'EXP', 'DOT') ORDER BY sku;
+-- B1 would take on_hand below 0, B3 expects another value: not applied
+SELECT sku, on_hand FROM inventory_levels WHERE sku LIKE 'B_' ORDER BY sku;
 ROLLBACK;
 
 -- Optional fields: description (string, at most 1000 characters),
@@ -164,6 +172,34 @@ SELECT inventory_adjust(('[{"sku":"L1","warehouse_uuid":' || :'wh' || ',"on_hand
                          '{"sku":"L4","warehouse_uuid":' || :'wh' || ',"on_hand":1,"' || repeat('f', 5000) || '":1},'
                          '{"sku":"L5","warehouse_uuid":' || :'wh' || ',"on_hand":1,"bad\nname":1}]')::jsonb);
 SELECT inventory_adjust(('{"inventory":[],"' || repeat('x', 300) || '":1}')::jsonb);
+
+-- on_hand_delta: a whole number from -2147483647 to 2147483647, instead of
+-- on_hand or available (exactly one of the three).  expect_on_hand /
+-- expect_available: a quantity (0 to 2147483647), at most one per item,
+-- allowed with any operation, a delta too.
+SELECT inventory_adjust(('[{"sku":"D1","warehouse_uuid":' || :'wh' || ',"on_hand_delta":1,"on_hand":1},'
+                         '{"sku":"D2","warehouse_uuid":' || :'wh' || ',"on_hand_delta":-1,"available":1},'
+                         '{"sku":"D3","warehouse_uuid":' || :'wh' || ',"on_hand_delta":1,"on_hand":1,"available":1},'
+                         '{"sku":"D4","warehouse_uuid":' || :'wh' || ',"on_hand_delta":-2147483648},'
+                         '{"sku":"D5","warehouse_uuid":' || :'wh' || ',"on_hand_delta":2147483648},'
+                         '{"sku":"D6","warehouse_uuid":' || :'wh' || ',"on_hand_delta":-1e20},'
+                         '{"sku":"D7","warehouse_uuid":' || :'wh' || ',"on_hand_delta":1.5},'
+                         '{"sku":"D8","warehouse_uuid":' || :'wh' || ',"on_hand_delta":"5"},'
+                         '{"sku":"D9","warehouse_uuid":' || :'wh' || ',"on_hand_delta":null},'
+                         '{"sku":"E1","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_on_hand":1,"expect_available":1},'
+                         '{"sku":"E2","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_on_hand":-1},'
+                         '{"sku":"E3","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_available":2147483648},'
+                         '{"sku":"E4","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_available":"3"},'
+                         '{"sku":"E5","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_on_hand":0.5},'
+                         '{"sku":"E6","warehouse_uuid":' || :'wh' || ',"expect_on_hand":1},'
+                         '{"sku":"E7","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_on_hand":null}]')::jsonb);
+-- near misses of the new fields get a suggestion
+SELECT inventory_adjust(('[{"sku":"N1","warehouse_uuid":' || :'wh' || ',"onHandDelta":1},'
+                         '{"sku":"N2","warehouse_uuid":' || :'wh' || ',"on_hand_detla":1},'
+                         '{"sku":"N3","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expected_on_hand":1},'
+                         '{"sku":"N4","warehouse_uuid":' || :'wh' || ',"on_hand":1,"Expect-Available":1},'
+                         '{"sku":"N5","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_availble":1},'
+                         '{"sku":"N6","warehouse_uuid":' || :'wh' || ',"available_delta":1}]')::jsonb);
 
 -- The error carries SQLSTATE 22023 (invalid_parameter_value).
 DO $$

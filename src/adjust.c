@@ -41,6 +41,8 @@ typedef struct AdjustItem
 	bool		valid;			/* no problem found so far */
 	bool		has_uuid;		/* warehouse_uuid parsed */
 	pg_uuid_t	uuid;
+	int			since_13;		/* a field it has that needs version 1.3,
+								 * or -1 */
 } AdjustItem;
 
 /* Queue the batch */
@@ -96,10 +98,11 @@ CheckString(InventoryProblems *problems, int pos, const char *field,
 
 /*
  * Check a quantity: a JSON integer (no decimal point) from 0 to
- * INVENTORY_MAX_QUANTITY.
+ * INVENTORY_MAX_QUANTITY, or with signed from -INVENTORY_MAX_QUANTITY.
  */
 static bool
-CheckQuantity(InventoryProblems *problems, int pos, const char *field, JsonbValue *v)
+CheckQuantity(InventoryProblems *problems, int pos, const char *field, JsonbValue *v,
+			  bool is_signed)
 {
 	Numeric		n;
 	bool		overflow = false;
@@ -124,18 +127,21 @@ CheckQuantity(InventoryProblems *problems, int pos, const char *field, JsonbValu
 		return false;
 	}
 	value = numeric_int4_opt_error(n, &overflow);
-	if (overflow)
+	if (overflow || (is_signed && value < -INVENTORY_MAX_QUANTITY))
 	{
 		char	   *text = InventoryNumberText(n);
 
-		if (text[0] == '-')
-			InventoryAddProblem(problems, pos, "\"%s\" must not be negative, got %s.", field, text);
-		else
+		if (text[0] != '-')
 			InventoryAddProblem(problems, pos, "\"%s\" must be at most %d, got %s.",
 					   field, INVENTORY_MAX_QUANTITY, text);
+		else if (is_signed)
+			InventoryAddProblem(problems, pos, "\"%s\" must be at least -%d, got %s.",
+					   field, INVENTORY_MAX_QUANTITY, text);
+		else
+			InventoryAddProblem(problems, pos, "\"%s\" must not be negative, got %s.", field, text);
 		return false;
 	}
-	if (value < 0)
+	if (value < 0 && !is_signed)
 	{
 		InventoryAddProblem(problems, pos, "\"%s\" must not be negative, got %d.", field, value);
 		return false;
@@ -247,7 +253,9 @@ CheckField(InventoryProblems *problems, int pos, const InventoryItemField *field
 			CheckString(problems, pos, field->name, v, field->maxchars, field->flags);
 			break;
 		case INVENTORY_VALUE_QUANTITY:
-			CheckQuantity(problems, pos, field->name, v);
+		case INVENTORY_VALUE_DELTA:
+			CheckQuantity(problems, pos, field->name, v,
+						  field->kind == INVENTORY_VALUE_DELTA);
 			break;
 		case INVENTORY_VALUE_MONEY:
 			CheckMoney(problems, pos, field->name, v);
@@ -271,25 +279,51 @@ CheckField(InventoryProblems *problems, int pos, const InventoryItemField *field
 }
 
 /*
- * The operations' names for a message: "a" or "b", or "a", "b" or "c".
+ * The names of the fields with a role, for a message: "a" or "b", or "a",
+ * "b" or "c".
  */
 static char *
-OperationNames(void)
+RoleNames(InventoryFieldRole role)
 {
 	StringInfoData buf;
-	int			nops = 0;
+	int			n = 0;
 	int			seen = 0;
 
 	for (int f = 0; f < inventory_num_item_fields; f++)
-		if (inventory_item_fields[f].role == INVENTORY_FIELD_OPERATION)
-			nops++;
+		if (inventory_item_fields[f].role == role)
+			n++;
 	initStringInfo(&buf);
 	for (int f = 0; f < inventory_num_item_fields; f++)
 	{
-		if (inventory_item_fields[f].role != INVENTORY_FIELD_OPERATION)
+		if (inventory_item_fields[f].role != role)
 			continue;
 		if (seen > 0)
-			appendStringInfoString(&buf, seen == nops - 1 ? " or " : ", ");
+			appendStringInfoString(&buf, seen == n - 1 ? " or " : ", ");
+		appendStringInfo(&buf, "\"%s\"", inventory_item_fields[f].name);
+		seen++;
+	}
+	return buf.data;
+}
+
+/*
+ * The names of the fields present with a role, for a message: "both "a"
+ * and "b"", or ""a", "b" and "c"".
+ */
+static char *
+GivenNames(InventoryFieldRole role, const bool *present, int n)
+{
+	StringInfoData buf;
+	int			seen = 0;
+
+	initStringInfo(&buf);
+	if (n == 2)
+		appendStringInfoString(&buf, "both ");
+	for (int f = 0; f < inventory_num_item_fields; f++)
+	{
+		if (inventory_item_fields[f].role != role || !present[f])
+			continue;
+		if (seen > 0)
+			appendStringInfoString(&buf, seen == n - 1 ? " and " : ", ");
 		appendStringInfo(&buf, "\"%s\"", inventory_item_fields[f].name);
 		seen++;
 	}
@@ -302,7 +336,7 @@ OperationNames(void)
  * Problems are listed in the order of the item's keys in the body (as
  * jsonb keeps them: shorter keys first, then bytewise; jsonb does not keep
  * the order they were sent in), then missing keys, then the count of
- * operations.
+ * operations, then the count of expect fields.
  */
 static void
 CheckItem(InventoryProblems *problems, int pos, JsonbValue *elem, AdjustItem *item)
@@ -314,8 +348,10 @@ CheckItem(InventoryProblems *problems, int pos, JsonbValue *elem, AdjustItem *it
 	bool		present[INVENTORY_MAX_ITEM_FIELDS] = {false};
 	int			before = problems->total;
 	int			nops = 0;
+	int			nexpects = 0;
 
 	memset(item, 0, sizeof(*item));
+	item->since_13 = -1;
 
 	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
 	{
@@ -343,21 +379,27 @@ CheckItem(InventoryProblems *problems, int pos, JsonbValue *elem, AdjustItem *it
 		CheckField(problems, pos, &inventory_item_fields[f], &val, item);
 		if (inventory_item_fields[f].role == INVENTORY_FIELD_OPERATION)
 			nops++;
+		if (inventory_item_fields[f].role == INVENTORY_FIELD_EXPECT)
+			nexpects++;
+		if (inventory_item_fields[f].since_13 && item->since_13 < 0)
+			item->since_13 = f;
 	}
 
 	for (int f = 0; f < inventory_num_item_fields; f++)
 		if (inventory_item_fields[f].role == INVENTORY_FIELD_KEY && !present[f])
 			InventoryAddProblem(problems, pos, "\"%s\" is required.",
 								inventory_item_fields[f].name);
-	if (nops == 2)
-		InventoryAddProblem(problems, pos,
-							"exactly one of %s is allowed, both were given.", OperationNames());
-	else if (nops > 2)
-		InventoryAddProblem(problems, pos,
-							"exactly one of %s is allowed, %d were given.", OperationNames(), nops);
+	if (nops > 1)
+		InventoryAddProblem(problems, pos, "exactly one of %s is allowed, %s were given.",
+							RoleNames(INVENTORY_FIELD_OPERATION),
+							GivenNames(INVENTORY_FIELD_OPERATION, present, nops));
 	else if (nops == 0)
-		InventoryAddProblem(problems, pos,
-							"exactly one of %s is required, neither was given.", OperationNames());
+		InventoryAddProblem(problems, pos, "exactly one of %s is required, none was given.",
+							RoleNames(INVENTORY_FIELD_OPERATION));
+	if (nexpects > 1)
+		InventoryAddProblem(problems, pos, "at most one of %s is allowed, %s were given.",
+							RoleNames(INVENTORY_FIELD_EXPECT),
+							GivenNames(INVENTORY_FIELD_EXPECT, present, nexpects));
 
 	item->valid = (problems->total == before);
 }
@@ -402,6 +444,30 @@ CheckWarehouses(Oid nspid, InventoryProblems *problems, AdjustItem *items, int n
 		else if (archived[which[i]])
 			InventoryAddProblem(problems, i + 1, "warehouse \"%s\" is archived.",
 								DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&items[i].uuid))));
+	}
+}
+
+/*
+ * Refuse a batch with a field that needs version 1.3 (item.c) in a
+ * database whose schema is older: its apply could not record the items
+ * that do not apply.
+ */
+static void
+RequireSchemaFor(Oid nspid, AdjustItem *items, int nitems)
+{
+	for (int i = 0; i < nitems; i++)
+	{
+		if (items[i].since_13 < 0)
+			continue;
+		if (InventorySchemaRecordsRejected(nspid))
+			return;
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("\"%s\" needs version 1.3 of the inventory extension",
+						inventory_item_fields[items[i].since_13].name),
+				 errdetail("Item %d uses it; this database has an older version of the extension, whose batch history cannot record items that are not applied. Nothing was queued.",
+						   i + 1),
+				 errhint("Run ALTER EXTENSION inventory UPDATE in this database.")));
 	}
 }
 
@@ -551,6 +617,7 @@ inventory_adjust(PG_FUNCTION_ARGS)
 	}
 
 	nspid = InventoryFunctionSchema(fcinfo);
+	RequireSchemaFor(nspid, checked, nitems);
 	seqid = InventoryRelid(nspid, "inventory_batch_id_seq");
 	if (!OidIsValid(seqid))
 		elog(ERROR, "inventory_batch_id_seq is missing from schema %s",

@@ -21,7 +21,7 @@
 
 /*
  * Apply the given batches (ids in ascending order).  Returns the number of
- * items applied (not skipped).  Allocates in the current memory context,
+ * items applied (not skipped or rejected).  Allocates in the current memory context,
  * which the caller frees.
  */
 int64
@@ -33,7 +33,8 @@ InventoryApplyBatches(Oid nspid, int64 *ids, int nids)
 	InventoryLedgerAppender *ledger;
 	ApplyItem  *items;
 	int			nitems;
-	bool		skipped = false;
+	bool		not_applied = false;
+	bool		records_rejected = InventorySchemaRecordsRejected(nspid);
 	int64		applied = 0;
 
 	for (int i = 0; i < nids; i++)
@@ -41,15 +42,16 @@ InventoryApplyBatches(Oid nspid, int64 *ids, int nids)
 	idarr = PointerGetDatum(construct_array(iddatums, nids, INT8OID, sizeof(int64),
 											true, TYPALIGN_DOUBLE));
 
-	stream = InventoryItemStreamOpen(nspid, idarr);
+	stream = InventoryItemStreamOpen(nspid, idarr, records_rejected);
 	ledger = InventoryLedgerAppendBegin(nspid);
 	while (InventoryItemStreamNext(stream, &items, &nitems))
-		applied += InventoryWriteChunk(nspid, ledger, items, nitems, &skipped);
+		applied += InventoryWriteChunk(nspid, ledger, items, nitems, records_rejected,
+									   &not_applied);
 	InventoryLedgerAppendEnd(ledger);
 	InventoryItemStreamClose(stream);
 
-	/* chunks recorded skipped items in key order: put them in item order */
-	if (skipped)
-		InventorySortSkipped(nspid, idarr);
+	/* chunks recorded skipped and rejected items in key order: item order */
+	if (not_applied)
+		InventorySortNotApplied(nspid, idarr, records_rejected);
 	return applied;
 }

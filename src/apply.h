@@ -23,6 +23,15 @@
 #include "inventory.h"
 #include "item.h"
 
+/* What applying an item did */
+typedef enum ApplyOutcome
+{
+	APPLY_APPLIED,
+	APPLY_SKIPPED,				/* row missing and create_missing false */
+	APPLY_CONFLICT,				/* its expect field differs from the row */
+	APPLY_OUT_OF_RANGE			/* its operation's result does not fit */
+} ApplyOutcome;
+
 /* One queued item, and what applying it did */
 typedef struct ApplyItem
 {
@@ -35,9 +44,16 @@ typedef struct ApplyItem
 	pg_uuid_t	wh;
 	int			op;				/* field number of its operation */
 	int64		operand;
-	Datum		values[INVENTORY_MAX_ITEM_FIELDS];	/* row and note fields */
+	int			expect;			/* field number of its expect field, or -1 */
+	int64		expected;		/* its value */
+	Datum		values[INVENTORY_MAX_ITEM_FIELDS];	/* row, note and expect
+													 * fields */
 	bool		given[INVENTORY_MAX_ITEM_FIELDS];
-	bool		skipped;		/* row missing and create_missing false */
+	ApplyOutcome outcome;
+	int64		actual;			/* conflict: the row's value; out of range:
+								 * its on_hand */
+	bool		has_result;		/* out of range: result is known */
+	int64		result;			/* out of range: on_hand it would give */
 	int64		ledger_id;		/* its ledger row's id, or 0 */
 	int64		on_hand_before;
 	int64		on_hand_after;
@@ -51,15 +67,20 @@ extern int64 InventoryApplyBatches(Oid nspid, int64 *ids, int nids);
 /* Items of the taken batches, sorted by key (item_stream.c) */
 typedef struct InventoryItemStream InventoryItemStream;
 
-extern InventoryItemStream *InventoryItemStreamOpen(Oid nspid, Datum idarr);
+extern InventoryItemStream *InventoryItemStreamOpen(Oid nspid, Datum idarr,
+												   bool records_rejected);
 extern bool InventoryItemStreamNext(InventoryItemStream *stream, ApplyItem **items,
 									int *nitems);
 extern void InventoryItemStreamClose(InventoryItemStream *stream);
 
-/* Writing a chunk's level rows, ledger rows and skipped items (chunk_writer.c) */
+/*
+ * Writing a chunk's level rows, ledger rows and the items not applied
+ * (chunk_writer.c)
+ */
 extern int64 InventoryWriteChunk(Oid nspid, InventoryLedgerAppender *ledger,
-								 ApplyItem *items, int nitems, bool *skipped);
-extern void InventorySortSkipped(Oid nspid, Datum idarr);
+								 ApplyItem *items, int nitems, bool records_rejected,
+								 bool *not_applied);
+extern void InventorySortNotApplied(Oid nspid, Datum idarr, bool records_rejected);
 
 /* Running batches in a subtransaction (retry.c) */
 typedef enum InventoryTryResult

@@ -23,6 +23,13 @@
  * row field is read, compared, applied (the last value given for a key
  * wins) and written here without code of its own.
  *
+ * An item is not applied when its row is missing and its batch does not
+ * create rows (skipped), when its expect field differs from the row at
+ * its place in the key's order (conflict), or when its operation's result
+ * does not fit (out of range); the key's later items see the row as the
+ * earlier applied ones left it.  Such items get no ledger row; they are
+ * recorded in their batch's history row (skipped, rejected).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -90,6 +97,35 @@ static InventoryStatement record_skipped = {
 	"WHERE h.batch_id OPERATOR(pg_catalog.=) s.b",
 	.nargs = 4,
 	.argtypes = {INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, UUIDARRAYOID}
+};
+
+/* Record rejected items (conflict, out of range) in their batches' history rows */
+static InventoryStatement record_rejected = {
+	.sql = "UPDATE @extschema@.inventory_batch_history h "
+	"SET rejected = COALESCE(h.rejected OPERATOR(pg_catalog.||) s.items, s.items) "
+	"FROM (SELECT k.b, pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+	"  'item', k.i, 'sku', k.sku, 'warehouse_uuid', k.wh, 'outcome', k.o, "
+	"  'field', k.f, 'expected', k.e, 'actual', k.a, 'result', k.r) ORDER BY k.i) AS items "
+	"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), "
+	"  pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5), "
+	"  pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8), "
+	"  pg_catalog.unnest($9)) AS k(b, i, sku, wh, o, f, e, a, r) "
+	"  GROUP BY k.b) s "
+	"WHERE h.batch_id OPERATOR(pg_catalog.=) s.b",
+	.nargs = 9,
+	.argtypes = {INT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID, UUIDARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID}
+};
+
+/* Put each batch's rejected items in item order */
+static InventoryStatement sort_rejected = {
+	.sql = "UPDATE @extschema@.inventory_batch_history h "
+	"SET rejected = (SELECT pg_catalog.jsonb_agg(e.v "
+	"  ORDER BY (e.v OPERATOR(pg_catalog.->>) 'item')::pg_catalog.int4) "
+	"  FROM pg_catalog.jsonb_array_elements(h.rejected) AS e(v)) "
+	"WHERE h.batch_id OPERATOR(pg_catalog.=) ANY ($1) AND h.rejected IS NOT NULL",
+	.nargs = 1,
+	.argtypes = {INT8ARRAYOID}
 };
 
 /* Put each batch's skipped items in item order */
@@ -336,13 +372,36 @@ LockKeyRows(Oid nspid, ApplyKey *keys, int nkeys, MemoryContext keys_cxt)
 }
 
 /*
- * Work out what the items of one key do, in order, starting from the row
- * as it is (k->found, and the values read under its lock): which are
- * skipped, each one's values before and after, and what must be written.
- * A row that would not change is not written.
+ * Reject an item whose operation's result does not fit: an outcome where
+ * the schema records it (records_rejected), else an error that fails the
+ * batch, as before version 1.3.  The result is recorded when it fits a
+ * bigint (a delta beyond 0..INVENTORY_MAX_QUANTITY); "available" fails
+ * only beyond bigint.
  */
 static void
-EvaluateKey(ApplyKey *k, ApplyItem *items)
+RejectOutOfRange(ApplyItem *it, int64 on_hand, bool records_rejected)
+{
+	const InventoryItemField *op = &inventory_item_fields[it->op];
+
+	if (!records_rejected)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("on_hand would be out of range for sku \"%.*s\"",
+						it->skulen, it->sku)));
+	it->outcome = APPLY_OUT_OF_RANGE;
+	it->actual = on_hand;
+	it->has_result = op->kind == INVENTORY_VALUE_DELTA &&
+		!pg_add_s64_overflow(on_hand, it->operand, &it->result);
+}
+
+/*
+ * Work out what the items of one key do, in order, starting from the row
+ * as it is (k->found, and the values read under its lock): which are
+ * skipped or rejected, each applied one's values before and after, and
+ * what must be written.  A row that would not change is not written.
+ */
+static void
+EvaluateKey(ApplyKey *k, ApplyItem *items, bool records_rejected)
 {
 	bool		exists = k->found;
 	int64		on_hand = k->found ? k->on_hand : 0;
@@ -355,19 +414,37 @@ EvaluateKey(ApplyKey *k, ApplyItem *items)
 	{
 		ApplyItem  *it = &items[i];
 		const InventoryItemField *op = &inventory_item_fields[it->op];
+		int64		new_on_hand;
 
-		it->skipped = !exists && !it->create_missing;
-		if (it->skipped)
+		it->outcome = APPLY_APPLIED;
+		if (!exists && !it->create_missing)
+		{
+			it->outcome = APPLY_SKIPPED;
 			continue;
+		}
+
+		/* compare-and-set: a row the item would create counts as 0 */
+		if (it->expect >= 0)
+		{
+			int64		actual = inventory_item_fields[it->expect].rowvalue(on_hand, reserved);
+
+			if (actual != it->expected)
+			{
+				it->outcome = APPLY_CONFLICT;
+				it->actual = actual;
+				continue;
+			}
+		}
+		if (!op->operation(it->operand, on_hand, reserved, &new_on_hand))
+		{
+			RejectOutOfRange(it, on_hand, records_rejected);
+			continue;
+		}
 		exists = true;
 		it->on_hand_before = on_hand;
 		it->reserved_before = reserved;
 		it->reserved_after = reserved;
-		if (!op->operation(it->operand, on_hand, reserved, &on_hand))
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("on_hand would be out of range for sku \"%.*s\"",
-							it->skulen, it->sku)));
+		on_hand = new_on_hand;
 		it->on_hand_after = on_hand;
 		/* the last value given for a key wins */
 		for (int j = 0; j < nrow_fields; j++)
@@ -487,7 +564,7 @@ static void
 TakeLedgerIds(InventoryLedgerAppender *ledger, ApplyItem *items, int nitems)
 {
 	for (int i = 0; i < nitems; i++)
-		if (!items[i].skipped && items[i].ledger_id == 0)
+		if (items[i].outcome == APPLY_APPLIED && items[i].ledger_id == 0)
 			items[i].ledger_id = InventoryLedgerTakeId(ledger);
 }
 
@@ -499,11 +576,11 @@ TakeLedgerIds(InventoryLedgerAppender *ledger, ApplyItem *items, int nitems)
  */
 static void
 WriteKeys(Oid nspid, InventoryLedgerAppender *ledger, ApplyKey *keys, int nkeys,
-		  ApplyItem *items, int nitems, MemoryContext keys_cxt)
+		  ApplyItem *items, int nitems, bool records_rejected, MemoryContext keys_cxt)
 {
 	LockKeyRows(nspid, keys, nkeys, keys_cxt);
 	for (int i = 0; i < nkeys; i++)
-		EvaluateKey(&keys[i], items);
+		EvaluateKey(&keys[i], items, records_rejected);
 	TakeLedgerIds(ledger, items, nitems);
 	WriteRows(nspid, keys, nkeys, false);
 	WriteRows(nspid, keys, nkeys, true);
@@ -526,7 +603,7 @@ WriteKeys(Oid nspid, InventoryLedgerAppender *ledger, ApplyKey *keys, int nkeys,
 		if (k->settled)
 			continue;
 		if (k->found)
-			EvaluateKey(k, items);
+			EvaluateKey(k, items, records_rejected);
 		else
 			SettleUnwritten(k); /* the insert was suppressed: still missing */
 	}
@@ -547,7 +624,7 @@ WriteLedger(InventoryLedgerAppender *ledger, ApplyItem *items, int nitems)
 		ApplyItem  *it = &items[i];
 		InventoryLedgerRow row;
 
-		if (it->skipped)
+		if (it->outcome != APPLY_APPLIED)
 			continue;
 		row.id = it->ledger_id;
 		row.sku = it->sku;
@@ -567,39 +644,91 @@ WriteLedger(InventoryLedgerAppender *ledger, ApplyItem *items, int nitems)
 }
 
 /*
- * Record the skipped items of each batch in its history row, appending in
- * item order (InventorySortSkipped sorts them at the end).
+ * The name of an outcome of an item not applied, as recorded.
  */
-static void
-WriteSkipped(Oid nspid, ApplyItem *items, int nitems)
+static const char *
+OutcomeName(ApplyOutcome outcome)
 {
-	InventoryColumns cols;
-
-	InventoryColumnsInit(&cols, &record_skipped, nitems);
-	for (int i = 0; i < nitems; i++)
+	switch (outcome)
 	{
-		ApplyItem  *it = &items[i];
-		int			r;
-
-		if (!it->skipped)
-			continue;
-		r = InventoryColumnsAddRow(&cols);
-		cols.values[0][r] = Int64GetDatum(it->batch_id);
-		cols.values[1][r] = Int32GetDatum(it->pos);
-		cols.values[2][r] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
-		cols.values[3][r] = UUIDPGetDatum(&it->wh);
+		case APPLY_CONFLICT:
+			return "conflict";
+		case APPLY_OUT_OF_RANGE:
+			return "out_of_range";
+		case APPLY_APPLIED:
+		case APPLY_SKIPPED:
+			break;
 	}
-	(void) InventoryColumnsRun(&cols, nspid, SPI_OK_UPDATE);
+	elog(ERROR, "item outcome %d is not a rejection", (int) outcome);
+	return NULL;				/* keep compiler quiet */
 }
 
 /*
- * Put the skipped items recorded in the given batches' history rows (an
- * int8[] of ids) in item order.
+ * Record the skipped and the rejected items of each batch in its history
+ * row, appending in item order (InventorySortNotApplied sorts them at the
+ * end).  Sets *not_applied when there were any.
+ */
+static void
+WriteNotApplied(Oid nspid, ApplyItem *items, int nitems, bool *not_applied)
+{
+	InventoryColumns skipped;
+	InventoryColumns rejected;
+	int			nskipped = 0;
+	int			nrejected = 0;
+
+	for (int i = 0; i < nitems; i++)
+	{
+		if (items[i].outcome == APPLY_SKIPPED)
+			nskipped++;
+		else if (items[i].outcome != APPLY_APPLIED)
+			nrejected++;
+	}
+	if (nskipped + nrejected == 0)
+		return;
+	*not_applied = true;
+	InventoryColumnsInit(&skipped, &record_skipped, nskipped);
+	InventoryColumnsInit(&rejected, &record_rejected, nrejected);
+	for (int i = 0; i < nitems; i++)
+	{
+		ApplyItem  *it = &items[i];
+		InventoryColumns *cols;
+		int			r;
+
+		if (it->outcome == APPLY_APPLIED)
+			continue;
+		cols = it->outcome == APPLY_SKIPPED ? &skipped : &rejected;
+		r = InventoryColumnsAddRow(cols);
+		cols->values[0][r] = Int64GetDatum(it->batch_id);
+		cols->values[1][r] = Int32GetDatum(it->pos);
+		cols->values[2][r] = PointerGetDatum(cstring_to_text_with_len(it->sku, it->skulen));
+		cols->values[3][r] = UUIDPGetDatum(&it->wh);
+		if (it->outcome == APPLY_SKIPPED)
+			continue;
+		cols->values[4][r] = CStringGetTextDatum(OutcomeName(it->outcome));
+		cols->values[5][r] = CStringGetTextDatum(it->outcome == APPLY_CONFLICT
+												 ? inventory_item_fields[it->expect].column
+												 : "on_hand");
+		cols->values[6][r] = Int64GetDatum(it->expected);
+		cols->nulls[6][r] = it->outcome != APPLY_CONFLICT;
+		cols->values[7][r] = Int64GetDatum(it->actual);
+		cols->values[8][r] = Int64GetDatum(it->result);
+		cols->nulls[8][r] = it->outcome != APPLY_OUT_OF_RANGE || !it->has_result;
+	}
+	(void) InventoryColumnsRun(&skipped, nspid, SPI_OK_UPDATE);
+	(void) InventoryColumnsRun(&rejected, nspid, SPI_OK_UPDATE);
+}
+
+/*
+ * Put the skipped and rejected items recorded in the given batches'
+ * history rows (an int8[] of ids) in item order; records_rejected: the
+ * schema has the column rejected.
  */
 void
-InventorySortSkipped(Oid nspid, Datum idarr)
+InventorySortNotApplied(Oid nspid, Datum idarr, bool records_rejected)
 {
 	(void) InventoryStatementRun(&sort_skipped, nspid, &idarr, false, SPI_OK_UPDATE);
+	if (records_rejected)
+		(void) InventoryStatementRun(&sort_rejected, nspid, &idarr, false, SPI_OK_UPDATE);
 }
 
 /*
@@ -612,13 +741,15 @@ SameKey(const ApplyItem *x, const ApplyItem *y)
 }
 
 /*
- * Apply a chunk of items, sorted by key then queue order.  Allocates in a
- * memory context of its own, freed before returning.  Sets *skipped when
- * an item was skipped; returns the number of items applied.
+ * Apply a chunk of items, sorted by key then queue order.  records_rejected
+ * says whether the schema records rejected items (else an out-of-range
+ * result fails the batch).  Allocates in a memory context of its own,
+ * freed before returning.  Sets *not_applied when an item was skipped or
+ * rejected; returns the number of items applied.
  */
 int64
 InventoryWriteChunk(Oid nspid, InventoryLedgerAppender *ledger, ApplyItem *items,
-					int nitems, bool *skipped)
+					int nitems, bool records_rejected, bool *not_applied)
 {
 	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext,
 													"inventory apply chunk",
@@ -650,7 +781,7 @@ InventoryWriteChunk(Oid nspid, InventoryLedgerAppender *ledger, ApplyItem *items
 		keys[nkeys - 1].last = i;
 	}
 
-	WriteKeys(nspid, ledger, keys, nkeys, items, nitems, chunk_cxt);
+	WriteKeys(nspid, ledger, keys, nkeys, items, nitems, records_rejected, chunk_cxt);
 
 	/*
 	 * A key's items chain from the values read under the lock; its last
@@ -663,7 +794,7 @@ InventoryWriteChunk(Oid nspid, InventoryLedgerAppender *ledger, ApplyItem *items
 
 		for (int j = k->last; j >= k->first; j--)
 		{
-			if (items[j].skipped)
+			if (items[j].outcome != APPLY_APPLIED)
 				continue;
 			items[j].on_hand_after = k->after_on_hand;
 			items[j].reserved_after = k->after_reserved;
@@ -672,14 +803,10 @@ InventoryWriteChunk(Oid nspid, InventoryLedgerAppender *ledger, ApplyItem *items
 	}
 
 	WriteLedger(ledger, items, nitems);
-	WriteSkipped(nspid, items, nitems);
+	WriteNotApplied(nspid, items, nitems, not_applied);
 	for (int i = 0; i < nitems; i++)
-	{
-		if (items[i].skipped)
-			*skipped = true;
-		else
+		if (items[i].outcome == APPLY_APPLIED)
 			applied++;
-	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(chunk_cxt);
 	return applied;

@@ -10,7 +10,15 @@
  * apply reads it from queued items, sorts it, locks and reads the row's
  * value, applies the last value given for a key and writes the column.
  * To add an operation: an entry with role INVENTORY_FIELD_OPERATION and a
- * function giving its effect.
+ * function giving its effect.  An expect field (INVENTORY_FIELD_EXPECT)
+ * names a value of the row that must equal its operand for the item to
+ * apply (compare-and-set).
+ *
+ * An item that does not apply (its expect differs, or its operation's
+ * result does not fit) is recorded in inventory_batch_history.rejected,
+ * which databases before version 1.3 lack: a field marked since_13 is
+ * refused by inventory_adjust there, and a queued item with one fails its
+ * batch there rather than being applied without it.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +26,7 @@
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
+#include "utils/lsyscache.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/numeric.h"
@@ -50,21 +59,67 @@ SetAvailable(int64 operand, int64 on_hand pg_attribute_unused(), int64 reserved,
 }
 
 /*
+ * on_hand_delta: the operand is added to on_hand.  A delta may not take
+ * on_hand below 0 or above INVENTORY_MAX_QUANTITY; one that leaves on_hand
+ * nearer that range than it found it (a receipt while on_hand is negative
+ * after an oversold fulfilment) applies.
+ */
+static bool
+AddOnHand(int64 operand, int64 on_hand, int64 reserved pg_attribute_unused(),
+		  int64 *new_on_hand)
+{
+	if (pg_add_s64_overflow(on_hand, operand, new_on_hand))
+		return false;
+	if (operand < 0 && *new_on_hand < 0)
+		return false;
+	if (operand > 0 && *new_on_hand > INVENTORY_MAX_QUANTITY)
+		return false;
+	return true;
+}
+
+/*
+ * expect_on_hand compares on_hand.
+ */
+static int64
+RowOnHand(int64 on_hand, int64 reserved pg_attribute_unused())
+{
+	return on_hand;
+}
+
+/*
+ * expect_available compares available, on_hand - reserved.
+ */
+static int64
+RowAvailable(int64 on_hand, int64 reserved)
+{
+	return on_hand - reserved;
+}
+
+/*
  * The fields.  The key fields come first (INVENTORY_FIELD_SKU,
  * INVENTORY_FIELD_WAREHOUSE); "did you mean" prefers the earlier of two
  * equally near names (a problem is listed in the order of the item's
  * keys, not of this table).
  */
 const InventoryItemField inventory_item_fields[] = {
-	{"sku", INVENTORY_FIELD_KEY, INVENTORY_VALUE_TEXT,
-	INVENTORY_MAX_SKU_LEN, INVENTORY_TEXT_SKU, NULL},
-	{"warehouse_uuid", INVENTORY_FIELD_KEY, INVENTORY_VALUE_UUID, 0, 0, NULL},
-	{"on_hand", INVENTORY_FIELD_OPERATION, INVENTORY_VALUE_QUANTITY, 0, 0, SetOnHand},
-	{"available", INVENTORY_FIELD_OPERATION, INVENTORY_VALUE_QUANTITY, 0, 0, SetAvailable},
-	{"description", INVENTORY_FIELD_NOTE, INVENTORY_VALUE_TEXT,
-	INVENTORY_MAX_DESCRIPTION_LEN, 0, NULL},
-	{"bin_location", INVENTORY_FIELD_ROW, INVENTORY_VALUE_TEXT, INVENTORY_MAX_BIN_LEN, 0, NULL},
-	{"cost", INVENTORY_FIELD_ROW, INVENTORY_VALUE_MONEY, 0, 0, NULL},
+	{.name = "sku", .role = INVENTORY_FIELD_KEY, .kind = INVENTORY_VALUE_TEXT,
+	.maxchars = INVENTORY_MAX_SKU_LEN, .flags = INVENTORY_TEXT_SKU},
+	{.name = "warehouse_uuid", .role = INVENTORY_FIELD_KEY, .kind = INVENTORY_VALUE_UUID},
+	{.name = "on_hand", .role = INVENTORY_FIELD_OPERATION, .kind = INVENTORY_VALUE_QUANTITY,
+	.operation = SetOnHand},
+	{.name = "available", .role = INVENTORY_FIELD_OPERATION, .kind = INVENTORY_VALUE_QUANTITY,
+	.operation = SetAvailable},
+	{.name = "on_hand_delta", .role = INVENTORY_FIELD_OPERATION, .kind = INVENTORY_VALUE_DELTA,
+	.operation = AddOnHand, .since_13 = true},
+	{.name = "expect_on_hand", .role = INVENTORY_FIELD_EXPECT, .kind = INVENTORY_VALUE_QUANTITY,
+	.rowvalue = RowOnHand, .column = "on_hand", .since_13 = true},
+	{.name = "expect_available", .role = INVENTORY_FIELD_EXPECT, .kind = INVENTORY_VALUE_QUANTITY,
+	.rowvalue = RowAvailable, .column = "available", .since_13 = true},
+	{.name = "description", .role = INVENTORY_FIELD_NOTE, .kind = INVENTORY_VALUE_TEXT,
+	.maxchars = INVENTORY_MAX_DESCRIPTION_LEN},
+	{.name = "bin_location", .role = INVENTORY_FIELD_ROW, .kind = INVENTORY_VALUE_TEXT,
+	.maxchars = INVENTORY_MAX_BIN_LEN},
+	{.name = "cost", .role = INVENTORY_FIELD_ROW, .kind = INVENTORY_VALUE_MONEY},
 };
 
 const int	inventory_num_item_fields = lengthof(inventory_item_fields);
@@ -83,6 +138,18 @@ InventoryItemFieldByName(const char *name, int len)
 			inventory_item_fields[f].name[len] == '\0')
 			return f;
 	return -1;
+}
+
+/*
+ * Whether the batch history of the schema can record items that were not
+ * applied (the column "rejected", version 1.3 on).
+ */
+bool
+InventorySchemaRecordsRejected(Oid nspid)
+{
+	Oid			relid = InventoryRelid(nspid, "inventory_batch_history");
+
+	return OidIsValid(relid) && get_attnum(relid, "rejected") != InvalidAttrNumber;
 }
 
 /*
@@ -111,6 +178,7 @@ InventoryValueType(InventoryValueKind kind)
 		case INVENTORY_VALUE_UUID:
 			return UUIDOID;
 		case INVENTORY_VALUE_QUANTITY:
+		case INVENTORY_VALUE_DELTA:
 			return INT8OID;
 		case INVENTORY_VALUE_MONEY:
 			return NUMERICOID;
@@ -144,10 +212,11 @@ InventoryValueDatum(InventoryValueKind kind, const char *field, const JsonbValue
 				return UUIDPGetDatum(uuid);
 			break;
 		case INVENTORY_VALUE_QUANTITY:
+		case INVENTORY_VALUE_DELTA:
 			if (v->type != jbvNumeric)
 				break;
 			n = numeric_int4_opt_error(v->val.numeric, &overflow);
-			if (!overflow)
+			if (!overflow && n >= (kind == INVENTORY_VALUE_DELTA ? -INVENTORY_MAX_QUANTITY : 0))
 				return Int64GetDatum((int64) n);
 			break;
 		case INVENTORY_VALUE_MONEY:
@@ -170,6 +239,7 @@ ValueLayout(InventoryValueKind kind, bool *byval, int *typlen)
 	switch (kind)
 	{
 		case INVENTORY_VALUE_QUANTITY:
+		case INVENTORY_VALUE_DELTA:
 			*byval = true;
 			*typlen = sizeof(int64);
 			return;

@@ -24,6 +24,9 @@ typedef enum InventoryFieldRole
 	INVENTORY_FIELD_KEY,		/* addresses the row: sku, warehouse_uuid */
 	INVENTORY_FIELD_OPERATION,	/* names what the item does; its value is the
 								 * operand; exactly one per item */
+	INVENTORY_FIELD_EXPECT,		/* a condition: the item applies only when
+								 * the row's value (the field's rowvalue)
+								 * equals it; at most one per item */
 	INVENTORY_FIELD_ROW,		/* a column of the row, set as given: the
 								 * last value given for a key wins */
 	INVENTORY_FIELD_NOTE		/* recorded in the item's ledger row only */
@@ -37,6 +40,8 @@ typedef enum InventoryValueKind
 	INVENTORY_VALUE_UUID,		/* a UUID in canonical form; SQL uuid */
 	INVENTORY_VALUE_QUANTITY,	/* a whole number, 0 to INVENTORY_MAX_QUANTITY;
 								 * SQL bigint */
+	INVENTORY_VALUE_DELTA,		/* a whole number, -INVENTORY_MAX_QUANTITY to
+								 * INVENTORY_MAX_QUANTITY; SQL bigint */
 	INVENTORY_VALUE_MONEY		/* a number, 0 to 99999999.99, 2 decimal
 								 * places; SQL numeric(10,2) */
 } InventoryValueKind;
@@ -49,6 +54,12 @@ typedef enum InventoryValueKind
 typedef bool (*InventoryOperationFn) (int64 operand, int64 on_hand, int64 reserved,
 									  int64 *new_on_hand);
 
+/*
+ * The value of the row an expect field compares with its operand, from the
+ * row's on_hand and reserved (0 and 0 for a row the item would create).
+ */
+typedef int64 (*InventoryRowValueFn) (int64 on_hand, int64 reserved);
+
 /* One field of an item */
 typedef struct InventoryItemField
 {
@@ -58,6 +69,11 @@ typedef struct InventoryItemField
 	int			maxchars;		/* text: longest accepted, in characters */
 	int			flags;			/* text: INVENTORY_TEXT_* rules */
 	InventoryOperationFn operation; /* an operation's effect */
+	InventoryRowValueFn rowvalue;	/* an expect field's value of the row */
+	const char *column;			/* an expect field: the column it compares */
+	bool		since_13;		/* needs version 1.3 of the schema, which
+								 * records items that are not applied
+								 * (inventory_batch_history.rejected) */
 } InventoryItemField;
 
 /* Most fields an item can have (the size of per-item arrays) */
@@ -71,6 +87,7 @@ extern const InventoryItemField inventory_item_fields[];
 extern const int inventory_num_item_fields;
 
 extern int	InventoryItemFieldByName(const char *name, int len);
+extern bool InventorySchemaRecordsRejected(Oid nspid);
 extern int	InventoryItemNoteField(void);
 extern Oid	InventoryValueType(InventoryValueKind kind);
 extern Datum InventoryValueDatum(InventoryValueKind kind, const char *field,

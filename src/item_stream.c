@@ -125,7 +125,8 @@ BeginItemSort(TupleDesc desc)
  */
 static void
 SortBatchItems(Tuplesortstate *sort, TupleTableSlot *slot, Jsonb *batch,
-			   int64 batch_id, bool create_missing, Datum queued_by, int64 *seq)
+			   int64 batch_id, bool create_missing, Datum queued_by,
+			   bool records_rejected, int64 *seq)
 {
 	JsonbContainer *arr = &batch->root;
 	int			n = JsonContainerSize(arr);
@@ -137,6 +138,7 @@ SortBatchItems(Tuplesortstate *sort, TupleTableSlot *slot, Jsonb *batch,
 		Datum	   *v = slot->tts_values;
 		bool	   *isnull = slot->tts_isnull;
 		bool		has_op = false;
+		bool		has_expect = false;
 
 		if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
 			elog(ERROR, "queued item %d is not an object", i + 1);
@@ -158,6 +160,18 @@ SortBatchItems(Tuplesortstate *sort, TupleTableSlot *slot, Jsonb *batch,
 					elog(ERROR, "queued item %d has no \"%s\"", i + 1, field->name);
 				continue;
 			}
+
+			/*
+			 * Never apply an item without one of its fields: where the
+			 * outcome of an item that does not apply cannot be recorded,
+			 * the batch fails (and keeps its items) instead.
+			 */
+			if (field->since_13 && !records_rejected)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("item %d of batch " INT64_FORMAT " uses \"%s\", which needs version 1.3 of the inventory extension",
+								i + 1, batch_id, field->name),
+						 errhint("Run ALTER EXTENSION inventory UPDATE in this database, then queue the batch's items again.")));
 			d = InventoryValueDatum(field->kind, field->name, jv);
 			switch (field->role)
 			{
@@ -173,6 +187,11 @@ SortBatchItems(Tuplesortstate *sort, TupleTableSlot *slot, Jsonb *batch,
 					v[S_OPERAND - 1] = d;
 					isnull[S_OP - 1] = isnull[S_OPERAND - 1] = false;
 					break;
+				case INVENTORY_FIELD_EXPECT:
+					if (has_expect)
+						elog(ERROR, "queued item %d has more than one expect field", i + 1);
+					has_expect = true;
+					/* FALLTHROUGH */
 				case INVENTORY_FIELD_ROW:
 				case INVENTORY_FIELD_NOTE:
 					v[S_FIELD(f) - 1] = d;
@@ -199,7 +218,8 @@ SortBatchItems(Tuplesortstate *sort, TupleTableSlot *slot, Jsonb *batch,
  * queue to the history and put their items into the sort.
  */
 static void
-TakeBatches(Oid nspid, Datum idarr, Tuplesortstate *sort, TupleDesc desc)
+TakeBatches(Oid nspid, Datum idarr, Tuplesortstate *sort, TupleDesc desc,
+			bool records_rejected)
 {
 	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsVirtual);
 	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -226,7 +246,7 @@ TakeBatches(Oid nspid, Datum idarr, Tuplesortstate *sort, TupleDesc desc)
 						   DatumGetJsonbP(SPI_getbinval(tup, tdesc, 2, &isnull)),
 						   DatumGetInt64(SPI_getbinval(tup, tdesc, 1, &isnull)),
 						   DatumGetBool(SPI_getbinval(tup, tdesc, 3, &isnull)),
-						   SPI_getbinval(tup, tdesc, 4, &isnull), &seq);
+						   SPI_getbinval(tup, tdesc, 4, &isnull), records_rejected, &seq);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(batch_cxt);
 		}
@@ -239,10 +259,13 @@ TakeBatches(Oid nspid, Datum idarr, Tuplesortstate *sort, TupleDesc desc)
 
 /*
  * Take the given batches from the queue (an int8[] of ids in ascending
- * order) and sort their items.  Allocates in the current memory context.
+ * order) and sort their items.  records_rejected says whether the schema
+ * records items that do not apply (InventorySchemaRecordsRejected): if
+ * not, an item with a field that needs it fails its batch.  Allocates in
+ * the current memory context.
  */
 InventoryItemStream *
-InventoryItemStreamOpen(Oid nspid, Datum idarr)
+InventoryItemStreamOpen(Oid nspid, Datum idarr, bool records_rejected)
 {
 	InventoryItemStream *s = palloc0(sizeof(InventoryItemStream));
 
@@ -251,7 +274,7 @@ InventoryItemStreamOpen(Oid nspid, Datum idarr)
 	s->slot = MakeSingleTupleTableSlot(s->desc, &TTSOpsMinimalTuple);
 	s->items_cxt = AllocSetContextCreate(CurrentMemoryContext, "inventory apply items",
 										 ALLOCSET_DEFAULT_SIZES);
-	TakeBatches(nspid, idarr, s->sort, s->desc);
+	TakeBatches(nspid, idarr, s->sort, s->desc, records_rejected);
 	tuplesort_performsort(s->sort);
 	return s;
 }
@@ -298,6 +321,7 @@ DecodeItem(TupleTableSlot *slot, ApplyItem *item)
 	memcpy((char *) item->queued_by, DatumGetName(v[S_ROLE - 1]), NAMEDATALEN);
 	item->op = DatumGetInt32(v[S_OP - 1]);
 	item->operand = DatumGetInt64(v[S_OPERAND - 1]);
+	item->expect = -1;
 	bytes = sizeof(ApplyItem) + item->skulen + NAMEDATALEN;
 	for (int f = 0; f < inventory_num_item_fields; f++)
 	{
@@ -308,6 +332,11 @@ DecodeItem(TupleTableSlot *slot, ApplyItem *item)
 		item->values[f] = InventoryValueCopy(kind, v[S_FIELD(f) - 1]);
 		item->given[f] = true;
 		bytes += InventoryValueSize(kind, item->values[f]);
+		if (inventory_item_fields[f].role == INVENTORY_FIELD_EXPECT)
+		{
+			item->expect = f;
+			item->expected = DatumGetInt64(item->values[f]);
+		}
 	}
 	return bytes;
 }

@@ -2,8 +2,10 @@
 # the server.
 #
 # Each case is a valid batch (1 to 50 items, each field in its valid forms:
-# 7, 7.0, 7e0, multibyte and 255-character skus, either UUID case, optional
-# description, bin_location and cost, wrapped or bare) or one mutated from a
+# 7, 7.0, 7e0, multibyte and 255-character skus, either UUID case, an
+# on_hand, available or on_hand_delta, an optional expect_on_hand or
+# expect_available, optional description, bin_location and cost, wrapped
+# or bare) or one mutated from a
 # valid batch (keys dropped, duplicated, renamed or added; values swapped for
 # other JSON types, boundary numbers, garbage strings or deep nesting; items
 # replaced by non-objects; top-level shape broken; too many items; NULL or
@@ -18,7 +20,9 @@
 # The worker is not preloaded, so the queue holds every accepted batch: the
 # queue grows by exactly the number accepted.  At the end the queue is
 # applied with inventory_process_queue(), and the levels must be what a
-# replay of the accepted items gives; inventory_verify() must find nothing;
+# replay of the accepted items gives (deltas added, expects compared, an
+# item that does not apply recorded as conflict or out_of_range, exactly
+# those); inventory_verify() must find nothing;
 # and the server must not have crashed.
 #
 # INVENTORY_FUZZ_CASES (default 100000) sets the number of cases,
@@ -96,8 +100,17 @@ BEGIN
                     WHEN 0 THEN '22222222-2222-4222-8222-222222222222'
                     WHEN 1 THEN 'AAAAAAAA-0000-4000-8000-00000000000A'
                     ELSE '11111111-1111-4111-8111-111111111111' END);
-    it := it || jsonb_build_object(CASE WHEN fz.r(2) = 0 THEN 'on_hand' ELSE 'available' END,
-        fz.pick('[0, 1, 2, 3, 5, 7.0, 7e0, 1e3, 2147483647, 2147483647.000, 0.0, -0, 12, 99, 100, 250, 1000000]'));
+    IF fz.r(10) < 3 THEN
+        it := it || jsonb_build_object('on_hand_delta',
+            fz.pick('[0, 1, 2, 5, -1, -2, -5, 7.0, -7e0, 1e3, -0, 24, -24, 2147483647, -2147483647, -2147483647.000]'));
+    ELSE
+        it := it || jsonb_build_object(CASE WHEN fz.r(2) = 0 THEN 'on_hand' ELSE 'available' END,
+            fz.pick('[0, 1, 2, 3, 5, 7.0, 7e0, 1e3, 2147483647, 2147483647.000, 0.0, -0, 12, 99, 100, 250, 1000000]'));
+    END IF;
+    IF fz.r(5) = 0 THEN
+        it := it || jsonb_build_object(CASE WHEN fz.r(2) = 0 THEN 'expect_on_hand' ELSE 'expect_available' END,
+            fz.pick('[0, 0, 1, 2, 3, 5, 7, 7.0, 12, 1e3, 2147483647]'));
+    END IF;
     IF fz.r(5) = 0 THEN
         it := it || jsonb_build_object('description',
             CASE fz.r(20) WHEN 0 THEN repeat('d', 1000) WHEN 1 THEN repeat(chr(233), 1000) WHEN 2 THEN ''
@@ -152,7 +165,7 @@ END $$;
 
 -- A boundary number (valid or not) for a quantity or the cost.
 CREATE FUNCTION fz.boundary() RETURNS jsonb LANGUAGE sql AS $$
-    SELECT fz.pick('[-1, 0, -0, 0.0, 1, 2147483647, 2147483648, 2147483647.0, 2147483647.5, -2147483648,
+    SELECT fz.pick('[-1, 0, -0, 0.0, 1, 2147483647, 2147483648, 2147483647.0, 2147483647.5, -2147483648, -2147483647,
                      1.5, 0.5, 1e-3, 1e3, 1e9, 1e10, 1e400, -1e400, 1e-400, 9223372036854775808,
                      99999999.99, 99999999.991, 100000000, 0.01, 0.001, -0.01, 12.345, 12.340, 7.000]')
 $$;
@@ -170,7 +183,7 @@ DECLARE
     it   jsonb := items -> i;
     keys text[];
     k    text;
-    m    int := fz.r(12);
+    m    int := fz.r(13);
     d    int := 1 + fz.r(100);
 BEGIN
     IF jsonb_typeof(it) <> 'object' THEN
@@ -186,15 +199,19 @@ BEGIN
     END IF;
     CASE m
     WHEN 0 THEN what := 'drop ' || k;            it := it - k;
-    WHEN 1 THEN what := 'both quantities';
-        it := it || jsonb_build_object(CASE WHEN it ? 'on_hand' THEN 'available' ELSE 'on_hand' END, fz.r(10));
+    WHEN 1 THEN what := 'two operations';
+        it := it || jsonb_build_object(coalesce(fz.pickt(ARRAY(SELECT o FROM unnest(ARRAY['on_hand', 'available', 'on_hand_delta']) o
+                                                                 WHERE NOT it ? o)), 'on_hand'), fz.r(10));
     WHEN 2 THEN what := 'rename ' || k;           it := (it - k) || jsonb_build_object(fz.typo(k), it -> k);
     WHEN 3 THEN what := 'type of ' || k;          it := it || jsonb_build_object(k, fz.garbage());
     WHEN 4 THEN what := 'type of ' || k;          it := it || jsonb_build_object(k, fz.garbage());
     WHEN 5 THEN what := 'boundary number';
-        k := fz.pickt(ARRAY['on_hand', 'available', 'cost', CASE WHEN it ? 'on_hand' THEN 'on_hand' ELSE 'available' END]);
-        IF k IN ('on_hand', 'available') THEN
-            it := (it - 'on_hand' - 'available') || jsonb_build_object(k, fz.boundary());
+        k := fz.pickt(ARRAY['on_hand', 'available', 'on_hand_delta', 'cost', 'expect_on_hand', 'expect_available',
+                            CASE WHEN it ? 'on_hand' THEN 'on_hand' WHEN it ? 'available' THEN 'available' ELSE 'on_hand_delta' END]);
+        IF k IN ('on_hand', 'available', 'on_hand_delta') THEN
+            it := (it - 'on_hand' - 'available' - 'on_hand_delta') || jsonb_build_object(k, fz.boundary());
+        ELSIF k IN ('expect_on_hand', 'expect_available') THEN
+            it := (it - 'expect_on_hand' - 'expect_available') || jsonb_build_object(k, fz.boundary());
         ELSE
             it := it || jsonb_build_object(k, fz.boundary());
         END IF;
@@ -213,15 +230,18 @@ BEGIN
             it := it || jsonb_build_object(k, (repeat('[', d) || (it -> k)::text || repeat(']', d))::jsonb);
         END IF;
     WHEN 8 THEN what := 'extra field';
-        it := it || jsonb_build_object(fz.pickt(ARRAY['extra', 'onhand', 'SKU', 'note', 'id', 'Cost', 'binLocation', 'reserved']),
+        it := it || jsonb_build_object(fz.pickt(ARRAY['extra', 'onhand', 'SKU', 'note', 'id', 'Cost', 'binLocation', 'reserved',
+                                                      'delta', 'onHandDelta', 'expect', 'expected_on_hand', 'available_delta']),
                                        fz.garbage());
     WHEN 9 THEN what := 'non-object item';
         it := fz.pick('[1, "x", null, true, [], [{}], 0.5]');
     WHEN 10 THEN what := 'duplicate key';
         -- jsonb keeps the last of duplicate keys
-        k := fz.pickt(ARRAY['sku', 'warehouse_uuid', 'on_hand', 'cost']);
+        k := fz.pickt(ARRAY['sku', 'warehouse_uuid', 'on_hand', 'cost', 'on_hand_delta', 'expect_on_hand']);
         it := (left(it::text, -1) || CASE WHEN it = '{}' THEN '' ELSE ', ' END
                || to_jsonb(k)::text || ': ' || fz.garbage()::text || '}')::jsonb;
+    WHEN 11 THEN what := 'both expects';
+        it := it || jsonb_build_object('expect_on_hand', fz.r(3), 'expect_available', fz.r(3));
     ELSE what := 'duplicate item';
         items := items || jsonb_build_array(it);
     END CASE;
@@ -301,6 +321,11 @@ CREATE FUNCTION fz.quantity_ok(v jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE A
        AND (v::text)::numeric = trunc((v::text)::numeric)
        AND (v::text)::numeric BETWEEN 0 AND 2147483647
 $$;
+CREATE FUNCTION fz.delta_ok(v jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_typeof(v) = 'number'
+       AND (v::text)::numeric = trunc((v::text)::numeric)
+       AND (v::text)::numeric BETWEEN -2147483647 AND 2147483647
+$$;
 CREATE FUNCTION fz.cost_ok(v jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
     SELECT jsonb_typeof(v) = 'number'
        AND (v::text)::numeric = round((v::text)::numeric, 2)
@@ -312,7 +337,8 @@ BEGIN
         RETURN false;
     END IF;
     IF EXISTS (SELECT FROM jsonb_object_keys(it) k
-                WHERE k NOT IN ('sku', 'warehouse_uuid', 'on_hand', 'available', 'description', 'bin_location', 'cost')) THEN
+                WHERE k NOT IN ('sku', 'warehouse_uuid', 'on_hand', 'available', 'on_hand_delta',
+                                'expect_on_hand', 'expect_available', 'description', 'bin_location', 'cost')) THEN
         RETURN false;
     END IF;
     IF NOT (it ? 'sku') OR NOT fz.string_ok(it -> 'sku', 255, true) THEN
@@ -324,11 +350,16 @@ BEGIN
                        WHERE w.uuid = (it ->> 'warehouse_uuid')::uuid AND NOT w.archived) THEN
         RETURN false;
     END IF;
-    IF (it ? 'on_hand') = (it ? 'available') THEN
+    -- exactly one operation, at most one expect
+    IF (it ? 'on_hand')::int + (it ? 'available')::int + (it ? 'on_hand_delta')::int <> 1
+       OR (it ? 'expect_on_hand' AND it ? 'expect_available') THEN
         RETURN false;
     END IF;
     IF (it ? 'on_hand' AND NOT fz.quantity_ok(it -> 'on_hand'))
-       OR (it ? 'available' AND NOT fz.quantity_ok(it -> 'available')) THEN
+       OR (it ? 'available' AND NOT fz.quantity_ok(it -> 'available'))
+       OR (it ? 'on_hand_delta' AND NOT fz.delta_ok(it -> 'on_hand_delta'))
+       OR (it ? 'expect_on_hand' AND NOT fz.quantity_ok(it -> 'expect_on_hand'))
+       OR (it ? 'expect_available' AND NOT fz.quantity_ok(it -> 'expect_available')) THEN
         RETURN false;
     END IF;
     IF it ? 'description' AND NOT fz.string_ok(it -> 'description', 1000, false) THEN
@@ -554,28 +585,84 @@ is($node->safe_psql('postgres',
   or diag($node->safe_psql('postgres',
 	"SELECT string_agg(batch_id || ': ' || error, E'\n') FROM inventory_batch_history WHERE state = 'failed'"));
 
-# The replay, set-based: per key, items before the first one of a batch
-# queued with create_missing (PUT) are skipped (PATCH finds no row); from
-# then on the last item sets on_hand (reserved is 0 here, so "available"
-# sets it too), and the last bin_location and cost given are kept.
+# The replay, item by item per key in queue order (reserved is 0 here, so
+# available is on_hand): an item is skipped when its row is missing and its
+# batch was queued without create_missing (PATCH); a conflict when its
+# expect differs from on_hand (a missing row counts as 0); out_of_range
+# when its delta would take on_hand below 0 or above 2147483647; else it
+# sets on_hand (on_hand, available) or adds to it (on_hand_delta), and the
+# last bin_location and cost given by an applied item are kept.
 $node->safe_psql('postgres', q{
-CREATE TABLE fz.model AS
-WITH it AS (
-    SELECT a.batch_id * 100 + e.i AS ord, a.create_missing,
-           e.v ->> 'sku' AS sku, (e.v ->> 'warehouse_uuid')::uuid AS wh,
-           coalesce(e.v ->> 'on_hand', e.v ->> 'available')::numeric AS q,
-           e.v ->> 'bin_location' AS bin, (e.v ->> 'cost')::numeric AS cost
-      FROM fz.accepted a, jsonb_array_elements(a.items) WITH ORDINALITY e(v, i)),
-created AS (
-    SELECT sku, wh, min(ord) FILTER (WHERE create_missing) AS at FROM it GROUP BY sku, wh)
-SELECT it.sku, it.wh,
-       (array_agg(it.q ORDER BY it.ord DESC))[1] AS on_hand,
-       (array_agg(it.bin ORDER BY it.ord DESC) FILTER (WHERE it.bin IS NOT NULL))[1] AS bin,
-       (array_agg(it.cost ORDER BY it.ord DESC) FILTER (WHERE it.cost IS NOT NULL))[1] AS cost
-  FROM it JOIN created c ON c.sku = it.sku AND c.wh = it.wh
- WHERE it.ord >= c.at
- GROUP BY it.sku, it.wh;
+CREATE TABLE fz.model (sku text, wh uuid, on_hand numeric, bin text, cost numeric);
+CREATE TABLE fz.model_rejected (batch_id bigint, item int, outcome text, expected numeric, actual numeric);
+DO $$
+DECLARE
+    r      record;
+    ksku   text;
+    kwh    uuid;
+    exists_ boolean;
+    oh     numeric;
+    bin    text;
+    cost   numeric;
+    nv     numeric;
+    first  boolean := true;
+BEGIN
+    FOR r IN
+        SELECT a.batch_id, e.i::int AS item, a.create_missing,
+               e.v ->> 'sku' AS sku, (e.v ->> 'warehouse_uuid')::uuid AS wh,
+               coalesce(e.v ->> 'on_hand', e.v ->> 'available')::numeric AS q,
+               (e.v ->> 'on_hand_delta')::numeric AS d,
+               coalesce(e.v ->> 'expect_on_hand', e.v ->> 'expect_available')::numeric AS x,
+               e.v ->> 'bin_location' AS bin, (e.v ->> 'cost')::numeric AS cost
+          FROM fz.accepted a, jsonb_array_elements(a.items) WITH ORDINALITY e(v, i)
+         ORDER BY e.v ->> 'sku' COLLATE "C", (e.v ->> 'warehouse_uuid')::uuid, a.batch_id, e.i
+    LOOP
+        IF first OR r.sku <> ksku OR r.wh <> kwh THEN
+            IF NOT first AND exists_ THEN
+                INSERT INTO fz.model VALUES (ksku, kwh, oh, bin, cost);
+            END IF;
+            first := false;
+            ksku := r.sku; kwh := r.wh; exists_ := false; oh := 0; bin := NULL; cost := NULL;
+        END IF;
+        IF NOT exists_ AND NOT r.create_missing THEN
+            CONTINUE;
+        END IF;
+        IF r.x IS NOT NULL AND r.x <> oh THEN
+            INSERT INTO fz.model_rejected VALUES (r.batch_id, r.item, 'conflict', r.x, oh);
+            CONTINUE;
+        END IF;
+        nv := coalesce(r.q, oh + r.d);
+        IF r.d IS NOT NULL AND ((r.d < 0 AND nv < 0) OR (r.d > 0 AND nv > 2147483647)) THEN
+            INSERT INTO fz.model_rejected VALUES (r.batch_id, r.item, 'out_of_range', NULL, oh);
+            CONTINUE;
+        END IF;
+        exists_ := true;
+        oh := nv;
+        bin := coalesce(r.bin, bin);
+        cost := coalesce(r.cost, cost);
+    END LOOP;
+    IF NOT first AND exists_ THEN
+        INSERT INTO fz.model VALUES (ksku, kwh, oh, bin, cost);
+    END IF;
+END $$;
 });
+note('rejected items: ' . $node->safe_psql('postgres',
+	"SELECT coalesce(string_agg(outcome || ' ' || n, ', ' ORDER BY outcome), 'none') FROM (SELECT outcome, count(*) AS n FROM fz.model_rejected GROUP BY outcome) x"));
+is($node->safe_psql('postgres', q{
+SELECT format('batch %s item %s: model %s, history %s', coalesce(m.batch_id, h.batch_id), coalesce(m.item, h.item),
+              coalesce(m.outcome || ' ' || m.expected || ' ' || m.actual, 'applied'),
+              coalesce(h.outcome || ' ' || h.expected || ' ' || h.actual, 'applied'))
+  FROM fz.model_rejected m
+  FULL JOIN (SELECT b.batch_id, (r ->> 'item')::int AS item, r ->> 'outcome' AS outcome,
+                    (r ->> 'expected')::numeric AS expected, (r ->> 'actual')::numeric AS actual
+               FROM inventory_batch_history b, jsonb_array_elements(b.rejected) r) h
+    ON h.batch_id = m.batch_id AND h.item = m.item
+ WHERE m.batch_id IS NULL OR h.batch_id IS NULL OR m.outcome <> h.outcome
+    OR m.expected IS DISTINCT FROM h.expected OR m.actual <> h.actual
+ ORDER BY 1 LIMIT 20}), '', 'exactly the items the replay rejects are recorded as rejected, with the values');
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM inventory_ledger l JOIN fz.model_rejected m ON m.batch_id = l.batch_id AND m.item = l.item}),
+	'0', 'rejected items have no ledger row');
 my $model_diff = $node->safe_psql('postgres', q{
 SELECT format('%s/%s: model %s, levels %s', coalesce(m.sku, l.sku), coalesce(m.wh, l.warehouse_uuid),
               CASE WHEN m.sku IS NULL THEN 'none' ELSE format('on_hand %s bin %s cost %s', m.on_hand, m.bin, m.cost) END,

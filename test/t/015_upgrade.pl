@@ -371,6 +371,49 @@ is($node->safe_psql('fast12', q{
 	SELECT string_agg(concat_ws(' ', on_hand_before, on_hand_after, transfer_id, incoming_before, incoming_after), ', ' ORDER BY id)
 	  FROM inventory.inventory_ledger}),
 	'0 1, 1 2, 2 3', 'both ways write the same rows, transfer_id and incoming NULL');
+
+# --- one library serves 1.2 and 1.3: in a database still at 1.2, whose
+# batch history cannot record items that do not apply, inventory_adjust
+# refuses the fields of 1.3 (on_hand_delta, expect_*), and a queued item
+# with one (put there by hand) fails its batch rather than being applied
+# without it; the batches around it apply.  After the update both work.
+$node->safe_psql('postgres', 'CREATE DATABASE ops12');
+$node->safe_psql('ops12', qq{
+	CREATE EXTENSION inventory VERSION '1.2';
+	INSERT INTO inventory.inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');
+});
+($rc, $out, $err) = $node->psql('ops12',
+	qq{SELECT inventory.inventory_adjust('[{"sku": "D", "warehouse_uuid": "$W1", "on_hand_delta": 5}]')},
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+isnt($rc, 0, 'at 1.2, inventory_adjust refuses on_hand_delta');
+like($err, qr/ERROR:  0A000: "on_hand_delta" needs version 1\.3 of the inventory extension\nDETAIL:  Item 1 uses it; .* Nothing was queued\.\nHINT:  Run ALTER EXTENSION inventory UPDATE/,
+	'with SQLSTATE 0A000, a DETAIL and a HINT');
+($rc, $out, $err) = $node->psql('ops12',
+	qq{SELECT inventory.inventory_adjust('[{"sku": "D", "warehouse_uuid": "$W1", "on_hand": 1},
+	                                       {"sku": "D", "warehouse_uuid": "$W1", "on_hand": 2, "expect_on_hand": 1}]')});
+like($err, qr/ERROR:  "expect_on_hand" needs version 1\.3 .*\nDETAIL:  Item 2 uses it;/s, 'and expect_on_hand');
+is($node->safe_psql('ops12', 'SELECT count(*) FROM inventory.inventory_queue'), '0', 'nothing was queued');
+$node->safe_psql('ops12', qq{
+	SELECT inventory.inventory_adjust('[{"sku": "D", "warehouse_uuid": "$W1", "on_hand": 1}]');
+	INSERT INTO inventory.inventory_queue (batch_id, items, item_count, queued_by)
+	SELECT pg_catalog.nextval('inventory.inventory_batch_id_seq'),
+	       '[{"sku": "D", "warehouse_uuid": "$W1", "on_hand": 9, "expect_on_hand": 5}]', 1, current_user;
+	SELECT inventory.inventory_adjust('[{"sku": "D", "warehouse_uuid": "$W1", "on_hand": 3}]');
+});
+($rc, $out, $err) = $node->psql('ops12', q{
+	SELECT inventory.inventory_process_queue();
+	SELECT state || ': ' || COALESCE(error, '') FROM inventory.inventory_batches ORDER BY batch_id;
+	SELECT on_hand FROM inventory.inventory_levels WHERE sku = 'D'});
+is($out, "3\napplied: \nfailed: item 1 of batch 2 uses \"expect_on_hand\", which needs version 1.3 of the inventory extension (SQLSTATE 0A000)\napplied: \n3",
+	'a queued item with expect_on_hand fails its batch at 1.2; the others apply');
+$node->safe_psql('ops12', 'ALTER EXTENSION inventory UPDATE');
+is($node->safe_psql('ops12', qq{
+	SELECT inventory.inventory_adjust('[{"sku": "D", "warehouse_uuid": "$W1", "on_hand_delta": 5, "expect_on_hand": 3},
+	                                    {"sku": "D", "warehouse_uuid": "$W1", "on_hand_delta": 5, "expect_on_hand": 3}]') > 0;
+	SELECT inventory.inventory_process_queue();
+	SELECT on_hand FROM inventory.inventory_levels WHERE sku = 'D';
+	SELECT outcome FROM inventory.inventory_batch_status((SELECT max(batch_id) FROM inventory.inventory_batches)) ORDER BY item}),
+	"t\n1\n8\napplied\nconflict", 'after the update, deltas and expects are accepted and applied');
 $node->safe_psql('postgres', "ALTER SYSTEM RESET inventory.enabled; SELECT pg_reload_conf()");
 
 # --- the update from 1.2 checks inventory_internal too: CREATE granted
