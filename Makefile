@@ -54,7 +54,7 @@ DATA = $(wildcard inventory--*.sql)
 # the library (its launcher serves every database), and they create roles and databases of their own: "make check-virtualenv"
 # runs them in throw-away clusters (test/check-virtualenv), and
 # sql/nopreload.sql in one without the preload.
-REGRESS = setup validation apply triggers worker orders ledger rounds idempotency
+REGRESS = setup validation apply triggers worker orders ledger rounds get idempotency
 REGRESS_OPTS = --use-existing
 REGRESS_PREP = installcheck-database
 
