@@ -33,8 +33,8 @@
  * pg_catalog (operators as OPERATOR(pg_catalog.=)), and every function
  * pins search_path to pg_catalog, pg_temp, so nothing resolves in a
  * schema others may create objects in.  Nothing is granted
- * to PUBLIC: each table, view, sequence and function is revoked from
- * PUBLIC right after it is made (the README's role recipe grants what
+ * to PUBLIC: each table, view, sequence, type and function is revoked
+ * from PUBLIC right after it is made (the README's role recipe grants what
  * applications need).  Each function is followed by its comment and its
  * REVOKE, then by the triggers that call it.
  */
