@@ -23,6 +23,8 @@
  *   8. Change feed: inventory_changes
  *   9. Status and checks: inventory_batch_status, inventory_verify,
  *      inventory_worker_status
+ *  10. Reading stock: the row type inventory_stock, inventory_get,
+ *      inventory_get_json
  *
  * Conventions.  Every name is qualified: the extension's by @extschema@
  * (tables, views, sequences and the API's functions) or by
@@ -32,8 +34,8 @@
  * pg_catalog (operators as OPERATOR(pg_catalog.=)), and every function
  * pins search_path to pg_catalog, pg_temp, so nothing resolves in a
  * schema others may create objects in.  Nothing is granted
- * to PUBLIC: each table, view, sequence and function is revoked from
- * PUBLIC right after it is made (the README's role recipe grants what
+ * to PUBLIC: each table, view, sequence, type and function is revoked
+ * from PUBLIC right after it is made (the README's role recipe grants what
  * applications need).  Each function is followed by its comment and its
  * REVOKE, then by the triggers that call it.
  */
@@ -1747,3 +1749,237 @@ CREATE FUNCTION @extschema@.inventory_worker_status(
 COMMENT ON FUNCTION @extschema@.inventory_worker_status(boolean) IS
     'The worker of this database (or, with true, of every database with the extension): state (stopped, waiting, starting, applying, idle, paused), what it waits for, pid, counters since the server started';
 REVOKE ALL ON FUNCTION @extschema@.inventory_worker_status(boolean) FROM PUBLIC;
+
+/* ------------------------------------------------------------------------
+ * 10. Reading stock: inventory_get, inventory_get_json
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * A row of inventory_get: the level row's columns, in its order, then the
+ * row's cursor (its place in key order).  A composite type rather than
+ * RETURNS TABLE, so that the function's arguments may carry the names of
+ * the columns they filter (sku, warehouse_uuid), as Sellbrite's query
+ * parameters do.  A column added to inventory_levels goes here too, after
+ * updated_at and before cursor (and into inventory_get's select list and
+ * inventory_get_json's object).
+ */
+CREATE TYPE @extschema@.inventory_stock AS (
+    sku             text,
+    warehouse_uuid  uuid,
+    on_hand         bigint,
+    reserved        bigint,
+    available       bigint,
+    bin_location    text,
+    cost            numeric(10,2),
+    created_at      timestamptz,
+    updated_at      timestamptz,
+    incoming        bigint,
+    cursor          text
+);
+COMMENT ON TYPE @extschema@.inventory_stock IS
+    'A row of inventory_get: a level row and its cursor';
+REVOKE ALL ON TYPE @extschema@.inventory_stock FROM PUBLIC;
+
+/*
+ * GET /inventory.  Level rows in key order (sku bytewise, then
+ * warehouse_uuid: the primary key's order), filtered by what is given (NULL
+ * is "not given"), at most "limit" (1 to 100) a call.  Paging by cursor is
+ * a keyset: the rows after the given row's key, so a row that exists
+ * throughout a walk is returned exactly once however stock changes
+ * meanwhile; paging by page is Sellbrite's OFFSET, which rows created or
+ * deleted meanwhile shift.  The statement is built from fixed fragments
+ * for the filters given, values passed as parameters, so that each call is
+ * planned with only its own conditions: the primary key serves key order
+ * and an sku, inventory_levels_warehouse_idx a warehouse.  SECURITY
+ * INVOKER: the caller reads inventory_levels with its own SELECT privilege,
+ * and row-level security an owner puts on the table applies.
+ */
+CREATE FUNCTION @extschema@.inventory_get(
+    sku text DEFAULT NULL,
+    warehouse_uuid uuid DEFAULT NULL,
+    created_at_min timestamptz DEFAULT NULL,
+    created_at_max timestamptz DEFAULT NULL,
+    updated_at_min timestamptz DEFAULT NULL,
+    updated_at_max timestamptz DEFAULT NULL,
+    "limit" integer DEFAULT 100,
+    cursor text DEFAULT NULL,
+    page integer DEFAULT NULL)
+    RETURNS SETOF @extschema@.inventory_stock
+    LANGUAGE plpgsql
+    STABLE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    lim integer := COALESCE(inventory_get."limit", 100);
+    after_sku text;
+    after_warehouse uuid;
+    decoded jsonb;
+    q text;
+BEGIN
+    IF lim OPERATOR(pg_catalog.<) 1 OR lim OPERATOR(pg_catalog.>) 100 THEN
+        RAISE EXCEPTION 'limit must be between 1 and 100'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('The limit given was %s.', lim),
+                  HINT = 'Ask for at most 100 rows a call and page through the rest with the cursor of the last row.';
+    END IF;
+    IF inventory_get.page OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'page must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('The page given was %s; pages are numbered from 1.', inventory_get.page);
+    END IF;
+    IF inventory_get.cursor IS NOT NULL AND inventory_get.page IS NOT NULL THEN
+        RAISE EXCEPTION 'cursor and page cannot both be given'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'A cursor names the row to continue after; a page counts rows from the start.',
+                  HINT = 'Page with the cursor (it never skips or repeats a row while stock changes), or with page alone.';
+    END IF;
+    IF inventory_get.cursor IS NOT NULL THEN
+        -- base64url (no padding) of the text of the jsonb [1, sku, warehouse_uuid]
+        -- in the database's encoding; anything else is not a cursor of ours
+        BEGIN
+            decoded := pg_catalog.convert_from(
+                pg_catalog.decode(
+                    pg_catalog.translate(inventory_get.cursor, '-_', '+/')
+                    OPERATOR(pg_catalog.||) pg_catalog.repeat('=',
+                        (4 OPERATOR(pg_catalog.-) (pg_catalog.length(inventory_get.cursor) OPERATOR(pg_catalog.%) 4))
+                        OPERATOR(pg_catalog.%) 4),
+                    'base64'),
+                pg_catalog.getdatabaseencoding())::jsonb;
+            IF pg_catalog.jsonb_typeof(decoded) OPERATOR(pg_catalog.=) 'array'
+               AND pg_catalog.jsonb_array_length(decoded) OPERATOR(pg_catalog.=) 3
+               AND decoded OPERATOR(pg_catalog.->) 0 OPERATOR(pg_catalog.=) '1'::jsonb
+               AND pg_catalog.jsonb_typeof(decoded OPERATOR(pg_catalog.->) 1) OPERATOR(pg_catalog.=) 'string'
+               AND pg_catalog.jsonb_typeof(decoded OPERATOR(pg_catalog.->) 2) OPERATOR(pg_catalog.=) 'string' THEN
+                after_sku := decoded OPERATOR(pg_catalog.->>) 1;
+                after_warehouse := (decoded OPERATOR(pg_catalog.->>) 2)::uuid;
+            END IF;
+        EXCEPTION WHEN data_exception THEN
+            after_sku := NULL;
+        END;
+        IF after_sku IS NULL THEN
+            RAISE EXCEPTION 'invalid cursor'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'A cursor is the "cursor" of a row that inventory_get returned, or the "next_cursor" of inventory_get_json, passed back unchanged.',
+                      HINT = 'Start again without a cursor.';
+        END IF;
+    END IF;
+
+    q := 'SELECT l.sku::text, l.warehouse_uuid, l.on_hand, l.reserved, l.available,'
+         ' l.bin_location, l.cost, l.created_at, l.updated_at, l.incoming,'
+         ' pg_catalog.translate(pg_catalog.rtrim(pg_catalog.replace(pg_catalog.encode('
+         'pg_catalog.convert_to(pg_catalog.jsonb_build_array(1, l.sku, l.warehouse_uuid)::text,'
+         ' pg_catalog.getdatabaseencoding()), ''base64''), E''\n'', ''''), ''=''), ''+/'', ''-_'')'
+         ' FROM @extschema@.inventory_levels l WHERE true';
+    IF inventory_get.sku IS NOT NULL THEN
+        q := q OPERATOR(pg_catalog.||) ' AND l.sku OPERATOR(pg_catalog.=) $1';
+    END IF;
+    IF inventory_get.warehouse_uuid IS NOT NULL THEN
+        q := q OPERATOR(pg_catalog.||) ' AND l.warehouse_uuid OPERATOR(pg_catalog.=) $2';
+    END IF;
+    IF inventory_get.created_at_min IS NOT NULL THEN
+        q := q OPERATOR(pg_catalog.||) ' AND l.created_at OPERATOR(pg_catalog.>=) $3';
+    END IF;
+    IF inventory_get.created_at_max IS NOT NULL THEN
+        q := q OPERATOR(pg_catalog.||) ' AND l.created_at OPERATOR(pg_catalog.<=) $4';
+    END IF;
+    IF inventory_get.updated_at_min IS NOT NULL THEN
+        q := q OPERATOR(pg_catalog.||) ' AND l.updated_at OPERATOR(pg_catalog.>=) $5';
+    END IF;
+    IF inventory_get.updated_at_max IS NOT NULL THEN
+        q := q OPERATOR(pg_catalog.||) ' AND l.updated_at OPERATOR(pg_catalog.<=) $6';
+    END IF;
+    IF after_sku IS NULL THEN
+        NULL;
+    ELSIF inventory_get.warehouse_uuid IS NOT NULL THEN
+        -- (sku, w) > (after_sku, after_warehouse) for the one warehouse w:
+        -- a range of inventory_levels_warehouse_idx (warehouse_uuid, sku)
+        IF inventory_get.warehouse_uuid OPERATOR(pg_catalog.>) after_warehouse THEN
+            q := q OPERATOR(pg_catalog.||) ' AND l.sku OPERATOR(pg_catalog.>=) ($7 COLLATE pg_catalog."C")';
+        ELSE
+            q := q OPERATOR(pg_catalog.||) ' AND l.sku OPERATOR(pg_catalog.>) ($7 COLLATE pg_catalog."C")';
+        END IF;
+    ELSE
+        -- a range of the primary key (sku, warehouse_uuid)
+        q := q OPERATOR(pg_catalog.||) ' AND (l.sku, l.warehouse_uuid) OPERATOR(pg_catalog.>) ($7 COLLATE pg_catalog."C", $8)';
+    END IF;
+    q := q OPERATOR(pg_catalog.||) ' ORDER BY l.sku, l.warehouse_uuid LIMIT $9';
+    IF inventory_get.page IS NOT NULL THEN
+        q := q OPERATOR(pg_catalog.||) ' OFFSET $10';
+    END IF;
+    RETURN QUERY EXECUTE q
+        USING inventory_get.sku, inventory_get.warehouse_uuid,
+              inventory_get.created_at_min, inventory_get.created_at_max,
+              inventory_get.updated_at_min, inventory_get.updated_at_max,
+              after_sku, after_warehouse, lim,
+              (inventory_get.page OPERATOR(pg_catalog.-) 1)::bigint OPERATOR(pg_catalog.*) lim;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_get(text, uuid, timestamptz, timestamptz, timestamptz, timestamptz, integer, text, integer) IS
+    'GET /inventory: level rows in (sku, warehouse_uuid) order, filtered by sku, warehouse and created/updated times, at most 100 a call; page with the last row''s cursor (never skips or repeats a row) or by page';
+REVOKE ALL ON FUNCTION @extschema@.inventory_get(text, uuid, timestamptz, timestamptz, timestamptz, timestamptz, integer, text, integer) FROM PUBLIC;
+
+/*
+ * GET /inventory as a jsonb body: {"inventory": [...], "next_cursor": ...}.
+ * "inventory" holds the rows with Sellbrite's field names (quantities as
+ * numbers, times in UTC as 2017-01-06T22:28:42.000000Z); next_cursor is the
+ * last row's cursor when a row follows it, else null.  The same arguments
+ * and checks as inventory_get, which it calls (so a caller needs EXECUTE
+ * on both); page and probe read one snapshot.
+ */
+CREATE FUNCTION @extschema@.inventory_get_json(
+    sku text DEFAULT NULL,
+    warehouse_uuid uuid DEFAULT NULL,
+    created_at_min timestamptz DEFAULT NULL,
+    created_at_max timestamptz DEFAULT NULL,
+    updated_at_min timestamptz DEFAULT NULL,
+    updated_at_max timestamptz DEFAULT NULL,
+    "limit" integer DEFAULT 100,
+    cursor text DEFAULT NULL,
+    page integer DEFAULT NULL)
+    RETURNS jsonb
+    LANGUAGE plpgsql
+    STABLE CALLED ON NULL INPUT
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    rows_json jsonb;
+    row_count bigint;
+    last_cursor text;
+BEGIN
+    SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'sku', g.sku,
+               'warehouse_uuid', g.warehouse_uuid,
+               'on_hand', g.on_hand,
+               'available', g.available,
+               'reserved', g.reserved,
+               'bin_location', g.bin_location,
+               'cost', g.cost,
+               'created_at', pg_catalog.to_char(pg_catalog.timezone('UTC', g.created_at),
+                                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'updated_at', pg_catalog.to_char(pg_catalog.timezone('UTC', g.updated_at),
+                                                'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'incoming', g.incoming)
+             ORDER BY g.ordinality), '[]'::jsonb),
+           pg_catalog.count(*),
+           (pg_catalog.array_agg(g.cursor ORDER BY g.ordinality DESC))[1]
+      INTO rows_json, row_count, last_cursor
+      FROM @extschema@.inventory_get(inventory_get_json.sku, inventory_get_json.warehouse_uuid,
+                                     inventory_get_json.created_at_min, inventory_get_json.created_at_max,
+                                     inventory_get_json.updated_at_min, inventory_get_json.updated_at_max,
+                                     inventory_get_json."limit", inventory_get_json.cursor,
+                                     inventory_get_json.page) WITH ORDINALITY AS g;
+    -- a full page: is there a row after it?
+    IF row_count OPERATOR(pg_catalog.<) COALESCE(inventory_get_json."limit", 100)
+       OR NOT EXISTS (SELECT FROM @extschema@.inventory_get(inventory_get_json.sku, inventory_get_json.warehouse_uuid,
+                                                           inventory_get_json.created_at_min, inventory_get_json.created_at_max,
+                                                           inventory_get_json.updated_at_min, inventory_get_json.updated_at_max,
+                                                           1, last_cursor, NULL)) THEN
+        last_cursor := NULL;
+    END IF;
+    RETURN pg_catalog.jsonb_build_object('inventory', rows_json, 'next_cursor', last_cursor);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_get_json(text, uuid, timestamptz, timestamptz, timestamptz, timestamptz, integer, text, integer) IS
+    'GET /inventory as jsonb: {"inventory": [rows with Sellbrite''s field names], "next_cursor": the cursor to pass for the next page, null after the last}';
+REVOKE ALL ON FUNCTION @extschema@.inventory_get_json(text, uuid, timestamptz, timestamptz, timestamptz, timestamptz, integer, text, integer) FROM PUBLIC;

@@ -15,6 +15,10 @@ WITH ext AS (
 ), rels AS (
     SELECT c.* FROM pg_class c JOIN members m
         ON m.classid = 'pg_class'::regclass AND m.objid = c.oid
+    UNION ALL
+    -- a composite type's attributes are those of its pg_class row
+    SELECT c.* FROM pg_class c JOIN pg_type t ON t.typrelid = c.oid
+      JOIN members m ON m.classid = 'pg_type'::regclass AND m.objid = t.oid
 )
 SELECT line FROM (
     SELECT format('extension %s %s schema=%s relocatable=%s', extname, extversion,
@@ -70,6 +74,10 @@ SELECT line FROM (
                   r.oid::regclass, format_type(s.seqtypid, NULL), s.seqstart, s.seqincrement,
                   s.seqmin, s.seqmax, s.seqcache, s.seqcycle)
       FROM rels r JOIN pg_sequence s ON s.seqrelid = r.oid
+    UNION ALL
+    SELECT format('type %s owner=%s acl=%s comment=%s', t.oid::regtype, t.typowner::regrole, t.typacl,
+                  obj_description(t.oid, 'pg_type'))
+      FROM pg_type t JOIN members m ON m.classid = 'pg_type'::regclass AND m.objid = t.oid
     UNION ALL
     SELECT format('function %s owner=%s acl=%s comment=%s', pg_get_functiondef(p.oid),
                   p.proowner::regrole, p.proacl, obj_description(p.oid, 'pg_proc'))
