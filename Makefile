@@ -30,6 +30,7 @@ OBJS = \
 	src/databases.o \
 	src/wakeup.o \
 	src/transaction_end.o \
+	src/expiry.o \
 	src/worker_status.o \
 	src/worker.o \
 	src/launcher.o \
@@ -54,7 +55,7 @@ DATA = $(wildcard inventory--*.sql)
 # the library (its launcher serves every database), and they create roles and databases of their own: "make check-virtualenv"
 # runs them in throw-away clusters (test/check-virtualenv), and
 # sql/nopreload.sql in one without the preload.
-REGRESS = setup validation apply triggers worker orders ledger rounds idempotency
+REGRESS = setup validation apply triggers worker orders holds ledger rounds idempotency
 REGRESS_OPTS = --use-existing
 REGRESS_PREP = installcheck-database
 
