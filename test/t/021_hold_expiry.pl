@@ -43,6 +43,9 @@ $node->safe_psql('old12', qq{
 CREATE EXTENSION inventory VERSION '1.2';
 INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH', 'Main');
 SELECT inventory_reserve('OLD-1', 'OLD-SKU', '$WH', 2);
+CREATE ROLE "app user";
+GRANT USAGE ON SCHEMA inventory TO "app user";
+GRANT EXECUTE ON FUNCTION inventory_reserve(text, text, uuid, bigint, text, boolean) TO "app user";
 });
 
 sub workers
@@ -114,8 +117,16 @@ is($node->safe_psql('old12', "SELECT extversion FROM pg_extension WHERE extname 
 
 # ... and once updated, its holds expire too.
 $node->safe_psql('old12', 'ALTER EXTENSION inventory UPDATE');
+is($node->safe_psql('old12', qq{
+SELECT pg_get_function_identity_arguments(p.oid), a.privilege_type
+  FROM pg_proc p CROSS JOIN LATERAL aclexplode(p.proacl) a
+ WHERE p.proname = 'inventory_reserve' AND a.grantee = '"app user"'::regrole}),
+	'order_ref text, sku text, warehouse_uuid uuid, quantity bigint, line_ref text, allow_oversell boolean, expires_at timestamp with time zone|EXECUTE',
+	'the update gives the new inventory_reserve the grants of the old one');
 my $expires_e = $node->safe_psql('old12', qq{
+SET ROLE "app user";
 SELECT inventory_reserve('E', 'SKU-E', '$WH', 1, expires_at => clock_timestamp() + interval '1 s');
+RESET ROLE;
 SELECT expires_at FROM inventory_reservations WHERE order_ref = 'E'});
 $expires_e = (split /\n/, $expires_e)[-1];
 ok(poll_until($node, 'old12', "SELECT count(*) FROM inventory_reservations WHERE order_ref = 'E'", '0', 30),
