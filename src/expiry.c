@@ -53,14 +53,14 @@ PG_FUNCTION_INFO_V1(inventory_expire_holds);
 /* The earliest expiry this transaction made or moved, or 0 */
 static TimestampTz pending_expiry = 0;
 
-/* The expired holds, oldest key first, at most $1 */
+/* The holds expired at $2, in key order, at most $1 */
 static InventoryStatement due_holds = {
 	.sql = "SELECT r.id, r.order_ref, r.line_ref, r.sku, r.warehouse_uuid"
 	"  FROM @extschema@.inventory_reservations r"
-	" WHERE r.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
+	" WHERE r.expires_at OPERATOR(pg_catalog.<=) $2"
 	" ORDER BY r.sku, r.warehouse_uuid, r.id LIMIT $1",
-	.nargs = 1,
-	.argtypes = {INT4OID}
+	.nargs = 2,
+	.argtypes = {INT4OID, TIMESTAMPTZOID}
 };
 
 /* Lock a level row, unless another transaction holds it */
@@ -84,9 +84,9 @@ static InventoryStatement level_exists = {
 static InventoryStatement delete_hold = {
 	.sql = "DELETE FROM @extschema@.inventory_reservations r"
 	" WHERE r.id OPERATOR(pg_catalog.=) $1"
-	"   AND r.expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()",
-	.nargs = 1,
-	.argtypes = {INT8OID}
+	"   AND r.expires_at OPERATOR(pg_catalog.<=) $2",
+	.nargs = 2,
+	.argtypes = {INT8OID, TIMESTAMPTZOID}
 };
 
 /* The earliest expiry (the partial index's first entry) */
@@ -168,16 +168,17 @@ SetLedgerSetting(const char *name, const char *value)
 }
 
 /*
- * Release up to max_holds expired holds of the extension in schema nspid,
- * in key order.  Returns how many were released; *skipped says whether
- * some were skipped because another transaction holds their level row
- * (try again soon).  The caller is connected to SPI and checked that
+ * Release up to max_holds holds of the extension in schema nspid expired
+ * at cutoff, in key order.  Returns how many were released; *skipped says
+ * whether some were skipped because another transaction holds their level
+ * row (try again soon).  The caller is connected to SPI and checked that
  * InventoryHoldsExpire.
  */
 int
-InventoryExpireHolds(Oid nspid, int max_holds, bool *skipped)
+InventoryExpireHolds(Oid nspid, int max_holds, TimestampTz cutoff, bool *skipped)
 {
 	Datum		args[2];
+	Datum		hold[2];
 	SPITupleTable *holds;
 	uint64		nholds;
 	int			released = 0;
@@ -185,6 +186,7 @@ InventoryExpireHolds(Oid nspid, int max_holds, bool *skipped)
 
 	*skipped = false;
 	args[0] = Int32GetDatum(max_holds);
+	args[1] = TimestampTzGetDatum(cutoff);
 	nholds = InventoryStatementRun(&due_holds, nspid, args, false, SPI_OK_SELECT);
 	if (nholds == 0)
 		return 0;
@@ -198,7 +200,6 @@ InventoryExpireHolds(Oid nspid, int max_holds, bool *skipped)
 		HeapTuple	tup = holds->vals[i];
 		TupleDesc	desc = holds->tupdesc;
 		bool		isnull;
-		Datum		id = SPI_getbinval(tup, desc, 1, &isnull);
 		char	   *order_ref = SPI_getvalue(tup, desc, 2);
 		char	   *line_ref = SPI_getvalue(tup, desc, 3);
 
@@ -216,7 +217,9 @@ InventoryExpireHolds(Oid nspid, int max_holds, bool *skipped)
 		SetLedgerSetting("inventory.change_order", order_ref);
 		SetLedgerSetting("inventory.change_line", line_ref != NULL ? line_ref : "");
 		/* gone (fulfilled, released) or extended meanwhile: not ours */
-		released += (int) InventoryStatementRun(&delete_hold, nspid, &id, false, SPI_OK_DELETE);
+		hold[0] = SPI_getbinval(tup, desc, 1, &isnull);
+		hold[1] = TimestampTzGetDatum(cutoff);
+		released += (int) InventoryStatementRun(&delete_hold, nspid, hold, false, SPI_OK_DELETE);
 	}
 	AtEOXact_GUC(true, guc_level);
 	return released;
@@ -272,7 +275,8 @@ inventory_expire_holds(PG_FUNCTION_ARGS)
 				 errmsg("the reservations of the inventory extension have no expires_at"),
 				 errhint("Run ALTER EXTENSION inventory UPDATE.")));
 	SPI_connect();
-	released = InventoryExpireHolds(nspid, max_holds, &skipped);
+	released = InventoryExpireHolds(nspid, max_holds, GetCurrentTransactionStartTimestamp(),
+								   &skipped);
 	SPI_finish();
 	PG_RETURN_INT32(released);
 }

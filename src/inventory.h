@@ -243,7 +243,8 @@ extern void InventoryRestoreCopyFailed(InventoryRestoreCopy *copy, MemoryContext
 /* Expiring holds (expiry.c) */
 extern void InventoryExpiryInit(void);
 extern bool InventoryHoldsExpire(Oid nspid);
-extern int	InventoryExpireHolds(Oid nspid, int max_holds, bool *skipped);
+extern int	InventoryExpireHolds(Oid nspid, int max_holds, TimestampTz cutoff,
+								 bool *skipped);
 extern TimestampTz InventoryNextHoldExpiry(Oid nspid);
 extern TimestampTz InventoryExpiryRetryAt(void);
 

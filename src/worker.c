@@ -415,6 +415,7 @@ RunExpiry(TimestampTz now)
 {
 	TimestampTz recorded = InventoryTakeExpiry();
 	TimestampTz next = 0;
+	TimestampTz cutoff;
 	bool		skipped = false;
 	int			released = 0;
 	Oid			nspid;
@@ -426,20 +427,28 @@ RunExpiry(TimestampTz now)
 		return;
 
 	nspid = BeginShortTransaction();
+	/* now(): the ledger's time of the releases, never before expires_at */
+	cutoff = GetCurrentTransactionStartTimestamp();
 	if (OidIsValid(nspid) && InventoryHoldsExpire(nspid))
 	{
 		pgstat_report_activity(STATE_RUNNING, "releasing expired inventory holds");
 		SPI_connect();
-		released = InventoryExpireHolds(nspid, EXPIRY_MAX_HOLDS, &skipped);
+		released = InventoryExpireHolds(nspid, EXPIRY_MAX_HOLDS, cutoff, &skipped);
 		next = InventoryNextHoldExpiry(nspid);
 		SPI_finish();
 	}
 	EndShortTransaction();
 	pgstat_report_activity(STATE_IDLE, NULL);
 
-	/* holds whose level row was locked: try again shortly, not at once */
-	if (skipped && released < EXPIRY_MAX_HOLDS)
-		next = InventoryExpiryRetryAt();
+	/*
+	 * Holds still due that this pass did not release (not for want of
+	 * room): their level row was locked (try again shortly), or something
+	 * kept them (a trigger of the owner's, say: try again after a naptime,
+	 * not in a loop).
+	 */
+	if (next != 0 && next <= cutoff && released < EXPIRY_MAX_HOLDS)
+		next = skipped ? InventoryExpiryRetryAt()
+			: TimestampTzPlusMilliseconds(GetCurrentTimestamp(), naptime_ms);
 	InventorySetNextExpiry(next);
 	next_expiry = next;
 	expiry_known = true;
