@@ -83,8 +83,12 @@ static TimestampTz last_purge = 0;
 /* Seconds between recounts of the queued items (backpressure.c) */
 #define RECOUNT_INTERVAL_S	30
 
-/* Most holds released in one expiry pass (one transaction) */
-#define EXPIRY_MAX_HOLDS	1000
+/*
+ * Most holds released in one expiry pass (one transaction, which keeps
+ * their level rows locked until it commits: reservations of those keys
+ * wait for it)
+ */
+#define EXPIRY_MAX_HOLDS	100
 
 /* Memory of one pass of the main loop, reset after each */
 static MemoryContext loop_context = NULL;
