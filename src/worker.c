@@ -8,11 +8,11 @@
  * on its latch until a queuing transaction commits (wakeup.c) or
  * inventory.naptime passes.  It also releases expired holds (expiry.c):
  * it sleeps no longer than the next expiry, and records it when it leaves,
- * so that the launcher starts a worker again when it is due.  Once it has had nothing to do for
- * inventory.idle_timeout it leaves, so that an idle database holds no
- * connection; it leaves at once where the extension is not installed, and
- * after a time slice when it has more to do but other databases wait for a
- * worker.
+ * so that the launcher starts a worker again when it is due.  Once it has
+ * had nothing to do for inventory.idle_timeout it leaves, so that an idle
+ * database holds no connection; it leaves at once where the extension is
+ * not installed, and after a time slice when it has more to do but other
+ * databases wait for a worker.
  *
  * Errors.  The main loop has the explicit error-recovery block of
  * walwriter.c: an error anywhere in it (a failed round, a cancel from
