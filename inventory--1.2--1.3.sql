@@ -268,6 +268,9 @@ CREATE OR REPLACE FUNCTION inventory_internal.inventory_expire_holds(max_holds i
 COMMENT ON FUNCTION inventory_internal.inventory_note_expiry(timestamptz) IS
     'Tells the worker at commit that a hold expires at expires_at (internal)';
 
+COMMENT ON FUNCTION inventory_internal.inventory_check_expires_at(timestamptz) IS
+    'Raises the error of a hold''s expires_at that is not NULL, finite and after now() (internal)';
+
 COMMENT ON FUNCTION inventory.inventory_reserve(text, text, uuid, bigint, text, boolean, timestamptz) IS
     'Reserve stock for an order line; with allow_oversell => false, fail (SQLSTATE IN001) rather than let available drop below zero; with expires_at, the worker releases the hold then';
 

@@ -771,6 +771,8 @@ BEGIN
     END IF;
 END
 $$;
+COMMENT ON FUNCTION inventory_internal.inventory_check_expires_at(timestamptz) IS
+    'Raises the error of a hold''s expires_at that is not NULL, finite and after now() (internal)';
 REVOKE ALL ON FUNCTION inventory_internal.inventory_check_expires_at(timestamptz) FROM PUBLIC;
 
 /*
