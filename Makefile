@@ -30,6 +30,7 @@ OBJS = \
 	src/databases.o \
 	src/wakeup.o \
 	src/transaction_end.o \
+	src/expiry.o \
 	src/worker_status.o \
 	src/worker.o \
 	src/launcher.o \
@@ -55,7 +56,7 @@ DATA = $(wildcard inventory--*.sql)
 # runs them in throw-away clusters (test/check-virtualenv), and
 # sql/nopreload.sql in one without the preload.
 
-REGRESS = setup validation apply triggers worker orders ledger rounds operations transfers get idempotency
+REGRESS = setup validation apply triggers worker orders holds ledger rounds operations transfers get idempotency
 REGRESS_OPTS = --use-existing
 REGRESS_PREP = installcheck-database
 

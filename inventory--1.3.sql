@@ -15,9 +15,10 @@
  *   5. Ledger: who made a change, the ledger ids a transaction may write,
  *      the apply's own statements, the ledger trigger
  *   6. Reservations and order functions: reserved = sum of reservations,
- *      the argument checks, inventory_reserve, inventory_release,
- *      inventory_fulfill; transfers: inventory_transfer,
- *      inventory_receive_transfer, inventory_cancel_transfer
+ *      the argument checks, inventory_reserve, inventory_extend_hold,
+ *      the expiry of holds, inventory_release, inventory_fulfill;
+ *      transfers: inventory_transfer, inventory_receive_transfer,
+ *      inventory_cancel_transfer
  *   7. Queue API: inventory_adjust, inventory_process_queue,
  *      inventory_wait
  *   8. Change feed: inventory_changes
@@ -264,14 +265,22 @@ CREATE TABLE @extschema@.inventory_reservations (
     warehouse_uuid  uuid        NOT NULL REFERENCES @extschema@.inventory_warehouses (uuid),
     quantity        bigint      NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- 1.3; last, where ALTER TABLE ADD COLUMN puts it in an update
+    expires_at      timestamptz,
     CONSTRAINT inventory_reservations_quantity_check CHECK (quantity OPERATOR(pg_catalog.>) 0),
     CONSTRAINT inventory_reservations_order_line_key
         UNIQUE NULLS NOT DISTINCT (order_ref, sku, warehouse_uuid, line_ref)
 );
 CREATE INDEX inventory_reservations_key_idx
     ON @extschema@.inventory_reservations (sku, warehouse_uuid);
+-- the worker's next expiry and the holds due: only holds that expire
+CREATE INDEX inventory_reservations_expires_idx
+    ON @extschema@.inventory_reservations (expires_at)
+    WHERE expires_at IS NOT NULL;
 COMMENT ON TABLE @extschema@.inventory_reservations IS
     'Open order lines holding stock; inventory_levels.reserved is their sum per (sku, warehouse_uuid)';
+COMMENT ON COLUMN @extschema@.inventory_reservations.expires_at IS
+    'When the worker releases this hold (ledger source expire); NULL: it holds until released or fulfilled';
 REVOKE ALL ON TABLE @extschema@.inventory_reservations FROM PUBLIC;
 
 /*
@@ -369,7 +378,7 @@ CREATE INDEX inventory_ledger_at_idx
 COMMENT ON TABLE @extschema@.inventory_ledger IS
     'Append-only history of every change of on_hand, reserved or incoming: who, when, why, before and after';
 COMMENT ON COLUMN @extschema@.inventory_ledger.source IS
-    'adjust (a queued item), reserve, release, fulfill (order functions), transfer, transfer_receive, transfer_cancel (transfer functions), reservations (a direct change of inventory_reservations), direct (any other write to inventory_levels)';
+    'adjust (a queued item), reserve, release, fulfill (order functions), transfer, transfer_receive, transfer_cancel (transfer functions), expire (a hold released by the worker at its expires_at), reservations (a direct change of inventory_reservations), direct (any other write to inventory_levels)';
 COMMENT ON COLUMN @extschema@.inventory_ledger.transfer_id IS
     'The transfer (inventory_transfers.id) whose shipping, receiving or cancelling made the change; NULL for other changes';
 COMMENT ON COLUMN @extschema@.inventory_ledger.incoming_before IS
@@ -817,11 +826,56 @@ $$;
 REVOKE ALL ON FUNCTION inventory_internal.inventory_check_order_args(text, text, uuid, bigint, boolean) FROM PUBLIC;
 
 /*
- * inventory_reserve: record an open order line against stock.
+ * The worker's next expiry of holds (C, expiry.c): a hold expiring at
+ * expires_at was made or moved; at commit the database's worker (or the
+ * launcher, which starts one when it is due) learns of it, when it is
+ * earlier than the expiry it knows.
+ */
+CREATE FUNCTION inventory_internal.inventory_note_expiry(expires_at timestamptz)
+    RETURNS void
+    LANGUAGE c
+    VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_note_expiry';
+COMMENT ON FUNCTION inventory_internal.inventory_note_expiry(timestamptz) IS
+    'Tells the worker at commit that a hold expires at expires_at (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_note_expiry(timestamptz) FROM PUBLIC;
+
+/*
+ * The expiry time of a hold: NULL (never), or a finite time after the
+ * transaction's start (now()).
+ */
+CREATE FUNCTION inventory_internal.inventory_check_expires_at(expires_at timestamptz)
+    RETURNS void
+    LANGUAGE plpgsql
+    STABLE
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    IF expires_at IS NOT NULL
+       AND (NOT pg_catalog.isfinite(expires_at) OR expires_at OPERATOR(pg_catalog.<=) pg_catalog.now()) THEN
+        RAISE EXCEPTION 'expires_at must be a finite time after the start of the transaction'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('expires_at is %s; the transaction started at %s.',
+                                             expires_at, pg_catalog.now()),
+                  HINT = 'Pass NULL for a hold that does not expire.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION inventory_internal.inventory_check_expires_at(timestamptz) IS
+    'Raises the error of a hold''s expires_at that is not NULL, finite and after now() (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_check_expires_at(timestamptz) FROM PUBLIC;
+
+/*
+ * inventory_reserve: record an open order line against stock; with
+ * expires_at, a hold the worker releases then (ledger source expire).
+ * Reserving again on the same line adds the quantity, and expires_at
+ * replaces the line's (NULL: it no longer expires).
  */
 CREATE FUNCTION @extschema@.inventory_reserve(
     order_ref text, sku text, warehouse_uuid uuid, quantity bigint,
-    line_ref text DEFAULT NULL, allow_oversell boolean DEFAULT true)
+    line_ref text DEFAULT NULL, allow_oversell boolean DEFAULT true,
+    expires_at timestamptz DEFAULT NULL)
     RETURNS @extschema@.inventory_levels
     LANGUAGE plpgsql
     VOLATILE CALLED ON NULL INPUT
@@ -842,6 +896,7 @@ BEGIN
     IF allow_oversell IS NULL THEN
         RAISE EXCEPTION 'allow_oversell must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM inventory_internal.inventory_check_expires_at(expires_at);
     SELECT w.archived INTO archived FROM @extschema@.inventory_warehouses w
      WHERE w.uuid OPERATOR(pg_catalog.=) inventory_reserve.warehouse_uuid;
     IF NOT FOUND OR archived THEN
@@ -870,11 +925,15 @@ BEGIN
     END IF;
 
     INSERT INTO @extschema@.inventory_reservations AS r
-           (order_ref, line_ref, sku, warehouse_uuid, quantity)
+           (order_ref, line_ref, sku, warehouse_uuid, quantity, expires_at)
     VALUES (inventory_reserve.order_ref, inventory_reserve.line_ref, inventory_reserve.sku,
-            inventory_reserve.warehouse_uuid, inventory_reserve.quantity)
+            inventory_reserve.warehouse_uuid, inventory_reserve.quantity, inventory_reserve.expires_at)
     ON CONFLICT ON CONSTRAINT inventory_reservations_order_line_key
-    DO UPDATE SET quantity = r.quantity OPERATOR(pg_catalog.+) excluded.quantity;
+    DO UPDATE SET quantity = r.quantity OPERATOR(pg_catalog.+) excluded.quantity,
+                  expires_at = excluded.expires_at;
+    IF expires_at IS NOT NULL THEN
+        PERFORM inventory_internal.inventory_note_expiry(expires_at);
+    END IF;
 
     SELECT * INTO lvl FROM @extschema@.inventory_levels l
      WHERE l.sku OPERATOR(pg_catalog.=) inventory_reserve.sku
@@ -882,9 +941,76 @@ BEGIN
     RETURN lvl;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.inventory_reserve(text, text, uuid, bigint, text, boolean) IS
-    'Reserve stock for an order line; with allow_oversell => false, fail (SQLSTATE IN001) rather than let available drop below zero';
-REVOKE ALL ON FUNCTION @extschema@.inventory_reserve(text, text, uuid, bigint, text, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.inventory_reserve(text, text, uuid, bigint, text, boolean, timestamptz) IS
+    'Reserve stock for an order line; with allow_oversell => false, fail (SQLSTATE IN001) rather than let available drop below zero; with expires_at, the worker releases the hold then';
+REVOKE ALL ON FUNCTION @extschema@.inventory_reserve(text, text, uuid, bigint, text, boolean, timestamptz) FROM PUBLIC;
+
+/*
+ * inventory_extend_hold: set when an order's holds of one key expire (all
+ * its lines of the key, or line_ref's): a later or earlier time, or NULL
+ * for never.  A hold past its expires_at that the worker has not released
+ * yet still holds, and can be extended.  Quantities do not change, so no
+ * ledger row is written.
+ */
+CREATE FUNCTION @extschema@.inventory_extend_hold(
+    order_ref text, sku text, warehouse_uuid uuid, expires_at timestamptz,
+    line_ref text DEFAULT NULL)
+    RETURNS SETOF @extschema@.inventory_reservations
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n bigint;
+BEGIN
+    PERFORM inventory_internal.inventory_check_order_args(order_ref, sku, warehouse_uuid, NULL, false);
+    PERFORM inventory_internal.inventory_check_order_refs(order_ref, line_ref, sku);
+    PERFORM inventory_internal.inventory_check_expires_at(expires_at);
+    -- Only the reservations are locked (they alone change), so this takes
+    -- no lock after another the order functions or the expiry take.
+    RETURN QUERY
+    WITH changed AS (
+        UPDATE @extschema@.inventory_reservations r
+           SET expires_at = inventory_extend_hold.expires_at
+         WHERE r.order_ref OPERATOR(pg_catalog.=) inventory_extend_hold.order_ref
+           AND r.sku OPERATOR(pg_catalog.=) inventory_extend_hold.sku
+           AND r.warehouse_uuid OPERATOR(pg_catalog.=) inventory_extend_hold.warehouse_uuid
+           AND (inventory_extend_hold.line_ref IS NULL
+                OR r.line_ref OPERATOR(pg_catalog.=) inventory_extend_hold.line_ref)
+        RETURNING r.*)
+    SELECT * FROM changed c ORDER BY c.created_at, c.id;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n OPERATOR(pg_catalog.=) 0 THEN
+        RAISE EXCEPTION '%', pg_catalog.format('order "%s" has no reservation of sku "%s" in warehouse %s%s',
+                        order_ref, sku, warehouse_uuid,
+                        CASE WHEN line_ref IS NULL THEN '' ELSE pg_catalog.format(' on line "%s"', line_ref) END)
+            USING ERRCODE = 'IN002',
+                  DETAIL = 'Nothing was extended: it was never reserved, or was released, fulfilled or expired.';
+    END IF;
+    IF expires_at IS NOT NULL THEN
+        PERFORM inventory_internal.inventory_note_expiry(expires_at);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_extend_hold(text, text, uuid, timestamptz, text) IS
+    'Set when an order''s holds of one key (or one line) expire, NULL for never; returns the reservations changed';
+REVOKE ALL ON FUNCTION @extschema@.inventory_extend_hold(text, text, uuid, timestamptz, text) FROM PUBLIC;
+
+/*
+ * One pass of the worker's expiry, from a session (C, expiry.c): release
+ * up to max_holds holds whose expires_at has passed, as the worker does.
+ * For tests that interleave an expiry with other sessions.
+ */
+CREATE FUNCTION inventory_internal.inventory_expire_holds(max_holds integer DEFAULT 1000)
+    RETURNS integer
+    LANGUAGE c
+    VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_expire_holds';
+COMMENT ON FUNCTION inventory_internal.inventory_expire_holds(integer) IS
+    'Releases up to max_holds expired holds now, as the worker does; returns how many (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_expire_holds(integer) FROM PUBLIC;
 
 /*
  * Take quantity (NULL: all) off an order's reservations of one key, in

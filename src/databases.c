@@ -118,7 +118,8 @@ ResetEntry(InventoryDatabase *db, Oid dboid, TimestampTz now)
 /*
  * Take an entry for dboid, or find the one it has, under the table lock:
  * the index, or -1 when every entry is busy.  Entries of databases without
- * the extension are reused first, then the one idle the longest.
+ * the extension are reused first, then the one idle the longest, those
+ * with holds to expire last (they lose that reminder).
  */
 static int
 TakeEntry(Oid dboid)
@@ -140,8 +141,9 @@ TakeEntry(Oid dboid)
 			found = i;
 		else if (!OidIsValid(db->dboid) || EntryReusable(db, now))
 		{
-			/* free (3), no extension there (2), idle (1) */
-			rank = !OidIsValid(db->dboid) ? 3 : !db->extension_found ? 2 : 1;
+			/* free (4), no extension there (3), idle (2), holds to expire (1) */
+			rank = !OidIsValid(db->dboid) ? 4 : !db->extension_found ? 3 :
+				db->expiry_at == 0 ? 2 : 1;
 			if (rank > best_rank || (rank == best_rank && db->exited_at < best_exit))
 			{
 				best = i;

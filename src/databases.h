@@ -47,6 +47,10 @@ typedef struct InventoryDatabase
 	int			hold_offs;		/* commands holding the worker off */
 	TimestampTz taken_at;		/* when the entry was given this database */
 
+	/* the next expiry of a hold (expiry.c, wakeup.c) */
+	TimestampTz expiry_at;		/* start a worker then (0: none known) */
+	bool		expiry_moved;	/* a commit made it earlier since the worker took it */
+
 	/* the worker (worker.c, launcher.c) */
 	InventoryWorkerState state;
 	int			worker_pid;		/* 0 when none has registered */
@@ -99,5 +103,7 @@ extern bool InventoryWorkerArrive(void);
 extern bool InventoryWorkerLeave(bool work_left, long due_ms);
 extern bool InventoryWorkerAskedToLeave(void);
 extern bool InventoryWakeReasonsPending(void);
+extern TimestampTz InventoryTakeExpiry(void);
+extern void InventorySetNextExpiry(TimestampTz at);
 
 #endif							/* INVENTORY_DATABASES_H */

@@ -30,6 +30,7 @@ _PG_init(void)
 	InventoryLedgerContextInit();
 	InventoryTriggersInit();
 	InventoryTransactionEndInit();
+	InventoryExpiryInit();
 	InventoryBackpressureInit();
 	InventoryStatementOriginInit();
 	InventoryUtilityHookInit();

@@ -196,6 +196,7 @@ extern int64 InventoryIdHorizon(InventoryIdKind kind, int64 last_assigned, int *
 /* Waking the worker (wakeup.c) */
 extern void InventoryWakeFor(bool batches, bool changes, bool start);
 extern void InventoryTakeWakeReasons(bool *batches, bool *changes);
+extern void InventoryWakeForExpiry(TimestampTz at);
 
 /* The end of a transaction that queued batches or wrote ledger rows (transaction_end.c) */
 extern void InventoryTransactionEndInit(void);
@@ -238,6 +239,14 @@ typedef struct InventoryRestoreCopy
 extern bool InventoryRestoreCopyBegin(CopyStmt *stmt, InventoryRestoreCopy *copy);
 extern void InventoryRestoreCopyEnd(InventoryRestoreCopy *copy);
 extern void InventoryRestoreCopyFailed(InventoryRestoreCopy *copy, MemoryContext cxt);
+
+/* Expiring holds (expiry.c) */
+extern void InventoryExpiryInit(void);
+extern bool InventoryHoldsExpire(Oid nspid);
+extern int	InventoryExpireHolds(Oid nspid, int max_holds, TimestampTz cutoff,
+								 bool *skipped);
+extern TimestampTz InventoryNextHoldExpiry(Oid nspid);
+extern TimestampTz InventoryExpiryRetryAt(void);
 
 /* The launcher (launcher.c) */
 extern void InventoryLauncherInit(void);

@@ -14,7 +14,9 @@
  * database found no free entry, the launcher visits every database that
  * accepts connections, since batches may be queued anywhere (a crash, a
  * restore); a database with the extension is also visited every
- * inventory.check_interval, a safety net.
+ * inventory.check_interval, a safety net.  A database whose worker left
+ * while holds there wait to expire gets a worker when the next one is due
+ * (expiry.c), or sooner when a commit makes an earlier one.
  *
  * A worker that fails is started again after INVENTORY_RESTART_DELAY_MS,
  * and only while its database has something to do, so nothing loops.
@@ -335,6 +337,7 @@ DatabaseConnectable(int index, Oid dboid, NameData *name)
 		{
 			db->batches_waiting = db->changes_waiting = db->visit_waiting = false;
 			db->due_at = 0;
+			db->expiry_at = 0;
 			db->visited = true;
 			db->extension_found = false;
 		}
@@ -434,6 +437,8 @@ ServeDatabases(void)
 		InventoryDatabase e;
 		bool		wants;
 		TimestampTz ready;
+		TimestampTz expiry_at;
+		TimestampTz due;
 
 		SpinLockAcquire(&db->mutex);
 		e = *db;
@@ -445,11 +450,14 @@ ServeDatabases(void)
 		}
 		if (!OidIsValid(e.dboid))
 			continue;
+		/* holds expire only while the workers are enabled */
+		expiry_at = enabled ? e.expiry_at : 0;
+		due = Earlier(e.due_at, expiry_at);
 		wants = (e.batches_waiting && enabled) || e.changes_waiting || e.visit_waiting ||
-			(e.due_at != 0 && e.due_at <= now);
+			(due != 0 && due <= now);
 		if (!wants)
 		{
-			next = Earlier(next, e.due_at);
+			next = Earlier(next, due);
 			continue;
 		}
 		/* not before a whole-database command ends, nor right after a failure */
@@ -463,8 +471,8 @@ ServeDatabases(void)
 		}
 		candidates[ncandidates].index = i;
 		candidates[ncandidates].dboid = e.dboid;
-		candidates[ncandidates].since = e.due_at != 0 && !(e.batches_waiting || e.changes_waiting || e.visit_waiting)
-			? e.due_at : e.waiting_since;
+		candidates[ncandidates].since = due != 0 && !(e.batches_waiting || e.changes_waiting || e.visit_waiting)
+			? due : e.waiting_since;
 		ncandidates++;
 	}
 

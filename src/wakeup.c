@@ -11,6 +11,12 @@
  * worker leaves only under the entry's mutex with no reason recorded, so
  * no reason set while a worker is busy, starting or leaving is lost.
  *
+ * The next expiry of a hold (expiry.c) is kept in the entry too: the
+ * worker records the one it found, a commit that made an earlier one
+ * records that and wakes the worker (or the launcher, which starts one
+ * when it is due).  The worker takes it at every pass and, when it found
+ * the next expiry again, records that unless a commit moved it meanwhile.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -75,6 +81,81 @@ InventoryWakeFor(bool batches, bool changes, bool start)
 }
 
 /*
+ * Record that a committed transaction made or moved a hold that expires
+ * at at: when it is earlier than the expiry recorded, record it and wake
+ * the worker, or the launcher when the database has none.  Cannot fail
+ * (called after commit).
+ */
+void
+InventoryWakeForExpiry(TimestampTz at)
+{
+	InventoryDatabase *db = InventoryDatabaseLock(MyDatabaseId, true);
+	bool		earlier;
+	int			procno;
+	bool		has_worker;
+
+	if (db == NULL)
+	{
+		/* every entry busy: the launcher visits every database */
+		if (InventoryShmemAvailable())
+			InventoryRequestSweep();
+		return;
+	}
+	earlier = db->expiry_at == 0 || at < db->expiry_at;
+	if (earlier)
+	{
+		db->expiry_at = at;
+		db->expiry_moved = true;
+	}
+	has_worker = db->state != INVENTORY_WORKER_NONE;
+	procno = db->worker_procno;
+	InventoryDatabaseUnlock(db);
+
+	if (!earlier)
+		return;
+	if (procno >= 0 && procno != MyProc->pgprocno)
+		ProcSendSignal(procno);
+	else if (!has_worker)
+		InventoryWakeLauncher();
+}
+
+/*
+ * The worker takes the next expiry recorded (0: none), before it looks
+ * for the next expiry itself.
+ */
+TimestampTz
+InventoryTakeExpiry(void)
+{
+	TimestampTz at;
+
+	if (my_entry == NULL)
+		return 0;
+	SpinLockAcquire(&my_entry->mutex);
+	at = my_entry->expiry_at;
+	my_entry->expiry_moved = false;
+	SpinLockRelease(&my_entry->mutex);
+	return at;
+}
+
+/*
+ * The worker records the next expiry it found (0: none), read after it
+ * last took the recorded one: an earlier one a commit recorded since then
+ * is kept.
+ */
+void
+InventorySetNextExpiry(TimestampTz at)
+{
+	if (my_entry == NULL)
+		return;
+	SpinLockAcquire(&my_entry->mutex);
+	if (!my_entry->expiry_moved)
+		my_entry->expiry_at = at;
+	else if (at != 0 && at < my_entry->expiry_at)
+		my_entry->expiry_at = at;
+	SpinLockRelease(&my_entry->mutex);
+}
+
+/*
  * Why the worker was woken since it last asked, clearing what it takes.
  * With batches NULL (the worker is paused), the batches reason stays.
  */
@@ -110,7 +191,7 @@ InventoryWakeReasonsPending(void)
 	if (my_entry == NULL)
 		return false;
 	SpinLockAcquire(&my_entry->mutex);
-	pending = (my_entry->batches_waiting && InventoryApplyEnabled()) ||
+	pending = ((my_entry->batches_waiting || my_entry->expiry_moved) && InventoryApplyEnabled()) ||
 		my_entry->changes_waiting || my_entry->visit_waiting;
 	SpinLockRelease(&my_entry->mutex);
 	return pending;

@@ -6,11 +6,13 @@
  *
  * In a loop it applies rounds of batches while there are any, then sleeps
  * on its latch until a queuing transaction commits (wakeup.c) or
- * inventory.naptime passes.  Once it has had nothing to do for
- * inventory.idle_timeout it leaves, so that an idle database holds no
- * connection; it leaves at once where the extension is not installed, and
- * after a time slice when it has more to do but other databases wait for a
- * worker.
+ * inventory.naptime passes.  It also releases expired holds (expiry.c):
+ * it sleeps no longer than the next expiry, and records it when it leaves,
+ * so that the launcher starts a worker again when it is due.  Once it has
+ * had nothing to do for inventory.idle_timeout it leaves, so that an idle
+ * database holds no connection; it leaves at once where the extension is
+ * not installed, and after a time slice when it has more to do but other
+ * databases wait for a worker.
  *
  * Errors.  The main loop has the explicit error-recovery block of
  * walwriter.c: an error anywhere in it (a failed round, a cancel from
@@ -81,6 +83,13 @@ static TimestampTz last_purge = 0;
 /* Seconds between recounts of the queued items (backpressure.c) */
 #define RECOUNT_INTERVAL_S	30
 
+/*
+ * Most holds released in one expiry pass (one transaction, which keeps
+ * their level rows locked until it commits: reservations of those keys
+ * wait for it)
+ */
+#define EXPIRY_MAX_HOLDS	100
+
 /* Memory of one pass of the main loop, reset after each */
 static MemoryContext loop_context = NULL;
 
@@ -94,6 +103,9 @@ static bool recount_due = true; /* count of queued items unknown */
 static bool extension_found = false;
 static TimestampTz last_busy = 0;	/* last round that had batches */
 static TimestampTz slice_started = 0;	/* when the current run of rounds began */
+static TimestampTz next_expiry = 0; /* of a hold, as last found (0: none) */
+static bool expiry_known = false;	/* next_expiry was found since the start */
+static TimestampTz last_expiry_check = 0;
 
 /*
  * When the last round gave up waiting for a lock (inventory.lock_timeout),
@@ -395,6 +407,61 @@ RunPurge(void)
 }
 
 /*
+ * Release expired holds (expiry.c) when the next expiry is due (a commit
+ * may have recorded an earlier one), and every naptime, since holds
+ * written into inventory_reservations directly tell no one; then find the
+ * next expiry and record it in the entry, for the launcher once we have
+ * left.  The trust check of the apply comes first; a database at 1.0 to
+ * 1.2 has no expiring holds.
+ */
+static void
+RunExpiry(TimestampTz now)
+{
+	TimestampTz recorded = InventoryTakeExpiry();
+	TimestampTz next = 0;
+	TimestampTz cutoff;
+	bool		skipped = false;
+	int			released = 0;
+	Oid			nspid;
+
+	if (recorded != 0 && (next_expiry == 0 || recorded < next_expiry))
+		next_expiry = recorded;
+	if (expiry_known && !(next_expiry != 0 && next_expiry <= now) &&
+		!TimestampDifferenceExceeds(last_expiry_check, now, naptime_ms))
+		return;
+
+	nspid = BeginShortTransaction();
+	/* now(): the ledger's time of the releases, never before expires_at */
+	cutoff = GetCurrentTransactionStartTimestamp();
+	if (OidIsValid(nspid) && InventoryHoldsExpire(nspid))
+	{
+		pgstat_report_activity(STATE_RUNNING, "releasing expired inventory holds");
+		SPI_connect();
+		released = InventoryExpireHolds(nspid, EXPIRY_MAX_HOLDS, cutoff, &skipped);
+		next = InventoryNextHoldExpiry(nspid);
+		SPI_finish();
+	}
+	EndShortTransaction();
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	/*
+	 * Holds still due that this pass did not release (not for want of
+	 * room): their level row was locked (try again shortly), or something
+	 * kept them (a trigger of the owner's, say: try again after a naptime,
+	 * not in a loop).
+	 */
+	if (next != 0 && next <= cutoff && released < EXPIRY_MAX_HOLDS)
+		next = skipped ? InventoryExpiryRetryAt()
+			: TimestampTzPlusMilliseconds(GetCurrentTimestamp(), naptime_ms);
+	InventorySetNextExpiry(next);
+	next_expiry = next;
+	expiry_known = true;
+	last_expiry_check = now;
+	if (released > 0)
+		last_busy = GetCurrentTimestamp();
+}
+
+/*
  * Leave the database: exit, the entry already released (wakeup.c).
  */
 static void
@@ -471,6 +538,10 @@ RunDueWork(void)
 	if (!enabled)
 		more_queued = false;
 
+	/* holds expire while the workers are enabled */
+	if (enabled)
+		RunExpiry(now);
+
 	/* after the round: the first batch after a start does not wait for these */
 	if (recount_due || TimestampDifferenceExceeds(last_recount, now, RECOUNT_INTERVAL_S * 1000))
 		RunRecount();
@@ -507,6 +578,8 @@ RunDueWork(void)
 		timeout = Min(timeout, ANNOUNCE_INTERVAL_MS -
 					  TimestampDifferenceMilliseconds(last_announce, now));
 	timeout = Min(timeout, idle_timeout_s * 1000L - idle_ms);
+	if (enabled && next_expiry != 0)
+		timeout = Min(timeout, TimestampDifferenceMilliseconds(now, next_expiry) + 1);
 	/* a wake-up a lock wait in the round consumed from the latch */
 	if (InventoryWakeReasonsPending())
 		return 0;
@@ -539,8 +612,13 @@ ApplyWorkerSettings(void)
 	SetConfigOption("enable_mergejoin", "off", PGC_SUSET, PGC_S_OVERRIDE);
 	/* and these short statements never gain from JIT compilation */
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
-	/* the apply writes one ledger row per item itself */
-	SetConfigOption("inventory.change_source", INVENTORY_SOURCE_ADJUST, PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * The apply writes one ledger row per item itself.  A session setting
+	 * (above the database's and role's, outside any transaction, so
+	 * lasting): an expiry pass sets its own source over it for a while
+	 * (expiry.c), which an override would not let it do.
+	 */
+	SetConfigOption("inventory.change_source", INVENTORY_SOURCE_ADJUST, PGC_SUSET, PGC_S_SESSION);
 	snprintf(buf, sizeof(buf), "%d", inventory_lock_timeout_ms);
 	SetConfigOption("lock_timeout", buf, PGC_SUSET, PGC_S_OVERRIDE);
 

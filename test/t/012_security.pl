@@ -174,7 +174,7 @@ is($rc, 0, "the README's application-role recipe runs as written") or diag("erro
 # What the recipe has to grant for the rest of this test, as the README
 # should say it.  The order functions and the change feed are not in it.
 my @order_funcs = (
-	'inventory_reserve(text, text, uuid, bigint, text, boolean)',
+	'inventory_reserve(text, text, uuid, bigint, text, boolean, timestamptz)',
 	'inventory_release(text, text, uuid, bigint, text)',
 	'inventory_fulfill(text, text, uuid, bigint, text)',
 	'inventory_changes(bigint, integer)',
@@ -356,7 +356,7 @@ is($node->safe_psql('shop', "SELECT inventory_wait($ops_batch, '60 s')"), 'appli
 $node->safe_psql('shop', q{
 GRANT USAGE ON SCHEMA inventory TO mallory;
 GRANT EXECUTE ON FUNCTION inventory_adjust(jsonb, boolean, text), inventory_wait(bigint, interval),
-    inventory_reserve(text, text, uuid, bigint, text, boolean), inventory_release(text, text, uuid, bigint, text),
+    inventory_reserve(text, text, uuid, bigint, text, boolean, timestamptz), inventory_release(text, text, uuid, bigint, text),
     inventory_fulfill(text, text, uuid, bigint, text), inventory_changes(bigint, integer),
     inventory_batch_status(bigint) TO mallory;
 GRANT SELECT ON inventory_levels, inventory_warehouses, inventory_batches, inventory_queue_summary TO mallory;

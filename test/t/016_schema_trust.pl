@@ -38,7 +38,7 @@ CREATE EXTENSION inventory;
 INSERT INTO inventory.inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');
 GRANT USAGE ON SCHEMA inventory TO app;
 GRANT EXECUTE ON FUNCTION inventory.inventory_adjust(jsonb, boolean, text),
-    inventory.inventory_reserve(text, text, uuid, bigint, text, boolean),
+    inventory.inventory_reserve(text, text, uuid, bigint, text, boolean, timestamptz),
     inventory.inventory_release(text, text, uuid, bigint, text),
     inventory.inventory_fulfill(text, text, uuid, bigint, text) TO app;
 GRANT SELECT ON inventory.inventory_levels TO app;
@@ -93,7 +93,7 @@ CREATE FUNCTION public.inventory_check_order_args(order_ref text, sku text, ware
 		[ 'DROP SCHEMA inventory CASCADE', 'drop' ],
 		[ 'CREATE FUNCTION inventory.inventory_outer_role(x int DEFAULT 0) RETURNS name LANGUAGE sql AS $$ SELECT current_user $$', 'plant an overload in' ],
 		[ 'CREATE TABLE inventory.t (x int)', 'create a table in' ],
-		[ 'ALTER FUNCTION inventory.inventory_reserve(text, text, uuid, bigint, text, boolean) RENAME TO r2', 'rename a function of' ],
+		[ 'ALTER FUNCTION inventory.inventory_reserve(text, text, uuid, bigint, text, boolean, timestamptz) RENAME TO r2', 'rename a function of' ],
 		[ 'CREATE TRIGGER t AFTER INSERT ON inventory.inventory_ledger FOR EACH ROW EXECUTE FUNCTION inv_real.inventory_outer_role()', 'add a trigger to' ])
 	{
 		my ($rc2, $err2) = as_mallory($db, $try->[0]);
