@@ -967,8 +967,14 @@ BEGIN
     PERFORM inventory_internal.inventory_check_order_args(order_ref, sku, warehouse_uuid, NULL, false);
     PERFORM inventory_internal.inventory_check_order_refs(order_ref, line_ref, sku);
     PERFORM inventory_internal.inventory_check_expires_at(expires_at);
-    -- Only the reservations are locked (they alone change), so this takes
-    -- no lock after another the order functions or the expiry take.
+    -- The level row's lock first, as the order functions and the expiry
+    -- take it before a reservation: a transaction that extends a hold and
+    -- then reserves or fulfills another key can never wait in a cycle with
+    -- the expiry (which skips a level row someone holds).
+    PERFORM FROM @extschema@.inventory_levels l
+     WHERE l.sku OPERATOR(pg_catalog.=) inventory_extend_hold.sku
+       AND l.warehouse_uuid OPERATOR(pg_catalog.=) inventory_extend_hold.warehouse_uuid
+       FOR NO KEY UPDATE;
     RETURN QUERY
     WITH changed AS (
         UPDATE @extschema@.inventory_reservations r
@@ -1228,6 +1234,14 @@ REVOKE ALL ON FUNCTION inventory_internal.inventory_check_transfer_args(text, uu
  * Lock the level rows of a transfer (internal): both warehouses' rows of
  * the sku, in key order, each created first if missing (an empty row, which
  * writes no ledger row).  Returns them as [source, destination].
+ *
+ * The apply locks a chunk's existing rows before it inserts the missing
+ * ones, so it can lock (sku, w1) and then insert (sku, w0) while this
+ * creates (sku, w0) and waits for (sku, w1): a deadlock, which PostgreSQL
+ * breaks by failing the one that waited last, usually the apply (its round
+ * is rolled back and retried).  Should this side be chosen, its locking is
+ * rolled back (which lets the apply finish) and tried again, up to three
+ * times.
  */
 CREATE FUNCTION inventory_internal.inventory_lock_transfer_rows(
     sku text, from_warehouse uuid, to_warehouse uuid)
@@ -1242,23 +1256,32 @@ DECLARE
     src @extschema@.inventory_levels;
     dst @extschema@.inventory_levels;
 BEGIN
-    FOREACH wh IN ARRAY CASE WHEN from_warehouse OPERATOR(pg_catalog.<) to_warehouse
-                             THEN ARRAY[from_warehouse, to_warehouse]
-                             ELSE ARRAY[to_warehouse, from_warehouse] END LOOP
-        INSERT INTO @extschema@.inventory_levels AS l (sku, warehouse_uuid, on_hand)
-        VALUES (inventory_lock_transfer_rows.sku, wh, 0)
-        ON CONFLICT ON CONSTRAINT inventory_levels_pkey DO NOTHING;
-        SELECT * INTO lvl FROM @extschema@.inventory_levels l
-         WHERE l.sku OPERATOR(pg_catalog.=) inventory_lock_transfer_rows.sku
-           AND l.warehouse_uuid OPERATOR(pg_catalog.=) wh
-           FOR NO KEY UPDATE;
-        IF wh OPERATOR(pg_catalog.=) from_warehouse THEN
-            src := lvl;
-        ELSE
-            dst := lvl;
-        END IF;
+    FOR attempt IN 1..3 LOOP
+        BEGIN
+            FOREACH wh IN ARRAY CASE WHEN from_warehouse OPERATOR(pg_catalog.<) to_warehouse
+                                     THEN ARRAY[from_warehouse, to_warehouse]
+                                     ELSE ARRAY[to_warehouse, from_warehouse] END LOOP
+                INSERT INTO @extschema@.inventory_levels AS l (sku, warehouse_uuid, on_hand)
+                VALUES (inventory_lock_transfer_rows.sku, wh, 0)
+                ON CONFLICT ON CONSTRAINT inventory_levels_pkey DO NOTHING;
+                SELECT * INTO lvl FROM @extschema@.inventory_levels l
+                 WHERE l.sku OPERATOR(pg_catalog.=) inventory_lock_transfer_rows.sku
+                   AND l.warehouse_uuid OPERATOR(pg_catalog.=) wh
+                   FOR NO KEY UPDATE;
+                IF wh OPERATOR(pg_catalog.=) from_warehouse THEN
+                    src := lvl;
+                ELSE
+                    dst := lvl;
+                END IF;
+            END LOOP;
+            RETURN ARRAY[src, dst];
+        EXCEPTION WHEN deadlock_detected THEN
+            IF attempt OPERATOR(pg_catalog.=) 3 THEN
+                RAISE;
+            END IF;
+        END;
     END LOOP;
-    RETURN ARRAY[src, dst];
+    RETURN NULL;    -- not reached
 END
 $$;
 COMMENT ON FUNCTION inventory_internal.inventory_lock_transfer_rows(text, uuid, uuid) IS

@@ -80,11 +80,25 @@ static InventoryStatement level_exists = {
 	.argtypes = {TEXTOID, UUIDOID}
 };
 
-/* Release one hold if it is still there and still expired */
+/*
+ * Release one hold if it is still there and still expired, unless another
+ * transaction holds its row: one that wrote the reservation directly
+ * (its trigger then waits for the level row this pass holds) must not be
+ * waited for.
+ */
 static InventoryStatement delete_hold = {
 	.sql = "DELETE FROM @extschema@.inventory_reservations r"
-	" WHERE r.id OPERATOR(pg_catalog.=) $1"
-	"   AND r.expires_at OPERATOR(pg_catalog.<=) $2",
+	" WHERE r.id OPERATOR(pg_catalog.=) (SELECT h.id FROM @extschema@.inventory_reservations h"
+	"   WHERE h.id OPERATOR(pg_catalog.=) $1 AND h.expires_at OPERATOR(pg_catalog.<=) $2"
+	"   FOR UPDATE SKIP LOCKED)",
+	.nargs = 2,
+	.argtypes = {INT8OID, TIMESTAMPTZOID}
+};
+
+/* Whether a hold is still there and still expired (when it was not released) */
+static InventoryStatement hold_due = {
+	.sql = "SELECT FROM @extschema@.inventory_reservations h"
+	" WHERE h.id OPERATOR(pg_catalog.=) $1 AND h.expires_at OPERATOR(pg_catalog.<=) $2",
 	.nargs = 2,
 	.argtypes = {INT8OID, TIMESTAMPTZOID}
 };
@@ -219,7 +233,10 @@ InventoryExpireHolds(Oid nspid, int max_holds, TimestampTz cutoff, bool *skipped
 		/* gone (fulfilled, released) or extended meanwhile: not ours */
 		hold[0] = SPI_getbinval(tup, desc, 1, &isnull);
 		hold[1] = TimestampTzGetDatum(cutoff);
-		released += (int) InventoryStatementRun(&delete_hold, nspid, hold, false, SPI_OK_DELETE);
+		if (InventoryStatementRun(&delete_hold, nspid, hold, false, SPI_OK_DELETE) > 0)
+			released++;
+		else if (InventoryStatementRun(&hold_due, nspid, hold, false, SPI_OK_SELECT) > 0)
+			*skipped = true;	/* its row is held: try again soon */
 	}
 	AtEOXact_GUC(true, guc_level);
 	return released;

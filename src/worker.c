@@ -430,6 +430,15 @@ RunExpiry(TimestampTz now)
 		!TimestampDifferenceExceeds(last_expiry_check, now, naptime_ms))
 		return;
 
+	/*
+	 * Should the pass fail (the worker's error recovery then begins the
+	 * loop again), the next one waits a naptime rather than run in a loop
+	 * ahead of everything else.
+	 */
+	next_expiry = TimestampTzPlusMilliseconds(now, naptime_ms);
+	expiry_known = true;
+	last_expiry_check = now;
+
 	nspid = BeginShortTransaction();
 	/* now(): the ledger's time of the releases, never before expires_at */
 	cutoff = GetCurrentTransactionStartTimestamp();
