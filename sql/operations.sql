@@ -74,6 +74,16 @@ SELECT inventory_adjust(format('[
     {"sku": "OP-R3", "warehouse_uuid": "%1$s", "on_hand_delta": 10}]', :'wh')::jsonb) AS b \gset
 SELECT inventory_wait(:b);
 SELECT item, outcome, reason, on_hand_before, on_hand_after FROM inventory_batch_status(:b) ORDER BY item;
+-- an expect may be negative: a row oversold to -4 is set to 0 only if it
+-- is still -4 (on_hand -5 is not what it has; available -4 is), and the
+-- delta after it sees the 0
+INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand) VALUES ('OP-R6', :'wh', -4);
+SELECT inventory_adjust(format('[
+    {"sku": "OP-R6", "warehouse_uuid": "%1$s", "on_hand": 0, "expect_on_hand": -5},
+    {"sku": "OP-R6", "warehouse_uuid": "%1$s", "on_hand": 0, "expect_available": -4},
+    {"sku": "OP-R6", "warehouse_uuid": "%1$s", "on_hand_delta": 1, "expect_on_hand": 0}]', :'wh')::jsonb) AS b \gset
+SELECT inventory_wait(:b);
+SELECT item, outcome, reason, on_hand_before, on_hand_after FROM inventory_batch_status(:b) ORDER BY item;
 -- available: on_hand = available + reserved beyond bigint is out_of_range
 -- too (no longer an error that fails the whole batch)
 ALTER TABLE inventory_levels DISABLE TRIGGER USER;

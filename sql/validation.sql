@@ -175,8 +175,9 @@ SELECT inventory_adjust(('{"inventory":[],"' || repeat('x', 300) || '":1}')::jso
 
 -- on_hand_delta: a whole number from -2147483647 to 2147483647, instead of
 -- on_hand or available (exactly one of the three).  expect_on_hand /
--- expect_available: a quantity (0 to 2147483647), at most one per item,
--- allowed with any operation, a delta too.
+-- expect_available: a whole number in the same range (on_hand and
+-- available can be negative), at most one per item, allowed with any
+-- operation, a delta too.
 SELECT inventory_adjust(('[{"sku":"D1","warehouse_uuid":' || :'wh' || ',"on_hand_delta":1,"on_hand":1},'
                          '{"sku":"D2","warehouse_uuid":' || :'wh' || ',"on_hand_delta":-1,"available":1},'
                          '{"sku":"D3","warehouse_uuid":' || :'wh' || ',"on_hand_delta":1,"on_hand":1,"available":1},'
@@ -187,7 +188,7 @@ SELECT inventory_adjust(('[{"sku":"D1","warehouse_uuid":' || :'wh' || ',"on_hand
                          '{"sku":"D8","warehouse_uuid":' || :'wh' || ',"on_hand_delta":"5"},'
                          '{"sku":"D9","warehouse_uuid":' || :'wh' || ',"on_hand_delta":null},'
                          '{"sku":"E1","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_on_hand":1,"expect_available":1},'
-                         '{"sku":"E2","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_on_hand":-1},'
+                         '{"sku":"E2","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_on_hand":-2147483648},'
                          '{"sku":"E3","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_available":2147483648},'
                          '{"sku":"E4","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_available":"3"},'
                          '{"sku":"E5","warehouse_uuid":' || :'wh' || ',"on_hand":1,"expect_on_hand":0.5},'

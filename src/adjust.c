@@ -253,9 +253,9 @@ CheckField(InventoryProblems *problems, int pos, const InventoryItemField *field
 			CheckString(problems, pos, field->name, v, field->maxchars, field->flags);
 			break;
 		case INVENTORY_VALUE_QUANTITY:
-		case INVENTORY_VALUE_DELTA:
+		case INVENTORY_VALUE_SIGNED:
 			CheckQuantity(problems, pos, field->name, v,
-						  field->kind == INVENTORY_VALUE_DELTA);
+						  field->kind == INVENTORY_VALUE_SIGNED);
 			break;
 		case INVENTORY_VALUE_MONEY:
 			CheckMoney(problems, pos, field->name, v);

@@ -390,7 +390,7 @@ RejectOutOfRange(ApplyItem *it, int64 on_hand, bool records_rejected)
 						it->skulen, it->sku)));
 	it->outcome = APPLY_OUT_OF_RANGE;
 	it->actual = on_hand;
-	it->has_result = op->kind == INVENTORY_VALUE_DELTA &&
+	it->has_result = op->kind == INVENTORY_VALUE_SIGNED &&
 		!pg_add_s64_overflow(on_hand, it->operand, &it->result);
 }
 

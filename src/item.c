@@ -78,7 +78,9 @@ AddOnHand(int64 operand, int64 on_hand, int64 reserved pg_attribute_unused(),
 }
 
 /*
- * expect_on_hand compares on_hand.
+ * expect_on_hand compares on_hand.  Expects take negative values too: an
+ * oversold fulfillment leaves on_hand, or available, below zero, and those
+ * rows are the ones a client most needs to correct safely.
  */
 static int64
 RowOnHand(int64 on_hand, int64 reserved pg_attribute_unused())
@@ -109,11 +111,11 @@ const InventoryItemField inventory_item_fields[] = {
 	.operation = SetOnHand},
 	{.name = "available", .role = INVENTORY_FIELD_OPERATION, .kind = INVENTORY_VALUE_QUANTITY,
 	.operation = SetAvailable},
-	{.name = "on_hand_delta", .role = INVENTORY_FIELD_OPERATION, .kind = INVENTORY_VALUE_DELTA,
+	{.name = "on_hand_delta", .role = INVENTORY_FIELD_OPERATION, .kind = INVENTORY_VALUE_SIGNED,
 	.operation = AddOnHand, .since_13 = true},
-	{.name = "expect_on_hand", .role = INVENTORY_FIELD_EXPECT, .kind = INVENTORY_VALUE_QUANTITY,
+	{.name = "expect_on_hand", .role = INVENTORY_FIELD_EXPECT, .kind = INVENTORY_VALUE_SIGNED,
 	.rowvalue = RowOnHand, .column = "on_hand", .since_13 = true},
-	{.name = "expect_available", .role = INVENTORY_FIELD_EXPECT, .kind = INVENTORY_VALUE_QUANTITY,
+	{.name = "expect_available", .role = INVENTORY_FIELD_EXPECT, .kind = INVENTORY_VALUE_SIGNED,
 	.rowvalue = RowAvailable, .column = "available", .since_13 = true},
 	{.name = "description", .role = INVENTORY_FIELD_NOTE, .kind = INVENTORY_VALUE_TEXT,
 	.maxchars = INVENTORY_MAX_DESCRIPTION_LEN},
@@ -178,7 +180,7 @@ InventoryValueType(InventoryValueKind kind)
 		case INVENTORY_VALUE_UUID:
 			return UUIDOID;
 		case INVENTORY_VALUE_QUANTITY:
-		case INVENTORY_VALUE_DELTA:
+		case INVENTORY_VALUE_SIGNED:
 			return INT8OID;
 		case INVENTORY_VALUE_MONEY:
 			return NUMERICOID;
@@ -212,11 +214,11 @@ InventoryValueDatum(InventoryValueKind kind, const char *field, const JsonbValue
 				return UUIDPGetDatum(uuid);
 			break;
 		case INVENTORY_VALUE_QUANTITY:
-		case INVENTORY_VALUE_DELTA:
+		case INVENTORY_VALUE_SIGNED:
 			if (v->type != jbvNumeric)
 				break;
 			n = numeric_int4_opt_error(v->val.numeric, &overflow);
-			if (!overflow && n >= (kind == INVENTORY_VALUE_DELTA ? -INVENTORY_MAX_QUANTITY : 0))
+			if (!overflow && n >= (kind == INVENTORY_VALUE_SIGNED ? -INVENTORY_MAX_QUANTITY : 0))
 				return Int64GetDatum((int64) n);
 			break;
 		case INVENTORY_VALUE_MONEY:
@@ -239,7 +241,7 @@ ValueLayout(InventoryValueKind kind, bool *byval, int *typlen)
 	switch (kind)
 	{
 		case INVENTORY_VALUE_QUANTITY:
-		case INVENTORY_VALUE_DELTA:
+		case INVENTORY_VALUE_SIGNED:
 			*byval = true;
 			*typlen = sizeof(int64);
 			return;

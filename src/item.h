@@ -40,7 +40,7 @@ typedef enum InventoryValueKind
 	INVENTORY_VALUE_UUID,		/* a UUID in canonical form; SQL uuid */
 	INVENTORY_VALUE_QUANTITY,	/* a whole number, 0 to INVENTORY_MAX_QUANTITY;
 								 * SQL bigint */
-	INVENTORY_VALUE_DELTA,		/* a whole number, -INVENTORY_MAX_QUANTITY to
+	INVENTORY_VALUE_SIGNED,		/* a whole number, -INVENTORY_MAX_QUANTITY to
 								 * INVENTORY_MAX_QUANTITY; SQL bigint */
 	INVENTORY_VALUE_MONEY		/* a number, 0 to 99999999.99, 2 decimal
 								 * places; SQL numeric(10,2) */

@@ -358,8 +358,8 @@ BEGIN
     IF (it ? 'on_hand' AND NOT fz.quantity_ok(it -> 'on_hand'))
        OR (it ? 'available' AND NOT fz.quantity_ok(it -> 'available'))
        OR (it ? 'on_hand_delta' AND NOT fz.delta_ok(it -> 'on_hand_delta'))
-       OR (it ? 'expect_on_hand' AND NOT fz.quantity_ok(it -> 'expect_on_hand'))
-       OR (it ? 'expect_available' AND NOT fz.quantity_ok(it -> 'expect_available')) THEN
+       OR (it ? 'expect_on_hand' AND NOT fz.delta_ok(it -> 'expect_on_hand'))
+       OR (it ? 'expect_available' AND NOT fz.delta_ok(it -> 'expect_available')) THEN
         RETURN false;
     END IF;
     IF it ? 'description' AND NOT fz.string_ok(it -> 'description', 1000, false) THEN
