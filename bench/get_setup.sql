@@ -31,13 +31,16 @@ UPDATE inventory_levels SET on_hand = on_hand + 1
 
 -- 1000 cursors spread over the key space (the deep pages start after
 -- them), and the same for warehouse 2 alone
-CREATE TABLE bench_get_cursors (id int PRIMARY KEY, cursor text NOT NULL, wh_cursor text NOT NULL);
+-- (fsku, fwh: the same place as a key, for the plain-SQL floor, get_floor)
+CREATE TABLE bench_get_cursors (id int PRIMARY KEY, cursor text NOT NULL, wh_cursor text NOT NULL,
+                                fsku text COLLATE "C" NOT NULL, fwh uuid NOT NULL);
 INSERT INTO bench_get_cursors
 SELECT i,
        (SELECT g.cursor FROM inventory_get(sku => 'SKU-' || ((i - 1) * (:levels / 4000)),
                                            warehouse_uuid => '00000000-0000-4000-8000-000000000001') g),
        (SELECT g.cursor FROM inventory_get(sku => 'SKU-' || ((i - 1) * (:levels / 4000)),
-                                           warehouse_uuid => '00000000-0000-4000-8000-000000000002') g)
+                                           warehouse_uuid => '00000000-0000-4000-8000-000000000002') g),
+       'SKU-' || ((i - 1) * (:levels / 4000)), '00000000-0000-4000-8000-000000000001'
   FROM generate_series(1, 1000) i;
 VACUUM ANALYZE;
 SELECT count(*) AS level_rows,
