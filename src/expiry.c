@@ -36,7 +36,6 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "inventory.h"
@@ -165,9 +164,7 @@ inventory_note_expiry(PG_FUNCTION_ARGS)
 bool
 InventoryHoldsExpire(Oid nspid)
 {
-	Oid			relid = InventoryRelid(nspid, "inventory_reservations");
-
-	return OidIsValid(relid) && get_attnum(relid, "expires_at") != InvalidAttrNumber;
+	return InventoryRelHasColumn(nspid, "inventory_reservations", "expires_at");
 }
 
 /*

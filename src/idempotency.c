@@ -28,7 +28,6 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
 
 #include <limits.h>
 
@@ -134,9 +133,7 @@ InventoryRequestHash(Jsonb *body, bool create_missing)
 static KeyStatements *
 Statements(Oid nspid, bool *by_role)
 {
-	Oid			relid = InventoryRelid(nspid, "inventory_idempotency_keys");
-
-	*by_role = OidIsValid(relid) && get_attnum(relid, "role") != InvalidAttrNumber;
+	*by_role = InventoryRelHasColumn(nspid, "inventory_idempotency_keys", "role");
 	return *by_role ? &role_keys : &shared_keys;
 }
 

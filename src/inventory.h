@@ -154,6 +154,7 @@ extern bool InventoryColumnsRun(InventoryColumns *cols, Oid nspid, int expected)
 /* Where the extension's objects are (schema.c) */
 extern Oid	InventoryExtensionSchema(void);
 extern Oid	InventoryRelid(Oid nspid, const char *relname);
+extern bool InventoryRelHasColumn(Oid nspid, const char *relname, const char *column);
 extern Oid	InventoryInternalSchema(void);
 extern Oid	InventoryFunctionSchema(FunctionCallInfo fcinfo);
 

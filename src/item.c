@@ -26,7 +26,6 @@
 
 #include "catalog/pg_type.h"
 #include "common/int.h"
-#include "utils/lsyscache.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/numeric.h"
@@ -149,9 +148,7 @@ InventoryItemFieldByName(const char *name, int len)
 bool
 InventorySchemaRecordsRejected(Oid nspid)
 {
-	Oid			relid = InventoryRelid(nspid, "inventory_batch_history");
-
-	return OidIsValid(relid) && get_attnum(relid, "rejected") != InvalidAttrNumber;
+	return InventoryRelHasColumn(nspid, "inventory_batch_history", "rejected");
 }
 
 /*

@@ -155,6 +155,18 @@ InventoryRelid(Oid nspid, const char *relname)
 }
 
 /*
+ * Whether one of the extension's relations has a column: how code tells
+ * what a schema made by an older version lacks.
+ */
+bool
+InventoryRelHasColumn(Oid nspid, const char *relname, const char *column)
+{
+	Oid			relid = InventoryRelid(nspid, relname);
+
+	return OidIsValid(relid) && get_attnum(relid, column) != InvalidAttrNumber;
+}
+
+/*
  * Schema of the calling SQL function: where the extension's objects are
  * (for a function in the internal schema, the extension's schema).
  * Refuses to go on when the extension there cannot be trusted (trust.c).
