@@ -175,19 +175,29 @@ my $counts_sql = q{
 	    || (SELECT count(*) FROM inventory.inventory_ledger) || ' ledger rows, '
 	    || (SELECT count(*) FROM inventory.inventory_reservations) || ' reservations, '
 	    || (SELECT count(*) FROM inventory.inventory_queue) || ' queued'};
+
+# Update database $db, made at $version with the data above and a queued
+# batch (the workers paused): every row and the batch are kept, the
+# objects are a fresh install's, and the batch applies after the update.
+sub update_keeps_rows
+{
+	my ($db, $version) = @_;
+	my $before = $node->safe_psql($db, $counts_sql);
+	is($before, '2 levels, 3 ledger rows, 1 reservations, 1 queued', "data of the $version installation");
+	my ($rc, $out, $err) = $node->psql($db, "ALTER EXTENSION inventory UPDATE; $counts_sql");
+	is($rc, 0, "updating $version succeeds");
+	is($out, $before, 'every row is kept, the queued batch too');
+	unlike($err, qr/WARNING/, 'with no warning');
+	is(objects($db), $fresh, "updating $version gives exactly the objects of a fresh install");
+	is($node->safe_psql($db, q{
+		SELECT inventory.inventory_process_queue();
+		SELECT on_hand || '/' || reserved || '/' || available FROM inventory.inventory_levels WHERE sku = 'A'}),
+		"1\n23/3/20", "the batch queued under $version is applied after the update");
+	return;
+}
 is($node->safe_psql('upd11', 'SELECT count(*) <= 1 FROM inventory.inventory_worker_status()'), 't',
 	"1.1's inventory_worker_status(), without argument, works with the new library");
-$before = $node->safe_psql('upd11', $counts_sql);
-is($before, '2 levels, 3 ledger rows, 1 reservations, 1 queued', 'data of the 1.1 installation');
-($rc, $out, $err) = $node->psql('upd11', "ALTER EXTENSION inventory UPDATE; $counts_sql");
-is($rc, 0, 'updating 1.1 succeeds');
-is($out, $before, 'every row is kept, the queued batch too');
-unlike($err, qr/WARNING/, 'with no warning');
-is(objects('upd11'), $fresh, 'updating 1.1 gives exactly the objects of a fresh install');
-is($node->safe_psql('upd11', q{
-	SELECT inventory.inventory_process_queue();
-	SELECT on_hand || '/' || reserved || '/' || available FROM inventory.inventory_levels WHERE sku = 'A'}),
-	"1\n23/3/20", 'the batch queued under 1.1 is applied after the update');
+update_keeps_rows('upd11', '1.1');
 # The ledger trigger of 1.2 at work on the updated database: an order
 # function (UPDATE), a direct INSERT and a DELETE.
 my $last_id = $node->safe_psql('upd11', 'SELECT max(id) FROM inventory.inventory_ledger');
@@ -301,17 +311,7 @@ $node->safe_psql('upd12', qq{
 	SELECT inventory_reserve('order-1', 'A', '$W1', 3);
 	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "available": 20}]');
 });
-$before = $node->safe_psql('upd12', $counts_sql);
-is($before, '2 levels, 3 ledger rows, 1 reservations, 1 queued', 'data of the 1.2 installation');
-($rc, $out, $err) = $node->psql('upd12', "ALTER EXTENSION inventory UPDATE; $counts_sql");
-is($rc, 0, 'updating 1.2 succeeds');
-is($out, $before, 'every row is kept, the queued batch too');
-unlike($err, qr/WARNING/, 'with no warning');
-is(objects('upd12'), $fresh, 'updating 1.2 gives exactly the objects of a fresh install');
-is($node->safe_psql('upd12', q{
-	SELECT inventory.inventory_process_queue();
-	SELECT on_hand || '/' || reserved || '/' || available FROM inventory.inventory_levels WHERE sku = 'A'}),
-	"1\n23/3/20", 'the batch queued under 1.2 is applied after the update');
+update_keeps_rows('upd12', '1.2');
 is($node->safe_psql('upd12', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
 	'inventory_verify() finds nothing after the update');
 # Transfers on the updated database: the rows of before the update have
