@@ -31,6 +31,8 @@ OBJS = \
 	src/wakeup.o \
 	src/transaction_end.o \
 	src/expiry.o \
+	src/feeds.o \
+	src/channel_rule.o \
 	src/worker_status.o \
 	src/worker.o \
 	src/launcher.o \

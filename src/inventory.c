@@ -31,6 +31,7 @@ _PG_init(void)
 	InventoryTriggersInit();
 	InventoryTransactionEndInit();
 	InventoryExpiryInit();
+	InventoryFeedsInit();
 	InventoryBackpressureInit();
 	InventoryStatementOriginInit();
 	InventoryUtilityHookInit();

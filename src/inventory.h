@@ -241,6 +241,11 @@ extern bool InventoryRestoreCopyBegin(CopyStmt *stmt, InventoryRestoreCopy *copy
 extern void InventoryRestoreCopyEnd(InventoryRestoreCopy *copy);
 extern void InventoryRestoreCopyFailed(InventoryRestoreCopy *copy, MemoryContext cxt);
 
+/* The channel feed and the alert events (feeds.c) */
+extern void InventoryFeedsInit(void);
+extern bool InventoryHasFeeds(Oid nspid);
+extern bool InventoryCatchUpFeeds(Oid nspid, int max_changes);
+
 /* Expiring holds (expiry.c) */
 extern void InventoryExpiryInit(void);
 extern bool InventoryHoldsExpire(Oid nspid);

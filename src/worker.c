@@ -90,12 +90,20 @@ static TimestampTz last_purge = 0;
  */
 #define EXPIRY_MAX_HOLDS	100
 
+/*
+ * Most ledger rows one pass of the feeds reads (one transaction; a
+ * backlog takes several, the worker going on at once)
+ */
+#define FEEDS_MAX_CHANGES	10000
+
 /* Memory of one pass of the main loop, reset after each */
 static MemoryContext loop_context = NULL;
 
 /* State of the main loop (static: kept across the error recovery longjmp) */
 static bool more_queued = false;	/* the last round left batches behind */
 static bool changes_pending = false;
+static bool round_changed = false;	/* the last round applied or failed batches */
+static bool feeds_more = false; /* the last pass of the feeds left ledger rows */
 static TimestampTz last_apply = 0;
 static TimestampTz last_announce = 0;
 static TimestampTz last_recount = 0;
@@ -312,6 +320,7 @@ RunRound(void)
 	CommitTransactionCommand();
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
+	round_changed = result.batches_applied + result.batches_failed > 0;
 	InventoryReportRound(result.blocking_pid, &result);
 	InventoryReportState(INVENTORY_WORKER_IDLE, true);
 	/* held back by an open transaction: not idle, its end wakes us */
@@ -363,6 +372,29 @@ RunAnnounce(void)
 	EndShortTransaction();
 }
 
+
+/*
+ * Bring the channel feed and the alert events up to the ledger (feeds.c)
+ * in a short transaction: one pass, which a backlog of ledger rows makes
+ * the loop run again at once.  Returns whether rows remain.
+ */
+static bool
+RunFeeds(void)
+{
+	Oid			nspid = BeginShortTransaction();
+	bool		more = false;
+
+	if (OidIsValid(nspid) && InventoryHasFeeds(nspid))
+	{
+		pgstat_report_activity(STATE_RUNNING, "bringing the inventory channel feed and alerts up to date");
+		SPI_connect();
+		more = InventoryCatchUpFeeds(nspid, FEEDS_MAX_CHANGES);
+		SPI_finish();
+		pgstat_report_activity(STATE_IDLE, NULL);
+	}
+	EndShortTransaction();
+	return more;
+}
 
 /*
  * Run work(nspid) connected to SPI in a short transaction of its own,
@@ -530,6 +562,7 @@ RunDueWork(void)
 		 TimestampDifferenceExceeds(last_apply, now, naptime_ms));
 	announce_due = changes_pending &&
 		TimestampDifferenceExceeds(last_announce, now, ANNOUNCE_INTERVAL_MS);
+	round_changed = false;
 	if (apply_due)
 	{
 		last_apply = now;
@@ -537,6 +570,19 @@ RunDueWork(void)
 	}
 	else if (announce_due)
 		RunAnnounce();
+
+	/*
+	 * The feeds follow the ledger: after a round that changed stock, an
+	 * announcement (changes of others, or of a rule or threshold), or a
+	 * pass that left rows.  A failed pass is retried with the next change.
+	 */
+	if (round_changed || announce_due || feeds_more)
+	{
+		feeds_more = false;
+		feeds_more = RunFeeds();
+		if (feeds_more)
+			last_busy = now;
+	}
 	if (apply_due || announce_due)
 	{
 		if (changes_pending)
@@ -559,7 +605,7 @@ RunDueWork(void)
 
 	/* More to apply: go on at once (the next pass may give the slot). */
 	now = GetCurrentTimestamp();
-	if (enabled && more_queued)
+	if ((enabled && more_queued) || feeds_more)
 		return 0;
 	slice_started = now;
 
