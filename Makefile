@@ -58,7 +58,7 @@ DATA = $(wildcard inventory--*.sql)
 # runs them in throw-away clusters (test/check-virtualenv), and
 # sql/nopreload.sql in one without the preload.
 
-REGRESS = setup validation apply triggers worker orders holds ledger rounds operations transfers get idempotency
+REGRESS = setup validation apply triggers worker orders holds ledger rounds operations transfers get idempotency channels
 REGRESS_OPTS = --use-existing
 REGRESS_PREP = installcheck-database
 

@@ -26,6 +26,12 @@
  *      inventory_worker_status
  *  10. Reading stock: the row type inventory_stock, inventory_get,
  *      inventory_get_json
+ *  11. Channels and stock alerts (1.4): channels, their warehouses, the
+ *      listings and the channel feed, thresholds and alert events, the
+ *      feeds' cursor; the rule inventory_channel_quantity, the views
+ *      inventory_channel_quantities and inventory_low_stock, the triggers
+ *      that ask for a channel to be said again, the pass that derives the
+ *      feeds, inventory_channel_changes, inventory_alerts
  *
  * Conventions.  Every name is qualified: the extension's by @extschema@
  * (tables, views, sequences and the API's functions) or by

@@ -1,6 +1,6 @@
 # Updating gives the same objects as a fresh install of the current
-# version (1.3), whichever version it starts from (1.0 in public, 1.0 in
-# the schema inventory, 1.1, 1.2), keeps every row and every queued batch, and
+# version (1.4), whichever version it starts from (1.0 in public, 1.0 in
+# the schema inventory, 1.1, 1.2, 1.3), keeps every row and every queued batch, and
 # moves a 1.0 installation out of a schema the database owner controls
 # (public) into the schema "inventory"; an "inventory" schema that someone
 # else made, or where someone else made objects, is refused at install
@@ -63,8 +63,8 @@ sub install_10_in_public
 # --- the reference: a fresh install of the current version
 $node->safe_psql('fresh', 'CREATE EXTENSION inventory');
 my $fresh = objects('fresh');
-like($fresh, qr/^extension inventory 1\.3 schema=inventory relocatable=f$/m,
-	'a fresh install is version 1.3 in the schema inventory');
+like($fresh, qr/^extension inventory 1\.4 schema=inventory relocatable=f$/m,
+	'a fresh install is version 1.4 in the schema inventory');
 unlike($fresh, qr/public\./, 'nothing of a fresh install names the schema public');
 cmp_ok(scalar(split /\n/, $fresh), '>', 100, 'the object listing is substantial');
 
@@ -112,8 +112,8 @@ $off = -s $node->logfile;
 	    || (SELECT count(*) FROM inventory.inventory_queue) || ' queued';
 	COMMIT;});
 is($rc, 0, 'ALTER EXTENSION inventory UPDATE succeeds');
-is($node->safe_psql('upd', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.3',
-	'it updates 1.0 to 1.3 (through 1.1 and 1.2)');
+is($node->safe_psql('upd', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.4',
+	'it updates 1.0 to 1.4 (through 1.1, 1.2 and 1.3)');
 is($out, $before, 'every row is kept, the queued batch too');
 like($err, qr/WARNING:  the inventory extension moved from schema "public" to schema "inventory".*HINT:  .*search_path/s,
 	'the update says that the objects moved and what sessions need');
@@ -143,7 +143,7 @@ $node->safe_psql('upd10to11', "CREATE EXTENSION inventory VERSION '1.0'; ALTER E
 my $fresh11 = objects('fresh11');
 like($fresh11, qr/^extension inventory 1\.1 schema=inventory relocatable=f$/m, 'a fresh 1.1 install');
 is(objects('upd10to11'), $fresh11, 'updating 1.0 to 1.1 gives exactly the objects of a fresh 1.1 install');
-isnt($fresh11, $fresh, '1.1 and 1.3 differ (the comparison can tell)');
+isnt($fresh11, $fresh, '1.1 and 1.4 differ (the comparison can tell)');
 
 # --- 1.1 updated to 1.2 is exactly a fresh 1.2, where the update to 1.3
 # starts from
@@ -153,7 +153,17 @@ $node->safe_psql('upd11to12', "CREATE EXTENSION inventory VERSION '1.1'; ALTER E
 my $fresh12 = objects('fresh12');
 like($fresh12, qr/^extension inventory 1\.2 schema=inventory relocatable=f$/m, 'a fresh 1.2 install');
 is(objects('upd11to12'), $fresh12, 'updating 1.1 to 1.2 gives exactly the objects of a fresh 1.2 install');
-isnt($fresh12, $fresh, '1.2 and 1.3 differ (the comparison can tell)');
+isnt($fresh12, $fresh, '1.2 and 1.4 differ (the comparison can tell)');
+
+# --- 1.2 updated to 1.3 is exactly a fresh 1.3, where the update to 1.4
+# starts from
+$node->safe_psql('postgres', 'CREATE DATABASE fresh13; CREATE DATABASE upd12to13; CREATE DATABASE upd13');
+$node->safe_psql('fresh13', "CREATE EXTENSION inventory VERSION '1.3'");
+$node->safe_psql('upd12to13', "CREATE EXTENSION inventory VERSION '1.2'; ALTER EXTENSION inventory UPDATE TO '1.3'");
+my $fresh13 = objects('fresh13');
+like($fresh13, qr/^extension inventory 1\.3 schema=inventory relocatable=f$/m, 'a fresh 1.3 install');
+is(objects('upd12to13'), $fresh13, 'updating 1.2 to 1.3 gives exactly the objects of a fresh 1.3 install');
+isnt($fresh13, $fresh, '1.3 and 1.4 differ (the comparison can tell)');
 
 # --- 1.1, with data and a queued batch, updated to 1.2 (the workers are
 # paused: the batch stays queued until inventory_process_queue); the
@@ -333,6 +343,34 @@ is($node->safe_psql('upd12', qq{
 	'A/1/19/3/16/0 A/2/1/0/1/3 B/1/3/0/3/0 B/2/2/0/2/0', 'the level rows after the transfers');
 is($node->safe_psql('upd12', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
 	'inventory_verify() finds nothing after the transfers');
+
+# --- 1.3, with data and a queued batch, updated to 1.4 (the workers are
+# still paused); then channels and alerts work on the updated database:
+# the first pass of the feeds reads the ledger written before the update.
+$node->safe_psql('upd13', qq{
+	CREATE EXTENSION inventory VERSION '1.3';
+	SET search_path = public, inventory;
+	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');
+	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "on_hand": 10},
+	                          {"sku": "B", "warehouse_uuid": "$W1", "on_hand": 5}]');
+	SELECT inventory_process_queue();
+	SELECT inventory_reserve('order-1', 'A', '$W1', 3);
+	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "available": 20}]');
+});
+update_keeps_rows('upd13', '1.3');
+is($node->safe_psql('upd13', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
+	'inventory_verify() finds nothing after the update to 1.4');
+$node->safe_psql('upd13', qq{
+	INSERT INTO inventory.inventory_channels (uuid, name, percent, max) VALUES ('$W2', 'Shop', 50, 8);
+	INSERT INTO inventory.inventory_channel_warehouses VALUES ('$W2', '$W1');
+	INSERT INTO inventory.inventory_stock_alerts (sku, threshold) VALUES ('B', 5);});
+ok(poll_until($node, 'upd13', qq{
+	SELECT string_agg(sku || '=' || quantity || ':' || reason, ' ' ORDER BY change_id)
+	  FROM inventory.inventory_channel_changes('$W2')}, 'A=8:rule B=2:rule', 30),
+	'after the update a channel lists every sku (half of 20 capped at 8, half of 5)');
+ok(poll_until($node, 'upd13', q{
+	SELECT string_agg(sku || ' ' || state, ',') FROM inventory.inventory_alerts()}, 'B low_stock', 30),
+	'and a threshold reports its state');
 
 # The apply appends its ledger rows directly (no "not as installed" DEBUG
 # message) into the ledger of 1.2, with the new library, and into the one
