@@ -458,7 +458,8 @@ BEGIN
         said := inventory_internal.inventory_channel_resync(resync);
     END IF;
 
-    IF upto OPERATOR(pg_catalog.>) cursor_at THEN
+    IF upto OPERATOR(pg_catalog.>) cursor_at
+       AND EXISTS (SELECT FROM inventory.inventory_channels c WHERE c.active) THEN
         -- listing quantities of the skus whose available changed
         WITH touched AS (
             SELECT DISTINCT l.sku, l.warehouse_uuid
@@ -515,59 +516,61 @@ BEGIN
     END IF;
 
     -- alert states: new or changed thresholds, and those the changes touched
-    WITH touched AS (
-        SELECT DISTINCT l.sku, l.warehouse_uuid
-          FROM inventory.inventory_ledger l
-         WHERE l.id OPERATOR(pg_catalog.>) cursor_at AND l.id OPERATOR(pg_catalog.<=) upto
-           AND l.available_before OPERATOR(pg_catalog.<>) l.available_after),
-    due AS (
-        SELECT a.sku, a.warehouse_uuid, a.threshold, a.state
-          FROM inventory.inventory_stock_alerts a
-         WHERE a.pending
-        UNION
-        SELECT a.sku, a.warehouse_uuid, a.threshold, a.state
-          FROM touched t
-          JOIN inventory.inventory_stock_alerts a
-            ON a.sku OPERATOR(pg_catalog.=) t.sku
-           AND (a.warehouse_uuid IS NULL OR a.warehouse_uuid OPERATOR(pg_catalog.=) t.warehouse_uuid)),
-    evaluated AS (
-        SELECT d.sku, d.warehouse_uuid, d.threshold, d.state AS state_before, s.available,
-               CASE WHEN s.available OPERATOR(pg_catalog.<=) 0 THEN 'out_of_stock'
-                    WHEN s.available OPERATOR(pg_catalog.<=) d.threshold THEN 'low_stock'
-                    ELSE 'in_stock' END AS state
-          FROM due d
-         CROSS JOIN LATERAL (
-                SELECT COALESCE(pg_catalog.sum(l.available), 0)::bigint AS available
-                  FROM inventory.inventory_levels l
-                  JOIN inventory.inventory_warehouses w
-                    ON w.uuid OPERATOR(pg_catalog.=) l.warehouse_uuid
-                 WHERE l.sku OPERATOR(pg_catalog.=) d.sku
-                   AND CASE WHEN d.warehouse_uuid IS NULL THEN NOT w.archived
-                            ELSE l.warehouse_uuid OPERATOR(pg_catalog.=) d.warehouse_uuid END) s),
-    reported AS (
-        -- a threshold changed meanwhile stays pending, for the next pass
-        UPDATE inventory.inventory_stock_alerts a
-           SET state = e.state, available = e.available, pending = false,
-               reported_at = CASE WHEN e.state IS DISTINCT FROM e.state_before
-                                  THEN pg_catalog.now() ELSE a.reported_at END
-          FROM evaluated e
-         WHERE a.sku OPERATOR(pg_catalog.=) e.sku
-           AND (a.warehouse_uuid OPERATOR(pg_catalog.=) e.warehouse_uuid
-                OR (a.warehouse_uuid IS NULL AND e.warehouse_uuid IS NULL))
-           AND a.threshold OPERATOR(pg_catalog.=) e.threshold
-           AND (a.pending OR a.state IS DISTINCT FROM e.state)
-        RETURNING e.sku, e.warehouse_uuid, e.state, e.state_before, e.available, e.threshold),
-    events AS (
-        INSERT INTO inventory.inventory_alert_events
-               (id, at, sku, warehouse_uuid, state, state_before, available, threshold)
-        SELECT pg_catalog.nextval('inventory.inventory_alert_events_id_seq'::pg_catalog.regclass),
-               pg_catalog.now(), x.sku, x.warehouse_uuid, x.state, x.state_before, x.available,
-               x.threshold
-          FROM (SELECT * FROM reported r
-                 WHERE r.state IS DISTINCT FROM r.state_before
-                 ORDER BY r.sku, r.warehouse_uuid NULLS FIRST) x
-        RETURNING id)
-    SELECT pg_catalog.max(ev.id) INTO last_event FROM events ev;
+    IF EXISTS (SELECT FROM inventory.inventory_stock_alerts) THEN
+        WITH touched AS (
+            SELECT DISTINCT l.sku, l.warehouse_uuid
+              FROM inventory.inventory_ledger l
+             WHERE l.id OPERATOR(pg_catalog.>) cursor_at AND l.id OPERATOR(pg_catalog.<=) upto
+               AND l.available_before OPERATOR(pg_catalog.<>) l.available_after),
+        due AS (
+            SELECT a.sku, a.warehouse_uuid, a.threshold, a.state
+              FROM inventory.inventory_stock_alerts a
+             WHERE a.pending
+            UNION
+            SELECT a.sku, a.warehouse_uuid, a.threshold, a.state
+              FROM touched t
+              JOIN inventory.inventory_stock_alerts a
+                ON a.sku OPERATOR(pg_catalog.=) t.sku
+               AND (a.warehouse_uuid IS NULL OR a.warehouse_uuid OPERATOR(pg_catalog.=) t.warehouse_uuid)),
+        evaluated AS (
+            SELECT d.sku, d.warehouse_uuid, d.threshold, d.state AS state_before, s.available,
+                   CASE WHEN s.available OPERATOR(pg_catalog.<=) 0 THEN 'out_of_stock'
+                        WHEN s.available OPERATOR(pg_catalog.<=) d.threshold THEN 'low_stock'
+                        ELSE 'in_stock' END AS state
+              FROM due d
+             CROSS JOIN LATERAL (
+                    SELECT COALESCE(pg_catalog.sum(l.available), 0)::bigint AS available
+                      FROM inventory.inventory_levels l
+                      JOIN inventory.inventory_warehouses w
+                        ON w.uuid OPERATOR(pg_catalog.=) l.warehouse_uuid
+                     WHERE l.sku OPERATOR(pg_catalog.=) d.sku
+                       AND CASE WHEN d.warehouse_uuid IS NULL THEN NOT w.archived
+                                ELSE l.warehouse_uuid OPERATOR(pg_catalog.=) d.warehouse_uuid END) s),
+        reported AS (
+            -- a threshold changed meanwhile stays pending, for the next pass
+            UPDATE inventory.inventory_stock_alerts a
+               SET state = e.state, available = e.available, pending = false,
+                   reported_at = CASE WHEN e.state IS DISTINCT FROM e.state_before
+                                      THEN pg_catalog.now() ELSE a.reported_at END
+              FROM evaluated e
+             WHERE a.sku OPERATOR(pg_catalog.=) e.sku
+               AND (a.warehouse_uuid OPERATOR(pg_catalog.=) e.warehouse_uuid
+                    OR (a.warehouse_uuid IS NULL AND e.warehouse_uuid IS NULL))
+               AND a.threshold OPERATOR(pg_catalog.=) e.threshold
+               AND (a.pending OR a.state IS DISTINCT FROM e.state)
+            RETURNING e.sku, e.warehouse_uuid, e.state, e.state_before, e.available, e.threshold),
+        events AS (
+            INSERT INTO inventory.inventory_alert_events
+                   (id, at, sku, warehouse_uuid, state, state_before, available, threshold)
+            SELECT pg_catalog.nextval('inventory.inventory_alert_events_id_seq'::pg_catalog.regclass),
+                   pg_catalog.now(), x.sku, x.warehouse_uuid, x.state, x.state_before, x.available,
+                   x.threshold
+              FROM (SELECT * FROM reported r
+                     WHERE r.state IS DISTINCT FROM r.state_before
+                     ORDER BY r.sku, r.warehouse_uuid NULLS FIRST) x
+            RETURNING id)
+        SELECT pg_catalog.max(ev.id) INTO last_event FROM events ev;
+    END IF;
 
     IF upto OPERATOR(pg_catalog.>) cursor_at THEN
         UPDATE inventory.inventory_feed_state
