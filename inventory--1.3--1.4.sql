@@ -262,6 +262,13 @@ CREATE OR REPLACE FUNCTION inventory_internal.inventory_channels_changed()
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    -- Load the library first (until it is loaded, inventory.* settings are
+    -- placeholders any role could have set); rows being restored come
+    -- with the feeds they made, which the dump holds already.
+    PERFORM inventory_internal.inventory_outer_role();
+    IF pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'INSERT'
        OR (NEW.uuid, NEW.active, NEW.percent, NEW.max, NEW.min, NEW.buffer)
           IS DISTINCT FROM (OLD.uuid, OLD.active, OLD.percent, OLD.max, OLD.min, OLD.buffer) THEN
@@ -282,6 +289,13 @@ CREATE OR REPLACE FUNCTION inventory_internal.inventory_channel_warehouses_chang
 DECLARE
     channels uuid[];
 BEGIN
+    -- Load the library first (until it is loaded, inventory.* settings are
+    -- placeholders any role could have set); rows being restored come
+    -- with the feeds they made, which the dump holds already.
+    PERFORM inventory_internal.inventory_outer_role();
+    IF pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
+        RETURN NULL;
+    END IF;
     -- a statement trigger sees only its own event's transition tables
     IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
         SELECT pg_catalog.array_agg(DISTINCT n.channel_uuid) INTO channels FROM new_rows n;
@@ -333,6 +347,13 @@ CREATE OR REPLACE FUNCTION inventory_internal.inventory_stock_alerts_changed()
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
+    -- Load the library first (until it is loaded, inventory.* settings are
+    -- placeholders any role could have set); rows being restored come
+    -- with the feeds they made, which the dump holds already.
+    PERFORM inventory_internal.inventory_outer_role();
+    IF pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
+        RETURN NEW;
+    END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'INSERT'
        OR (NEW.sku, NEW.warehouse_uuid, NEW.threshold)
           IS DISTINCT FROM (OLD.sku, OLD.warehouse_uuid, OLD.threshold) THEN

@@ -2,7 +2,8 @@
  *
  * restore.c
  *	  Restoring a dump without inventory.restoring: the COPY of
- *	  inventory_levels and inventory_reservations in the middle of a
+ *	  inventory_levels and inventory_reservations (and, from 1.4, of the
+ *	  channels, their warehouses and the stock alerts) in the middle of a
  *	  restore runs as if the setting were on, and a COPY that collides with
  *	  the ledger's ids says how to restore.
  *
@@ -15,15 +16,17 @@
  * level rows and the reservations are loaded; left to fire, the ledger
  * trigger takes ids from a sequence not yet set, which the restored ledger
  * holds already (a duplicate key), and the reservations trigger counts
- * every reservation a second time.
+ * every reservation a second time.  Likewise the triggers of the channels,
+ * their warehouses and the stock alerts (1.4): the dump holds the channel
+ * feed and the alert states already, and left to fire they would have
+ * every channel said again and every threshold reported again.
  *
  * A restore is under way when the ledger, the batch history or the queue
  * holds an id its sequence has not issued: ids come only from those
  * sequences, so nothing but loading rows before setting the sequence makes
  * that state, and while it lasts the triggers could not write a ledger row
- * without colliding anyway.  A superuser's COPY into inventory_levels or
- * inventory_reservations then runs with inventory.restoring on for that
- * statement, and the server log says so.  That covers pg_restore and psql
+ * without colliding anyway.  A superuser's COPY into one of those tables
+ * then runs with inventory.restoring on for that statement, and the server log says so.  That covers pg_restore and psql
  * restoring in one session (the default).  A parallel pg_restore (-j) may
  * load the level rows before the ledger, a dump made with --inserts loads
  * them without COPY, and a data-only restore may find the sequences set:
@@ -99,11 +102,12 @@ RestoreUnderWay(Oid nspid, int64 *ledger_max, int64 *ledger_last)
 /*
  * Before a COPY: when it loads rows into one of the extension's tables
  * whose loading a restore needs to know about (inventory_levels,
- * inventory_reservations, inventory_ledger), fill in *copy and return
- * true; the caller then runs it with InventoryRestoreCopyFailed on error
- * and InventoryRestoreCopyEnd after.  A superuser's COPY into the level
- * rows or the reservations while a restore is under way runs with
- * inventory.restoring on.
+ * inventory_reservations, inventory_ledger, and the channels, their
+ * warehouses and the stock alerts), fill in *copy and return true; the
+ * caller then runs it with InventoryRestoreCopyFailed on error and
+ * InventoryRestoreCopyEnd after.  A superuser's COPY into one of them but
+ * the ledger while a restore is under way runs with inventory.restoring
+ * on.
  */
 bool
 InventoryRestoreCopyBegin(CopyStmt *stmt, InventoryRestoreCopy *copy)
@@ -128,6 +132,12 @@ InventoryRestoreCopyBegin(CopyStmt *stmt, InventoryRestoreCopy *copy)
 		copy->table = "inventory_levels";
 	else if (relid == InventoryRelid(nspid, "inventory_reservations"))
 		copy->table = "inventory_reservations";
+	else if (relid == InventoryRelid(nspid, "inventory_channels"))
+		copy->table = "inventory_channels";
+	else if (relid == InventoryRelid(nspid, "inventory_channel_warehouses"))
+		copy->table = "inventory_channel_warehouses";
+	else if (relid == InventoryRelid(nspid, "inventory_stock_alerts"))
+		copy->table = "inventory_stock_alerts";
 	else
 		return false;
 	copy->nspname = MemoryContextStrdup(TopTransactionContext, get_namespace_name(nspid));

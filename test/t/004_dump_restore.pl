@@ -1,8 +1,11 @@
 
 # pg_dump -Fc / pg_restore of a database using the extension: every table
 # comes back identical (warehouses, levels, reservations, queue, history,
-# ledger, idempotency keys), the sequences carry over, and a worker serving
-# the restored database applies its queue consistently.  With
+# ledger, idempotency keys, transfers, and from 1.4 the channels, their
+# feed and listings, the stock alerts and their events, the feeds' cursor),
+# the sequences carry over, and a worker serving the restored database
+# applies its queue consistently, its feeds going on from the restored
+# cursor without saying any channel again.  With
 # inventory.restoring on, and without it: pg_restore and psql in one
 # session just work; loaded out of order (as pg_restore -j may), the
 # duplicate ledger id's HINT names the setting.
@@ -22,9 +25,24 @@ my @WH = ('44444444-4444-4444-8444-444444444444', '55555555-5555-4555-8555-55555
 my $GONE = '66666666-6666-4666-8666-666666666666';
 
 my @TABLES = qw(inventory_warehouses inventory_levels inventory_reservations inventory_queue
-  inventory_batch_history inventory_ledger inventory_idempotency_keys inventory_transfers);
+  inventory_batch_history inventory_ledger inventory_idempotency_keys inventory_transfers
+  inventory_channels inventory_channel_warehouses inventory_channel_listings inventory_channel_feed
+  inventory_stock_alerts inventory_alert_events inventory_feed_state);
 my @SEQUENCES = qw(inventory_batch_id_seq inventory_ledger_id_seq inventory_reservations_id_seq
-  inventory_transfers_id_seq);
+  inventory_transfers_id_seq inventory_channel_feed_id_seq inventory_alert_events_id_seq);
+my $CHANNEL = '77777777-7777-4777-8777-777777777777';
+
+# The feeds are derived from every change made so far (the worker's pass).
+my $FEEDS_CAUGHT_UP = q{
+	SELECT COALESCE((SELECT ledger_cursor FROM inventory_feed_state), 0) >= (SELECT max(id) FROM inventory_ledger)
+	   AND NOT EXISTS (SELECT FROM inventory_channel_resyncs)
+	   AND NOT EXISTS (SELECT FROM inventory_stock_alerts WHERE pending)};
+# Each sku's last channel feed row is the quantity the channel lists now.
+my $FEED_AGREES = qq{
+	SELECT count(*) FILTER (WHERE f.quantity IS DISTINCT FROM COALESCE(q.quantity, 0)) || ' of ' || count(*)
+	  FROM (SELECT DISTINCT ON (sku) sku, quantity FROM inventory_channel_feed
+	         WHERE channel_uuid = '$CHANNEL' ORDER BY sku, id DESC) f
+	  LEFT JOIN inventory_channel_quantities q ON q.channel_uuid = '$CHANNEL' AND q.sku = f.sku};
 
 my $node = inventory_node('dump', database => 'shop', create_database => 1, naptime => '100ms');
 
@@ -46,6 +64,10 @@ $node->safe_psql('shop', qq{
 	CREATE EXTENSION inventory;
 	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH[0]', 'East'), ('$WH[1]', 'West'),
 	    ('$GONE', 'Closing');
+	-- a channel and thresholds: their feeds are dumped and restored too
+	INSERT INTO inventory_channels (uuid, name, percent, max, buffer) VALUES ('$CHANNEL', 'Shop', 80, 50, 1);
+	INSERT INTO inventory_channel_warehouses VALUES ('$CHANNEL', '$WH[0]'), ('$CHANNEL', '$WH[1]');
+	INSERT INTO inventory_stock_alerts (sku, warehouse_uuid, threshold) VALUES ('DR-1', NULL, 60), ('DR-3', '$WH[1]', 0);
 });
 
 ###########################################################################
@@ -79,6 +101,9 @@ $node->safe_psql('shop', qq{
 push @applied, adjust('[' . item('DR-1', 0, 'available', 50) . ']', "idempotency_key => 'dr-key-2'");
 is($node->safe_psql('shop', "SELECT inventory_wait($applied[-1], '60 s')"), 'applied',
 	"batch $applied[-1] applied");
+ok(poll_until($node, 'shop', $FEEDS_CAUGHT_UP, 't', 60), 'the channel feed and the alerts are derived');
+cmp_ok($node->safe_psql('shop', "SELECT count(*) FROM inventory_channel_feed"), '>', 4, 'the channel feed has rows');
+cmp_ok($node->safe_psql('shop', "SELECT count(*) FROM inventory_alert_events"), '>=', 2, 'alerts were reported');
 
 ###########################################################################
 # Pause the worker and queue batches that stay queued.
@@ -107,6 +132,8 @@ is($node->safe_psql('shop', 'SELECT count(*) FROM inventory_queue'), scalar(@que
 cmp_ok($node->safe_psql('shop', 'SELECT count(*) FROM inventory_ledger'), '>', 0, 'the ledger has rows');
 is($node->safe_psql('shop', "SELECT count(*) FROM inventory_reservations"), '4', 'reservations exist');
 is($node->safe_psql('shop', 'SELECT count(*) FROM inventory_verify()'), '0', 'source database is consistent');
+ok(poll_until($node, 'shop', $FEEDS_CAUGHT_UP, 't', 60), 'the feeds are up to date before the dump');
+my $dumped_alerts = $node->safe_psql('shop', 'SELECT max(id) FROM inventory_alert_events');
 
 ###########################################################################
 # Dump and restore.
@@ -272,6 +299,18 @@ is($node->safe_psql('restored', qq{
 is($node->safe_psql('restored', "SELECT bin_location || ' ' || cost FROM inventory_levels WHERE sku = 'DR-1' AND warehouse_uuid = '$WH[0]'"),
 	'A-01 12.50', 'bin_location and cost survived the restore');
 is($node->safe_psql('restored', 'SELECT * FROM inventory_verify()'), '', 'inventory_verify() is empty in restored');
+# The feeds go on from the restored cursor: the restore said no channel
+# again (its triggers stood aside), the queue applied afterwards is fed.
+ok(poll_until($node, 'restored', $FEEDS_CAUGHT_UP, 't', 60), 'the restored feeds catch up with the applied queue');
+is($node->safe_psql('restored', "SELECT count(*) FROM inventory_channel_feed WHERE reason = 'rule'"),
+	$node->safe_psql('shop', "SELECT count(*) FROM inventory_channel_feed WHERE reason = 'rule'"),
+	'the restore did not say the channel again');
+is($node->safe_psql('restored', $FEED_AGREES), '0 of 5', 'each sku\'s last feed row is its quantity now');
+# DR-1 over both warehouses 58 -> 195 (threshold 60), DR-3 West -5 -> 1
+is($node->safe_psql('restored', qq{
+	SELECT string_agg(sku || ' ' || state_before || ' -> ' || state, ', ' ORDER BY id) FROM inventory_alert_events
+	 WHERE id > $dumped_alerts}),
+	'DR-1 low_stock -> in_stock, DR-3 out_of_stock -> in_stock', 'the alerts report the applied queue, from their restored states');
 
 # New ids do not collide with restored ones.
 my $new = $node->safe_psql('restored',
