@@ -2344,9 +2344,11 @@ REVOKE ALL ON FUNCTION @extschema@.inventory_channel_quantity(bigint, integer, b
 
 /*
  * The quantity each active channel lists for each sku now, from the level
- * rows (a sku with no row in a warehouse of the channel lists 0).
+ * rows (a sku with no row in a warehouse of the channel lists 0).  Read
+ * with the reader's rights, as inventory_get reads, so that row-level
+ * security on the level rows applies.
  */
-CREATE VIEW @extschema@.inventory_channel_quantities AS
+CREATE VIEW @extschema@.inventory_channel_quantities WITH (security_invoker = true) AS
     SELECT c.uuid AS channel_uuid, c.name AS channel_name, l.sku,
            pg_catalog.sum(l.available)::bigint AS available,
            @extschema@.inventory_channel_quantity(pg_catalog.sum(l.available)::bigint,
@@ -2365,9 +2367,10 @@ COMMENT ON VIEW @extschema@.inventory_channel_quantities IS
 REVOKE ALL ON TABLE @extschema@.inventory_channel_quantities FROM PUBLIC;
 
 /*
- * What is at or below its low-stock threshold now, from the level rows.
+ * What is at or below its low-stock threshold now, from the level rows
+ * (with the reader's rights too).
  */
-CREATE VIEW @extschema@.inventory_low_stock AS
+CREATE VIEW @extschema@.inventory_low_stock WITH (security_invoker = true) AS
     SELECT a.sku::text AS sku, a.warehouse_uuid, a.threshold, s.available,
            CASE WHEN s.available OPERATOR(pg_catalog.<=) 0 THEN 'out_of_stock'
                 ELSE 'low_stock' END AS state

@@ -274,7 +274,22 @@ SELECT count(*) > 0 AS reads FROM inventory_alerts(0);
 SELECT count(*) FROM inventory_channel_feed;
 INSERT INTO inventory_channels (name) VALUES ('mine');
 SELECT inventory_internal.inventory_feeds_catch_up(10);
+-- the views read with the reader's rights: SELECT on the view alone is
+-- not enough (row-level security on the level rows would apply)
 RESET ROLE;
+GRANT SELECT ON inventory_channel_quantities, inventory_low_stock TO ch_reader;
+SET ROLE ch_reader;
+SELECT count(*) FROM inventory_channel_quantities;
+RESET ROLE;
+GRANT SELECT ON inventory_channels, inventory_channel_warehouses, inventory_warehouses,
+                inventory_levels, inventory_stock_alerts TO ch_reader;
+SET ROLE ch_reader;
+SELECT count(*) > 0 AS reads FROM inventory_channel_quantities;
+SELECT count(*) > 0 AS reads FROM inventory_low_stock;
+RESET ROLE;
+REVOKE ALL ON inventory_channel_quantities, inventory_low_stock, inventory_channels,
+              inventory_channel_warehouses, inventory_warehouses, inventory_levels,
+              inventory_stock_alerts FROM ch_reader;
 REVOKE ALL ON SCHEMA inventory FROM ch_reader;
 REVOKE ALL ON FUNCTION inventory_channel_changes(uuid, bigint, integer),
                        inventory_alerts(bigint, integer) FROM ch_reader;
