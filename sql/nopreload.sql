@@ -29,6 +29,18 @@ SELECT inventory_wait(:b2);
 SELECT sku, on_hand, reserved, available FROM inventory_levels ORDER BY sku;
 SELECT inventory_process_queue();
 
+-- Channels and thresholds can be written without the preload (their
+-- triggers' wake-up finds no shared memory and does nothing); the views
+-- answer from the level rows; the feeds wait for a worker.
+INSERT INTO inventory_channels (uuid, name, percent)
+    VALUES ('cc000000-0000-4000-8000-00000000000a', 'NP channel', 50);
+INSERT INTO inventory_channel_warehouses VALUES
+    ('cc000000-0000-4000-8000-00000000000a', '11111111-1111-4111-8111-111111111111');
+INSERT INTO inventory_stock_alerts (sku, threshold) VALUES ('NP-2', 5);
+SELECT channel_name, sku, available, quantity FROM inventory_channel_quantities ORDER BY sku;
+SELECT sku, available, state FROM inventory_low_stock;
+SELECT count(*) AS feed_rows FROM inventory_channel_changes('cc000000-0000-4000-8000-00000000000a');
+
 -- DROP EXTENSION says how many queued batches it discards (this session
 -- has loaded the library, which the warning needs without the preload).
 SELECT inventory_adjust('[{"sku": "NP-1", "warehouse_uuid": "11111111-1111-4111-8111-111111111111", "on_hand": 7},
