@@ -2424,7 +2424,7 @@ BEGIN
        OR (NEW.uuid, NEW.active, NEW.percent, NEW.max, NEW.min, NEW.buffer)
           IS DISTINCT FROM (OLD.uuid, OLD.active, OLD.percent, OLD.max, OLD.min, OLD.buffer) THEN
         INSERT INTO @extschema@.inventory_channel_resyncs (channel_uuid) VALUES (NEW.uuid)
-            ON CONFLICT (channel_uuid) DO NOTHING;
+            ON CONFLICT (channel_uuid) DO UPDATE SET requested_at = pg_catalog.now();
         PERFORM inventory_internal.inventory_note_feed_change();
     END IF;
     RETURN NULL;
@@ -2474,7 +2474,7 @@ BEGIN
     IF channels IS NOT NULL THEN
         INSERT INTO @extschema@.inventory_channel_resyncs (channel_uuid)
             SELECT c FROM pg_catalog.unnest(channels) c ORDER BY c
-            ON CONFLICT (channel_uuid) DO NOTHING;
+            ON CONFLICT (channel_uuid) DO UPDATE SET requested_at = pg_catalog.now();
         PERFORM inventory_internal.inventory_note_feed_change();
     END IF;
     RETURN NULL;
@@ -2513,12 +2513,18 @@ BEGIN
           FROM @extschema@.inventory_channel_warehouses cw
          WHERE cw.warehouse_uuid OPERATOR(pg_catalog.=) NEW.uuid
          ORDER BY cw.channel_uuid
-        ON CONFLICT (channel_uuid) DO NOTHING;
+        ON CONFLICT (channel_uuid) DO UPDATE SET requested_at = pg_catalog.now();
+    -- in key order, as the pass locks them; pending again even if pending
+    -- already (a pass that read the row before this commits must not
+    -- clear it)
     UPDATE @extschema@.inventory_stock_alerts a
        SET pending = true
-     WHERE a.warehouse_uuid IS NULL AND NOT a.pending
-       AND a.sku IN (SELECT l.sku FROM @extschema@.inventory_levels l
-                      WHERE l.warehouse_uuid OPERATOR(pg_catalog.=) NEW.uuid);
+     WHERE a.ctid IN (SELECT x.ctid FROM @extschema@.inventory_stock_alerts x
+                       WHERE x.warehouse_uuid IS NULL
+                         AND x.sku IN (SELECT l.sku FROM @extschema@.inventory_levels l
+                                        WHERE l.warehouse_uuid OPERATOR(pg_catalog.=) NEW.uuid)
+                       ORDER BY x.sku
+                         FOR NO KEY UPDATE);
     PERFORM inventory_internal.inventory_note_feed_change();
     RETURN NULL;
 END
@@ -2663,6 +2669,7 @@ DECLARE
     resync uuid[];
     said uuid[];
     last_event bigint;
+    due tid[];
     ch uuid;
 BEGIN
     IF max_changes IS NULL OR max_changes OPERATOR(pg_catalog.<) 1 THEN
@@ -2691,8 +2698,14 @@ BEGIN
              ORDER BY l.id LIMIT max_changes) f;
     upto := COALESCE(upto, GREATEST(horizon, cursor_at));
 
-    -- channels whose rule, warehouses or activity changed: every sku again
-    WITH r AS (DELETE FROM @extschema@.inventory_channel_resyncs RETURNING channel_uuid)
+    -- Channels whose rule, warehouses or activity changed: every sku again.
+    -- A request an open transaction holds (it asked again: its change is
+    -- not visible yet) stays for the pass after its commit.
+    WITH r AS (DELETE FROM @extschema@.inventory_channel_resyncs d
+                WHERE d.channel_uuid IN (SELECT x.channel_uuid
+                                           FROM @extschema@.inventory_channel_resyncs x
+                                            FOR UPDATE SKIP LOCKED)
+               RETURNING d.channel_uuid)
     SELECT pg_catalog.array_agg(r.channel_uuid) INTO resync FROM r;
     IF resync IS NOT NULL THEN
         said := inventory_internal.inventory_channel_resync(resync);
@@ -2755,48 +2768,47 @@ BEGIN
           INTO said FROM feed f;
     END IF;
 
-    -- alert states: new or changed thresholds, and those the changes touched
+    -- Alert states: the thresholds that are new or changed (pending), and
+    -- those of the skus the changes touched.  They are locked first, in
+    -- key order (a transaction changing one, or archiving a warehouse,
+    -- finishes first, or waits for this pass and marks them pending
+    -- again), then read with the stock in a new snapshot.
     IF EXISTS (SELECT FROM @extschema@.inventory_stock_alerts) THEN
-        WITH touched AS (
-            SELECT DISTINCT l.sku, l.warehouse_uuid
-              FROM @extschema@.inventory_ledger l
-             WHERE l.id OPERATOR(pg_catalog.>) cursor_at AND l.id OPERATOR(pg_catalog.<=) upto
-               AND l.available_before OPERATOR(pg_catalog.<>) l.available_after),
-        due AS (
-            SELECT a.sku, a.warehouse_uuid, a.threshold, a.state
-              FROM @extschema@.inventory_stock_alerts a
-             WHERE a.pending
-            UNION
-            SELECT a.sku, a.warehouse_uuid, a.threshold, a.state
-              FROM touched t
-              JOIN @extschema@.inventory_stock_alerts a
-                ON a.sku OPERATOR(pg_catalog.=) t.sku
-               AND (a.warehouse_uuid IS NULL OR a.warehouse_uuid OPERATOR(pg_catalog.=) t.warehouse_uuid)),
-        evaluated AS (
-            SELECT d.sku, d.warehouse_uuid, d.threshold, d.state AS state_before, s.available,
+        SELECT pg_catalog.array_agg(x.ctid) INTO due
+          FROM (SELECT a.ctid FROM @extschema@.inventory_stock_alerts a
+                 WHERE a.pending
+                    OR (upto OPERATOR(pg_catalog.>) cursor_at
+                        AND a.sku IN (SELECT l.sku FROM @extschema@.inventory_ledger l
+                                       WHERE l.id OPERATOR(pg_catalog.>) cursor_at
+                                         AND l.id OPERATOR(pg_catalog.<=) upto
+                                         AND l.available_before OPERATOR(pg_catalog.<>) l.available_after))
+                 ORDER BY a.sku, a.warehouse_uuid
+                   FOR NO KEY UPDATE OF a) x;
+    END IF;
+    IF due IS NOT NULL THEN
+        WITH evaluated AS (
+            SELECT a.ctid AS row_id, a.sku, a.warehouse_uuid, a.threshold, a.state AS state_before,
+                   s.available,
                    CASE WHEN s.available OPERATOR(pg_catalog.<=) 0 THEN 'out_of_stock'
-                        WHEN s.available OPERATOR(pg_catalog.<=) d.threshold THEN 'low_stock'
+                        WHEN s.available OPERATOR(pg_catalog.<=) a.threshold THEN 'low_stock'
                         ELSE 'in_stock' END AS state
-              FROM due d
+              FROM @extschema@.inventory_stock_alerts a
              CROSS JOIN LATERAL (
                     SELECT COALESCE(pg_catalog.sum(l.available), 0)::bigint AS available
                       FROM @extschema@.inventory_levels l
                       JOIN @extschema@.inventory_warehouses w
                         ON w.uuid OPERATOR(pg_catalog.=) l.warehouse_uuid
-                     WHERE l.sku OPERATOR(pg_catalog.=) d.sku
-                       AND CASE WHEN d.warehouse_uuid IS NULL THEN NOT w.archived
-                                ELSE l.warehouse_uuid OPERATOR(pg_catalog.=) d.warehouse_uuid END) s),
+                     WHERE l.sku OPERATOR(pg_catalog.=) a.sku
+                       AND CASE WHEN a.warehouse_uuid IS NULL THEN NOT w.archived
+                                ELSE l.warehouse_uuid OPERATOR(pg_catalog.=) a.warehouse_uuid END) s
+             WHERE a.ctid OPERATOR(pg_catalog.=) ANY (due)),
         reported AS (
-            -- a threshold changed meanwhile stays pending, for the next pass
             UPDATE @extschema@.inventory_stock_alerts a
                SET state = e.state, available = e.available, pending = false,
                    reported_at = CASE WHEN e.state IS DISTINCT FROM e.state_before
                                       THEN pg_catalog.now() ELSE a.reported_at END
               FROM evaluated e
-             WHERE a.sku OPERATOR(pg_catalog.=) e.sku
-               AND (a.warehouse_uuid OPERATOR(pg_catalog.=) e.warehouse_uuid
-                    OR (a.warehouse_uuid IS NULL AND e.warehouse_uuid IS NULL))
-               AND a.threshold OPERATOR(pg_catalog.=) e.threshold
+             WHERE a.ctid OPERATOR(pg_catalog.=) e.row_id
                AND (a.pending OR a.state IS DISTINCT FROM e.state)
             RETURNING e.sku, e.warehouse_uuid, e.state, e.state_before, e.available, e.threshold),
         events AS (

@@ -242,6 +242,7 @@ INSERT INTO inventory_stock_alerts (sku, warehouse_uuid, threshold) VALUES ('CH-
 -- An order takes East to 0 available and the sum to 10: East goes out of
 -- stock, the sum goes low; a change inside a state says nothing.
 SELECT available FROM inventory_reserve('CH-ORDER-2', 'CH-A', :'east', 5);
+SELECT test_feeds();
 CALL test_stock('CH-A', :'west', '9');
 SELECT sku, warehouse_uuid IS NULL AS per_sku, state, state_before, available
   FROM inventory_alerts(:alerts) ORDER BY alert_id;

@@ -8,7 +8,9 @@
  * on its latch until a queuing transaction commits (wakeup.c) or
  * inventory.naptime passes.  It also releases expired holds (expiry.c):
  * it sleeps no longer than the next expiry, and records it when it leaves,
- * so that the launcher starts a worker again when it is due.  Once it has
+ * so that the launcher starts a worker again when it is due.  After each
+ * round that changed stock and each announcement of changes it runs a
+ * pass of the feeds (feeds.c), and one when it starts.  Once it has
  * had nothing to do for inventory.idle_timeout it leaves, so that an idle
  * database holds no connection; it leaves at once where the extension is
  * not installed, and after a time slice when it has more to do but other
@@ -103,7 +105,16 @@ static MemoryContext loop_context = NULL;
 static bool more_queued = false;	/* the last round left batches behind */
 static bool changes_pending = false;
 static bool round_changed = false;	/* the last round applied or failed batches */
-static bool feeds_more = false; /* the last pass of the feeds left ledger rows */
+/*
+ * A pass of the feeds is due: at start (a restart loses the wake-up
+ * reasons of the changes not fed yet), and while the last one left ledger
+ * rows or failed.  A failed pass (feeds_running still set when the error
+ * recovery begins the loop again) is tried again after a naptime, not
+ * after every round.
+ */
+static bool feeds_due = true;
+static bool feeds_running = false;
+static TimestampTz feeds_retry_at = 0;
 static TimestampTz last_apply = 0;
 static TimestampTz last_announce = 0;
 static TimestampTz last_recount = 0;
@@ -573,14 +584,23 @@ RunDueWork(void)
 
 	/*
 	 * The feeds follow the ledger: after a round that changed stock, an
-	 * announcement (changes of others, or of a rule or threshold), or a
-	 * pass that left rows.  A failed pass is retried with the next change.
+	 * announcement (changes of others, or of a rule or threshold), or
+	 * while a pass is due (see feeds_due).
 	 */
-	if (round_changed || announce_due || feeds_more)
+	if (feeds_running)
 	{
-		feeds_more = false;
-		feeds_more = RunFeeds();
-		if (feeds_more)
+		feeds_running = false;
+		feeds_due = true;
+		feeds_retry_at = TimestampTzPlusMilliseconds(now, naptime_ms);
+	}
+	if (round_changed || announce_due)
+		feeds_due = true;
+	if (feeds_due && now >= feeds_retry_at)
+	{
+		feeds_running = true;
+		feeds_due = RunFeeds();
+		feeds_running = false;
+		if (feeds_due)
 			last_busy = now;
 	}
 	if (apply_due || announce_due)
@@ -605,13 +625,13 @@ RunDueWork(void)
 
 	/* More to apply: go on at once (the next pass may give the slot). */
 	now = GetCurrentTimestamp();
-	if ((enabled && more_queued) || feeds_more)
+	if ((enabled && more_queued) || (feeds_due && now >= feeds_retry_at))
 		return 0;
 	slice_started = now;
 
 	/* Nothing to do now: leave if idle long enough, or to give the slot. */
 	idle_ms = TimestampDifferenceMilliseconds(last_busy, now);
-	if (!changes_pending &&
+	if (!changes_pending && !feeds_due &&
 		(!extension_found || idle_ms >= idle_timeout_s * 1000L ||
 		 InventoryClaimWaitingSlot()))
 	{
@@ -635,6 +655,8 @@ RunDueWork(void)
 	timeout = Min(timeout, idle_timeout_s * 1000L - idle_ms);
 	if (enabled && next_expiry != 0)
 		timeout = Min(timeout, TimestampDifferenceMilliseconds(now, next_expiry) + 1);
+	if (feeds_due)
+		timeout = Min(timeout, TimestampDifferenceMilliseconds(now, feeds_retry_at) + 1);
 	/* a wake-up a lock wait in the round consumed from the latch */
 	if (InventoryWakeReasonsPending())
 		return 0;
