@@ -170,6 +170,20 @@ COMMENT ON TABLE @extschema@.inventory_channel_resyncs IS
 REVOKE ALL ON TABLE @extschema@.inventory_channel_resyncs FROM PUBLIC;
 
 /*
+ * Warehouses archived or brought back: the next pass, which runs after
+ * their commit, says the channels they feed again and reports the per-sku
+ * alerts of their skus again (working that out in the trigger would miss
+ * rows another transaction adds meanwhile).
+ */
+CREATE TABLE @extschema@.inventory_warehouse_resyncs (
+    warehouse_uuid  uuid        NOT NULL PRIMARY KEY,
+    requested_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.inventory_warehouse_resyncs IS
+    'Warehouses archived or brought back, whose channels and per-sku alerts the next pass redoes (internal)';
+REVOKE ALL ON TABLE @extschema@.inventory_warehouse_resyncs FROM PUBLIC;
+
+/*
  * Low-stock thresholds and the alert state each was last reported in.
  */
 CREATE TABLE @extschema@.inventory_stock_alerts (
@@ -220,12 +234,15 @@ REVOKE ALL ON TABLE @extschema@.inventory_alert_events FROM PUBLIC;
  */
 CREATE TABLE @extschema@.inventory_feed_state (
     ledger_cursor   bigint      NOT NULL,
+    alert_rechecks  text[]      COLLATE "C" NOT NULL DEFAULT '{}',
     updated_at      timestamptz NOT NULL,
     single          boolean     NOT NULL DEFAULT true PRIMARY KEY,
     CONSTRAINT inventory_feed_state_single_check CHECK (single)
 );
 COMMENT ON TABLE @extschema@.inventory_feed_state IS
     'Ledger id up to which the channel feed and the alert events are derived (internal; one row)';
+COMMENT ON COLUMN @extschema@.inventory_feed_state.alert_rechecks IS
+    'Skus whose alerts another transaction held locked at the last pass, for the next one';
 REVOKE ALL ON TABLE @extschema@.inventory_feed_state FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_channels', '');
@@ -233,6 +250,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_channel_wareho
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_channel_listings', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_channel_feed', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_channel_feed_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_channel_resyncs', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_warehouse_resyncs', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_stock_alerts', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_alert_events', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_alert_events_id_seq', '');
@@ -324,23 +343,8 @@ CREATE OR REPLACE FUNCTION inventory_internal.inventory_warehouse_archived()
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    INSERT INTO inventory.inventory_channel_resyncs (channel_uuid)
-        SELECT cw.channel_uuid
-          FROM inventory.inventory_channel_warehouses cw
-         WHERE cw.warehouse_uuid OPERATOR(pg_catalog.=) NEW.uuid
-         ORDER BY cw.channel_uuid
-        ON CONFLICT (channel_uuid) DO UPDATE SET requested_at = pg_catalog.now();
-    -- in key order, as the pass locks them; pending again even if pending
-    -- already (a pass that read the row before this commits must not
-    -- clear it)
-    UPDATE inventory.inventory_stock_alerts a
-       SET pending = true
-     WHERE a.ctid IN (SELECT x.ctid FROM inventory.inventory_stock_alerts x
-                       WHERE x.warehouse_uuid IS NULL
-                         AND x.sku IN (SELECT l.sku FROM inventory.inventory_levels l
-                                        WHERE l.warehouse_uuid OPERATOR(pg_catalog.=) NEW.uuid)
-                       ORDER BY x.sku
-                         FOR NO KEY UPDATE);
+    INSERT INTO inventory.inventory_warehouse_resyncs (warehouse_uuid) VALUES (NEW.uuid)
+        ON CONFLICT (warehouse_uuid) DO UPDATE SET requested_at = pg_catalog.now();
     PERFORM inventory_internal.inventory_note_feed_change();
     RETURN NULL;
 END
@@ -438,62 +442,101 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION inventory_internal.inventory_feeds_catch_up(max_changes integer DEFAULT 10000)
-    RETURNS boolean
+    RETURNS text
     LANGUAGE plpgsql
     VOLATILE
     SET search_path = pg_catalog, pg_temp
     AS $$
 DECLARE
     cursor_at bigint;
+    rechecks text[] COLLATE "C";
     horizon bigint;
     upto bigint;
+    has_channels boolean;
+    has_alerts boolean;
+    warehouses uuid[];
     resync uuid[];
     said uuid[];
-    last_event bigint;
+    alert_skus text[] COLLATE "C";
     due tid[];
+    skipped text[] COLLATE "C";
+    last_event bigint;
     ch uuid;
 BEGIN
     IF max_changes IS NULL OR max_changes OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION 'max_changes must be at least 1'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- nothing to do: no lock, no write
+    horizon := inventory_internal.inventory_ledger_horizon();
+    SELECT s.ledger_cursor, s.alert_rechecks INTO cursor_at, rechecks
+      FROM inventory.inventory_feed_state s;
+    IF FOUND AND cursor_at OPERATOR(pg_catalog.>=) horizon
+       AND pg_catalog.cardinality(rechecks) OPERATOR(pg_catalog.=) 0
+       AND NOT EXISTS (SELECT FROM inventory.inventory_channel_resyncs)
+       AND NOT EXISTS (SELECT FROM inventory.inventory_warehouse_resyncs)
+       AND NOT EXISTS (SELECT FROM inventory.inventory_stock_alerts a WHERE a.pending) THEN
+        RETURN 'caught_up';
+    END IF;
+
     -- one pass at a time (the row is made by the first pass)
-    SELECT s.ledger_cursor INTO cursor_at FROM inventory.inventory_feed_state s
-       FOR UPDATE SKIP LOCKED;
+    SELECT s.ledger_cursor, s.alert_rechecks INTO cursor_at, rechecks
+      FROM inventory.inventory_feed_state s FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         INSERT INTO inventory.inventory_feed_state (ledger_cursor, updated_at)
             VALUES (0, pg_catalog.now()) ON CONFLICT (single) DO NOTHING;
-        SELECT s.ledger_cursor INTO cursor_at FROM inventory.inventory_feed_state s
-           FOR UPDATE SKIP LOCKED;
+        SELECT s.ledger_cursor, s.alert_rechecks INTO cursor_at, rechecks
+          FROM inventory.inventory_feed_state s FOR UPDATE SKIP LOCKED;
         IF NOT FOUND THEN
-            RETURN false;
+            RETURN 'retry';
         END IF;
     END IF;
 
     -- first the horizon, then (a new statement, a new snapshot) the rows
     horizon := inventory_internal.inventory_ledger_horizon();
-    SELECT pg_catalog.max(f.id) INTO upto
-      FROM (SELECT l.id FROM inventory.inventory_ledger l
-             WHERE l.id OPERATOR(pg_catalog.>) cursor_at
-               AND l.id OPERATOR(pg_catalog.<=) horizon
-             ORDER BY l.id LIMIT max_changes) f;
+    has_channels := EXISTS (SELECT FROM inventory.inventory_channels c WHERE c.active);
+    has_alerts := EXISTS (SELECT FROM inventory.inventory_stock_alerts);
+    IF has_channels OR has_alerts THEN
+        SELECT pg_catalog.max(f.id) INTO upto
+          FROM (SELECT l.id FROM inventory.inventory_ledger l
+                 WHERE l.id OPERATOR(pg_catalog.>) cursor_at
+                   AND l.id OPERATOR(pg_catalog.<=) horizon
+                 ORDER BY l.id LIMIT max_changes) f;
+    END IF;
+    -- (nothing derives from the ledger: straight to the horizon; a new
+    -- channel or threshold starts from the level rows anyway)
     upto := COALESCE(upto, GREATEST(horizon, cursor_at));
 
-    -- Channels whose rule, warehouses or activity changed: every sku again.
-    -- A request an open transaction holds (it asked again: its change is
-    -- not visible yet) stays for the pass after its commit.
+    -- Warehouses archived or brought back, and channels whose rule,
+    -- warehouses or activity changed: their channels said again in full,
+    -- their skus' alerts reported again.  A request an open transaction
+    -- holds (it asked again: its change is not visible yet) stays for the
+    -- pass after its commit.
+    WITH w AS (DELETE FROM inventory.inventory_warehouse_resyncs d
+                WHERE d.warehouse_uuid IN (SELECT x.warehouse_uuid
+                                             FROM inventory.inventory_warehouse_resyncs x
+                                              FOR UPDATE SKIP LOCKED)
+               RETURNING d.warehouse_uuid)
+    SELECT pg_catalog.array_agg(w.warehouse_uuid) INTO warehouses FROM w;
+    IF warehouses IS NOT NULL THEN
+        SELECT pg_catalog.array_agg(DISTINCT cw.channel_uuid) INTO resync
+          FROM inventory.inventory_channel_warehouses cw
+         WHERE cw.warehouse_uuid OPERATOR(pg_catalog.=) ANY (warehouses);
+        SELECT pg_catalog.array_agg(DISTINCT l.sku) INTO alert_skus
+          FROM inventory.inventory_levels l
+         WHERE l.warehouse_uuid OPERATOR(pg_catalog.=) ANY (warehouses);
+    END IF;
     WITH r AS (DELETE FROM inventory.inventory_channel_resyncs d
                 WHERE d.channel_uuid IN (SELECT x.channel_uuid
                                            FROM inventory.inventory_channel_resyncs x
                                             FOR UPDATE SKIP LOCKED)
                RETURNING d.channel_uuid)
-    SELECT pg_catalog.array_agg(r.channel_uuid) INTO resync FROM r;
+    SELECT resync OPERATOR(pg_catalog.||) pg_catalog.array_agg(r.channel_uuid) INTO resync FROM r;
     IF resync IS NOT NULL THEN
         said := inventory_internal.inventory_channel_resync(resync);
     END IF;
 
-    IF upto OPERATOR(pg_catalog.>) cursor_at
-       AND EXISTS (SELECT FROM inventory.inventory_channels c WHERE c.active) THEN
+    IF upto OPERATOR(pg_catalog.>) cursor_at AND has_channels THEN
         -- listing quantities of the skus whose available changed
         WITH touched AS (
             SELECT DISTINCT l.sku, l.warehouse_uuid
@@ -550,21 +593,29 @@ BEGIN
     END IF;
 
     -- Alert states: the thresholds that are new or changed (pending), and
-    -- those of the skus the changes touched.  They are locked first, in
-    -- key order (a transaction changing one, or archiving a warehouse,
-    -- finishes first, or waits for this pass and marks them pending
-    -- again), then read with the stock in a new snapshot.
-    IF EXISTS (SELECT FROM inventory.inventory_stock_alerts) THEN
+    -- those of the skus the changes touched, left by the last pass, or in
+    -- a warehouse archived or brought back.  They are locked first, then
+    -- read with the stock in a new snapshot; one another transaction holds
+    -- (it changes a threshold, which marks it pending, or merely locks it)
+    -- is left for a pass shortly after, never waited for.
+    IF has_alerts THEN
+        IF upto OPERATOR(pg_catalog.>) cursor_at THEN
+            SELECT alert_skus OPERATOR(pg_catalog.||) pg_catalog.array_agg(DISTINCT l.sku)
+              INTO alert_skus
+              FROM inventory.inventory_ledger l
+             WHERE l.id OPERATOR(pg_catalog.>) cursor_at AND l.id OPERATOR(pg_catalog.<=) upto
+               AND l.available_before OPERATOR(pg_catalog.<>) l.available_after;
+        END IF;
+        alert_skus := alert_skus OPERATOR(pg_catalog.||) rechecks;
         SELECT pg_catalog.array_agg(x.ctid) INTO due
           FROM (SELECT a.ctid FROM inventory.inventory_stock_alerts a
-                 WHERE a.pending
-                    OR (upto OPERATOR(pg_catalog.>) cursor_at
-                        AND a.sku IN (SELECT l.sku FROM inventory.inventory_ledger l
-                                       WHERE l.id OPERATOR(pg_catalog.>) cursor_at
-                                         AND l.id OPERATOR(pg_catalog.<=) upto
-                                         AND l.available_before OPERATOR(pg_catalog.<>) l.available_after))
+                 WHERE a.pending OR a.sku OPERATOR(pg_catalog.=) ANY (alert_skus)
                  ORDER BY a.sku, a.warehouse_uuid
-                   FOR NO KEY UPDATE OF a) x;
+                   FOR NO KEY UPDATE OF a SKIP LOCKED) x;
+        SELECT pg_catalog.array_agg(DISTINCT a.sku) INTO skipped
+          FROM inventory.inventory_stock_alerts a
+         WHERE (a.pending OR a.sku OPERATOR(pg_catalog.=) ANY (alert_skus))
+           AND a.ctid OPERATOR(pg_catalog.<>) ALL (COALESCE(due, '{}'));
     END IF;
     IF due IS NOT NULL THEN
         WITH evaluated AS (
@@ -605,9 +656,10 @@ BEGIN
         SELECT pg_catalog.max(ev.id) INTO last_event FROM events ev;
     END IF;
 
-    IF upto OPERATOR(pg_catalog.>) cursor_at THEN
+    skipped := COALESCE(skipped, '{}');
+    IF upto OPERATOR(pg_catalog.>) cursor_at OR skipped IS DISTINCT FROM rechecks THEN
         UPDATE inventory.inventory_feed_state
-           SET ledger_cursor = upto, updated_at = pg_catalog.now();
+           SET ledger_cursor = upto, alert_rechecks = skipped, updated_at = pg_catalog.now();
     END IF;
 
     -- consumers hear of it at commit
@@ -617,7 +669,36 @@ BEGIN
     IF last_event IS NOT NULL THEN
         PERFORM pg_catalog.pg_notify('inventory_alerts', last_event::text);
     END IF;
-    RETURN upto OPERATOR(pg_catalog.<) horizon;
+    RETURN CASE WHEN pg_catalog.cardinality(skipped) OPERATOR(pg_catalog.>) 0 THEN 'retry'
+                WHEN upto OPERATOR(pg_catalog.<) horizon THEN 'more'
+                ELSE 'caught_up' END;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION inventory.inventory_feeds_status()
+    RETURNS TABLE (caught_up boolean, ledger_cursor bigint, ledger_horizon bigint,
+                   channels_waiting bigint, warehouses_waiting bigint, alerts_waiting bigint,
+                   updated_at timestamptz)
+    LANGUAGE plpgsql
+    VOLATILE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+BEGIN
+    -- first the horizon, then (a new statement) where the feeds are
+    ledger_horizon := inventory_internal.inventory_ledger_horizon();
+    SELECT COALESCE(pg_catalog.max(s.ledger_cursor), 0), pg_catalog.max(s.updated_at),
+           COALESCE(pg_catalog.max(pg_catalog.cardinality(s.alert_rechecks)), 0)
+      INTO ledger_cursor, updated_at, alerts_waiting
+      FROM inventory.inventory_feed_state s;
+    channels_waiting := (SELECT pg_catalog.count(*) FROM inventory.inventory_channel_resyncs);
+    warehouses_waiting := (SELECT pg_catalog.count(*) FROM inventory.inventory_warehouse_resyncs);
+    alerts_waiting := alerts_waiting OPERATOR(pg_catalog.+)
+        (SELECT pg_catalog.count(*) FROM inventory.inventory_stock_alerts a WHERE a.pending);
+    caught_up := ledger_cursor OPERATOR(pg_catalog.>=) ledger_horizon
+        AND channels_waiting OPERATOR(pg_catalog.=) 0 AND warehouses_waiting OPERATOR(pg_catalog.=) 0
+        AND alerts_waiting OPERATOR(pg_catalog.=) 0;
+    RETURN NEXT;
 END
 $$;
 
@@ -707,7 +788,7 @@ COMMENT ON FUNCTION inventory_internal.inventory_channel_warehouses_changed() IS
     'AFTER statement trigger on inventory_channel_warehouses: the channels whose warehouses changed are said again in full';
 
 COMMENT ON FUNCTION inventory_internal.inventory_warehouse_archived() IS
-    'AFTER UPDATE OF archived trigger on inventory_warehouses: the channels the warehouse feeds are said again, its skus'' per-sku alerts reported again';
+    'AFTER UPDATE OF archived trigger on inventory_warehouses: the next pass redoes the channels the warehouse feeds and its skus'' per-sku alerts';
 
 COMMENT ON FUNCTION inventory_internal.inventory_stock_alerts_changed() IS
     'BEFORE trigger on inventory_stock_alerts: a new or changed threshold is reported by the next pass';
@@ -716,7 +797,10 @@ COMMENT ON FUNCTION inventory_internal.inventory_channel_resync(uuid[]) IS
     'Writes a feed row for every sku of the given active channels (internal; run by inventory_feeds_catch_up)';
 
 COMMENT ON FUNCTION inventory_internal.inventory_feeds_catch_up(integer) IS
-    'Brings the channel feed and the alert events up to the ledger''s horizon, at most max_changes ledger rows at a time; returns whether more remain (internal; run by the worker)';
+    'Brings the channel feed and the alert events up to the ledger''s horizon, at most max_changes ledger rows at a time; returns caught_up, more (run again at once) or retry (run again shortly) (internal; run by the worker)';
+
+COMMENT ON FUNCTION inventory.inventory_feeds_status() IS
+    'Whether the channel feed and the alert events reflect every committed change (caught_up), the ledger id they are at and the horizon, and the channels, warehouses and alerts waiting to be redone';
 
 COMMENT ON FUNCTION inventory.inventory_channel_changes(uuid, bigint, integer) IS
     'Changes of a channel''s listing quantities after a cursor (the last change_id seen), in order, none ever skipped; LISTEN inventory_channel_changes (the payload is the channel) to be woken';
@@ -739,6 +823,8 @@ REVOKE ALL ON FUNCTION inventory_internal.inventory_stock_alerts_changed() FROM 
 REVOKE ALL ON FUNCTION inventory_internal.inventory_channel_resync(uuid[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION inventory_internal.inventory_feeds_catch_up(integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION inventory.inventory_feeds_status() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION inventory.inventory_channel_changes(uuid, bigint, integer) FROM PUBLIC;
 
@@ -824,8 +910,8 @@ CREATE TRIGGER inventory_channel_warehouses_delete
     FOR EACH STATEMENT EXECUTE FUNCTION inventory_internal.inventory_channel_warehouses_changed();
 
 /*
- * A warehouse was archived or brought back: the channels it feeds are
- * said again in full, and the per-sku alerts of its skus are reported again.
+ * A warehouse was archived or brought back: the next pass says the
+ * channels it feeds again, and reports the per-sku alerts of its skus again.
  */
 CREATE TRIGGER inventory_warehouses_archived
     AFTER UPDATE OF archived ON @extschema@.inventory_warehouses

@@ -13,9 +13,7 @@ DECLARE
     deadline timestamptz := clock_timestamp() + interval '10 s';
 BEGIN
     LOOP
-        IF COALESCE((SELECT ledger_cursor FROM inventory_feed_state), 0)
-               >= (SELECT COALESCE(max(id), 0) FROM inventory_ledger)
-           AND NOT EXISTS (SELECT FROM inventory_channel_resyncs) THEN
+        IF (SELECT caught_up FROM inventory_feeds_status()) THEN
             RETURN 'feeds up to date';
         END IF;
         IF clock_timestamp() > deadline THEN

@@ -17,14 +17,11 @@ INSERT INTO inventory_warehouses (uuid, name) VALUES
     (:'east', 'CH East'), (:'west', 'CH West'), (:'north', 'CH North');
 
 -- Wait until the worker's pass has derived the feeds from every change
--- made so far: the feeds' cursor is at the ledger's end, no channel waits
--- to be said again and no threshold to be reported.
+-- made so far (inventory_feeds_status: the feeds' cursor is at the
+-- ledger's horizon, no channel or warehouse waits to be redone and no
+-- threshold to be reported).
 CREATE FUNCTION test_feeds() RETURNS boolean LANGUAGE sql AS $$
-    SELECT test_poll($c$
-        COALESCE((SELECT ledger_cursor FROM inventory.inventory_feed_state), 0)
-            >= (SELECT COALESCE(max(id), 0) FROM inventory.inventory_ledger)
-        AND NOT EXISTS (SELECT FROM inventory.inventory_channel_resyncs)
-        AND NOT EXISTS (SELECT FROM inventory.inventory_stock_alerts WHERE pending)$c$)
+    SELECT test_poll('(SELECT caught_up FROM inventory.inventory_feeds_status())')
 $$;
 -- Queue items (sku, warehouse, on_hand), commit, and wait until they are
 -- applied and fed.
@@ -260,6 +257,25 @@ SELECT sku, state, state_before, available, threshold FROM inventory_alerts(:ale
 SELECT sku, warehouse_uuid IS NULL AS per_sku, state, available, pending
   FROM inventory_stock_alerts ORDER BY 1, 2;
 SELECT * FROM inventory_alerts(-1, 0);
+-- where the feeds are
+SELECT caught_up, ledger_cursor = ledger_horizon AS at_horizon, channels_waiting,
+       warehouses_waiting, alerts_waiting
+  FROM inventory_feeds_status();
+-- A change of a rule or a threshold cannot be prepared (COMMIT PREPARED
+-- would tell the worker nothing)
+BEGIN;
+UPDATE inventory_channels SET percent = 60 WHERE uuid = :'amazon';
+PREPARE TRANSACTION 'ch-rule';
+BEGIN;
+UPDATE inventory_stock_alerts SET threshold = 1 WHERE sku = 'CH-Z';
+PREPARE TRANSACTION 'ch-alert';
+SELECT percent FROM inventory_channels WHERE uuid = :'amazon';
+-- one that changes neither (a rename) can be
+BEGIN;
+UPDATE inventory_channels SET name = 'Amazon EU' WHERE uuid = :'amazon';
+PREPARE TRANSACTION 'ch-name';
+COMMIT PREPARED 'ch-name';
+SELECT name FROM inventory_channels WHERE uuid = :'amazon';
 
 ---------------------------------------------------------------------------
 -- Who may do what: the tables the pass keeps are the extension's; an

@@ -14,6 +14,11 @@
  * its trigger calls inventory_note_feed_change(), and the commit wakes
  * the worker the same way.
  *
+ * A transaction that changed a rule or a threshold may not be prepared:
+ * COMMIT PREPARED would tell the worker nothing.  A change whose wake-up
+ * is lost anyway (a restart) is fed by the pass the worker runs when it
+ * starts, and every naptime while it runs.
+ *
  * A database at 1.0 to 1.3 has no feeds: the pass is looked up first.
  *
  *-------------------------------------------------------------------------
@@ -32,7 +37,7 @@ PG_FUNCTION_INFO_V1(inventory_note_feed_change);
 /* Whether this transaction changed a rule, a channel's warehouses or a threshold */
 static bool feed_changed = false;
 
-/* One pass of at most $1 ledger rows; whether more remain */
+/* One pass of at most $1 ledger rows; what to do next */
 static InventoryStatement catch_up = {
 	.sql = "SELECT inventory_internal.inventory_feeds_catch_up($1)",
 	.nargs = 1,
@@ -53,6 +58,14 @@ FeedsXactCallback(XactEvent event, void *arg pg_attribute_unused())
 			if (feed_changed)
 				InventoryWakeFor(false, true, true);
 			feed_changed = false;
+			break;
+		case XACT_EVENT_PRE_PREPARE:
+			if (feed_changed)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot PREPARE a transaction that changed inventory channels or stock alerts"),
+						 errdetail("The worker hears of such a change when its transaction commits, which COMMIT PREPARED does not tell it."),
+						 errhint("Make the change in a transaction of its own.")));
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -95,20 +108,22 @@ InventoryHasFeeds(Oid nspid)
 
 /*
  * Run one pass of at most max_changes ledger rows (the caller is
- * connected to SPI, in a transaction of its own); returns whether more
- * remain.
+ * connected to SPI, in a transaction of its own); returns what to do next.
  */
-bool
+InventoryFeedsNext
 InventoryCatchUpFeeds(Oid nspid, int max_changes)
 {
 	Datum		arg = Int32GetDatum(max_changes);
-	bool		isnull;
-	Datum		more;
+	char	   *next;
 
 	if (!InventoryHasFeeds(nspid))
-		return false;
+		return INVENTORY_FEEDS_CAUGHT_UP;
 	if (InventoryStatementRun(&catch_up, nspid, &arg, false, SPI_OK_SELECT) != 1)
-		return false;
-	more = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return !isnull && DatumGetBool(more);
+		return INVENTORY_FEEDS_RETRY;
+	next = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (next != NULL && strcmp(next, "caught_up") == 0)
+		return INVENTORY_FEEDS_CAUGHT_UP;
+	if (next != NULL && strcmp(next, "more") == 0)
+		return INVENTORY_FEEDS_MORE;
+	return INVENTORY_FEEDS_RETRY;
 }

@@ -244,7 +244,14 @@ extern void InventoryRestoreCopyFailed(InventoryRestoreCopy *copy, MemoryContext
 /* The channel feed and the alert events (feeds.c) */
 extern void InventoryFeedsInit(void);
 extern bool InventoryHasFeeds(Oid nspid);
-extern bool InventoryCatchUpFeeds(Oid nspid, int max_changes);
+typedef enum InventoryFeedsNext
+{
+	INVENTORY_FEEDS_CAUGHT_UP,	/* nothing left */
+	INVENTORY_FEEDS_MORE,		/* ledger rows remain: again at once */
+	INVENTORY_FEEDS_RETRY		/* something was busy: again shortly */
+} InventoryFeedsNext;
+
+extern InventoryFeedsNext InventoryCatchUpFeeds(Oid nspid, int max_changes);
 
 /* Expiring holds (expiry.c) */
 extern void InventoryExpiryInit(void);

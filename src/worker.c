@@ -107,14 +107,19 @@ static bool changes_pending = false;
 static bool round_changed = false;	/* the last round applied or failed batches */
 /*
  * A pass of the feeds is due: at start (a restart loses the wake-up
- * reasons of the changes not fed yet), and while the last one left ledger
- * rows or failed.  A failed pass (feeds_running still set when the error
- * recovery begins the loop again) is tried again after a naptime, not
- * after every round.
+ * reasons of the changes not fed yet), every naptime (a pass with nothing
+ * to do writes nothing), and while the last one left ledger rows, found
+ * something busy (then not before FEEDS_RETRY_MS) or failed.  A failed
+ * pass (feeds_running still set when the error recovery begins the loop
+ * again) is tried again after a naptime, not after every round.
  */
 static bool feeds_due = true;
 static bool feeds_running = false;
 static TimestampTz feeds_retry_at = 0;
+static TimestampTz last_feeds_pass = 0;
+
+/* Milliseconds before a pass that found something busy is run again */
+#define FEEDS_RETRY_MS		100
 static TimestampTz last_apply = 0;
 static TimestampTz last_announce = 0;
 static TimestampTz last_recount = 0;
@@ -387,24 +392,24 @@ RunAnnounce(void)
 /*
  * Bring the channel feed and the alert events up to the ledger (feeds.c)
  * in a short transaction: one pass, which a backlog of ledger rows makes
- * the loop run again at once.  Returns whether rows remain.
+ * the loop run again at once.  Returns what to do next.
  */
-static bool
+static InventoryFeedsNext
 RunFeeds(void)
 {
 	Oid			nspid = BeginShortTransaction();
-	bool		more = false;
+	InventoryFeedsNext next = INVENTORY_FEEDS_CAUGHT_UP;
 
 	if (OidIsValid(nspid) && InventoryHasFeeds(nspid))
 	{
 		pgstat_report_activity(STATE_RUNNING, "bringing the inventory channel feed and alerts up to date");
 		SPI_connect();
-		more = InventoryCatchUpFeeds(nspid, FEEDS_MAX_CHANGES);
+		next = InventoryCatchUpFeeds(nspid, FEEDS_MAX_CHANGES);
 		SPI_finish();
 		pgstat_report_activity(STATE_IDLE, NULL);
 	}
 	EndShortTransaction();
-	return more;
+	return next;
 }
 
 /*
@@ -593,13 +598,20 @@ RunDueWork(void)
 		feeds_due = true;
 		feeds_retry_at = TimestampTzPlusMilliseconds(now, naptime_ms);
 	}
-	if (round_changed || announce_due)
+	if (round_changed || announce_due ||
+		TimestampDifferenceExceeds(last_feeds_pass, now, naptime_ms))
 		feeds_due = true;
 	if (feeds_due && now >= feeds_retry_at)
 	{
+		InventoryFeedsNext next;
+
 		feeds_running = true;
-		feeds_due = RunFeeds();
+		last_feeds_pass = now;
+		next = RunFeeds();
 		feeds_running = false;
+		feeds_due = next != INVENTORY_FEEDS_CAUGHT_UP;
+		if (next == INVENTORY_FEEDS_RETRY)
+			feeds_retry_at = TimestampTzPlusMilliseconds(now, FEEDS_RETRY_MS);
 		if (feeds_due)
 			last_busy = now;
 	}

@@ -33,10 +33,7 @@ my @SEQUENCES = qw(inventory_batch_id_seq inventory_ledger_id_seq inventory_rese
 my $CHANNEL = '77777777-7777-4777-8777-777777777777';
 
 # The feeds are derived from every change made so far (the worker's pass).
-my $FEEDS_CAUGHT_UP = q{
-	SELECT COALESCE((SELECT ledger_cursor FROM inventory_feed_state), 0) >= (SELECT max(id) FROM inventory_ledger)
-	   AND NOT EXISTS (SELECT FROM inventory_channel_resyncs)
-	   AND NOT EXISTS (SELECT FROM inventory_stock_alerts WHERE pending)};
+my $FEEDS_CAUGHT_UP = q{SELECT caught_up FROM inventory_feeds_status()};
 # Each sku's last channel feed row is the quantity the channel lists now.
 my $FEED_AGREES = qq{
 	SELECT count(*) FILTER (WHERE f.quantity IS DISTINCT FROM COALESCE(q.quantity, 0)) || ' of ' || count(*)

@@ -68,10 +68,7 @@ sql(qq{
 	                              sku text NOT NULL, quantity bigint NOT NULL, reason text NOT NULL,
 	                              run integer NOT NULL);
 });
-my $CAUGHT_UP = q{SELECT (SELECT ledger_cursor FROM inventory_feed_state)
-	    >= (SELECT COALESCE(max(id), 0) FROM inventory_ledger)
-	AND NOT EXISTS (SELECT FROM inventory_channel_resyncs)
-	AND NOT EXISTS (SELECT FROM inventory_stock_alerts WHERE pending)};
+my $CAUGHT_UP = q{SELECT caught_up FROM inventory_feeds_status()};
 ok(poll_until($node, 'postgres', $CAUGHT_UP, 't', 30), 'the worker feeds the new channels');
 is(sql("SELECT count(*) FILTER (WHERE reason = 'rule') FROM inventory_channel_changes('$CH', 0, 1000)"),
 	'50', 'the channel starts with every sku said once');
