@@ -1,0 +1,4 @@
+-- bench/chq_all.sql: every sku of channel C1 (three warehouses) from the
+-- view inventory_channel_quantities (pgbench, bench/run-channels)
+SELECT * FROM inventory_channel_quantities
+ WHERE channel_uuid = '00000000-0000-4000-8000-0000000000c1';
