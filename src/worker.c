@@ -96,7 +96,7 @@ static TimestampTz last_purge = 0;
  * Most ledger rows one pass of the feeds reads (one transaction; a
  * backlog takes several, the worker going on at once)
  */
-#define FEEDS_MAX_CHANGES	100000
+#define FEEDS_MAX_CHANGES	10000
 
 /* Memory of one pass of the main loop, reset after each */
 static MemoryContext loop_context = NULL;

@@ -170,16 +170,24 @@ isnt($fresh13, $fresh, '1.3 and 1.4 differ (the comparison can tell)');
 # library of 1.2 still answers 1.1's inventory_worker_status()
 $node->safe_psql('postgres', "ALTER SYSTEM SET inventory.enabled = off; SELECT pg_reload_conf()");
 ok(poll_until($node, 'upd', 'SELECT enabled FROM inventory.inventory_worker_status()', 'f', 30), 'workers paused');
-$node->safe_psql('upd11', qq{
-	CREATE EXTENSION inventory VERSION '1.1';
-	SET search_path = public, inventory;
-	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');
-	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "on_hand": 10},
-	                          {"sku": "B", "warehouse_uuid": "$W1", "on_hand": 5}]');
-	SELECT inventory_process_queue();
-	SELECT inventory_reserve('order-1', 'A', '$W1', 3);
-	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "available": 20}]');
-});
+# Install $version in $db with two level rows, a reservation, the ledger
+# rows of both and a batch left queued (the workers are paused).
+sub install_with_rows
+{
+	my ($db, $version) = @_;
+	$node->safe_psql($db, qq{
+		CREATE EXTENSION inventory VERSION '$version';
+		SET search_path = public, inventory;
+		INSERT INTO inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');
+		SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "on_hand": 10},
+		                          {"sku": "B", "warehouse_uuid": "$W1", "on_hand": 5}]');
+		SELECT inventory_process_queue();
+		SELECT inventory_reserve('order-1', 'A', '$W1', 3);
+		SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "available": 20}]');
+	});
+	return;
+}
+install_with_rows('upd11', '1.1');
 my $counts_sql = q{
 	SELECT (SELECT count(*) FROM inventory.inventory_levels) || ' levels, '
 	    || (SELECT count(*) FROM inventory.inventory_ledger) || ' ledger rows, '
@@ -311,16 +319,7 @@ is(objects('squat_internal11'), $fresh, 'once that schema is gone, the update gi
 $node->safe_psql('postgres', "ALTER SYSTEM SET inventory.enabled = off; SELECT pg_reload_conf()");
 ok(poll_until($node, 'upd', 'SELECT bool_or(enabled) FROM inventory.inventory_worker_status(true)', 'f', 30),
 	'workers paused for the 1.2 update');
-$node->safe_psql('upd12', qq{
-	CREATE EXTENSION inventory VERSION '1.2';
-	SET search_path = public, inventory;
-	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');
-	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "on_hand": 10},
-	                          {"sku": "B", "warehouse_uuid": "$W1", "on_hand": 5}]');
-	SELECT inventory_process_queue();
-	SELECT inventory_reserve('order-1', 'A', '$W1', 3);
-	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "available": 20}]');
-});
+install_with_rows('upd12', '1.2');
 update_keeps_rows('upd12', '1.2');
 is($node->safe_psql('upd12', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
 	'inventory_verify() finds nothing after the update');
@@ -347,16 +346,7 @@ is($node->safe_psql('upd12', 'SELECT count(*) FROM inventory.inventory_verify()'
 # --- 1.3, with data and a queued batch, updated to 1.4 (the workers are
 # still paused); then channels and alerts work on the updated database:
 # the first pass of the feeds reads the ledger written before the update.
-$node->safe_psql('upd13', qq{
-	CREATE EXTENSION inventory VERSION '1.3';
-	SET search_path = public, inventory;
-	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$W1', 'Main');
-	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "on_hand": 10},
-	                          {"sku": "B", "warehouse_uuid": "$W1", "on_hand": 5}]');
-	SELECT inventory_process_queue();
-	SELECT inventory_reserve('order-1', 'A', '$W1', 3);
-	SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "available": 20}]');
-});
+install_with_rows('upd13', '1.3');
 update_keeps_rows('upd13', '1.3');
 is($node->safe_psql('upd13', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
 	'inventory_verify() finds nothing after the update to 1.4');
