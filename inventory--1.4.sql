@@ -2689,12 +2689,13 @@ BEGIN
         RAISE EXCEPTION 'max_changes must be at least 1'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    -- nothing to do: no lock, no write
+    -- nothing to do: no lock, no write (nor the state's row, before any
+    -- change)
     horizon := inventory_internal.inventory_ledger_horizon();
     SELECT s.ledger_cursor, s.alert_rechecks INTO cursor_at, rechecks
       FROM @extschema@.inventory_feed_state s;
-    IF FOUND AND cursor_at OPERATOR(pg_catalog.>=) horizon
-       AND pg_catalog.cardinality(rechecks) OPERATOR(pg_catalog.=) 0
+    IF COALESCE(cursor_at, 0) OPERATOR(pg_catalog.>=) horizon
+       AND COALESCE(pg_catalog.cardinality(rechecks), 0) OPERATOR(pg_catalog.=) 0
        AND NOT EXISTS (SELECT FROM @extschema@.inventory_channel_resyncs)
        AND NOT EXISTS (SELECT FROM @extschema@.inventory_warehouse_resyncs)
        AND NOT EXISTS (SELECT FROM @extschema@.inventory_stock_alerts a WHERE a.pending) THEN
