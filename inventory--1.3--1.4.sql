@@ -267,6 +267,13 @@ CREATE OR REPLACE FUNCTION inventory.inventory_channel_quantity(
     SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'inventory_channel_quantity';
 
+CREATE OR REPLACE FUNCTION inventory_internal.inventory_restoring()
+    RETURNS boolean
+    LANGUAGE c
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_restoring';
+
 CREATE OR REPLACE FUNCTION inventory_internal.inventory_note_feed_change()
     RETURNS void
     LANGUAGE c
@@ -281,11 +288,9 @@ CREATE OR REPLACE FUNCTION inventory_internal.inventory_channels_changed()
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    -- Load the library first (until it is loaded, inventory.* settings are
-    -- placeholders any role could have set); rows being restored come
-    -- with the feeds they made, which the dump holds already.
-    PERFORM inventory_internal.inventory_outer_role();
-    IF pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
+    -- rows being restored come with the feeds they made, which the dump
+    -- holds already
+    IF inventory_internal.inventory_restoring() THEN
         RETURN NULL;
     END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'INSERT'
@@ -308,11 +313,9 @@ CREATE OR REPLACE FUNCTION inventory_internal.inventory_channel_warehouses_chang
 DECLARE
     channels uuid[];
 BEGIN
-    -- Load the library first (until it is loaded, inventory.* settings are
-    -- placeholders any role could have set); rows being restored come
-    -- with the feeds they made, which the dump holds already.
-    PERFORM inventory_internal.inventory_outer_role();
-    IF pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
+    -- rows being restored come with the feeds they made, which the dump
+    -- holds already
+    IF inventory_internal.inventory_restoring() THEN
         RETURN NULL;
     END IF;
     -- a statement trigger sees only its own event's transition tables
@@ -357,11 +360,9 @@ CREATE OR REPLACE FUNCTION inventory_internal.inventory_stock_alerts_changed()
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    -- Load the library first (until it is loaded, inventory.* settings are
-    -- placeholders any role could have set); rows being restored come
-    -- with the feeds they made, which the dump holds already.
-    PERFORM inventory_internal.inventory_outer_role();
-    IF pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
+    -- rows being restored come with the feeds they made, which the dump
+    -- holds already
+    IF inventory_internal.inventory_restoring() THEN
         RETURN NEW;
     END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'INSERT'
@@ -779,6 +780,9 @@ $$;
 COMMENT ON FUNCTION inventory.inventory_channel_quantity(bigint, integer, bigint, bigint, bigint) IS
     'A channel rule: q = available - buffer; 0 when q <= 0; else floor(q * percent / 100), then at most max, then at least min (NULL max or min: none)';
 
+COMMENT ON FUNCTION inventory_internal.inventory_restoring() IS
+    'Whether inventory.restoring is on, read after the library has checked it (internal)';
+
 COMMENT ON FUNCTION inventory_internal.inventory_note_feed_change() IS
     'Wakes the worker at commit to bring the channel feed and the alerts up to date (internal)';
 
@@ -810,6 +814,8 @@ COMMENT ON FUNCTION inventory.inventory_alerts(bigint, integer) IS
     'Changes of low-stock alert states (in_stock, low_stock, out_of_stock) after a cursor (the last alert_id seen), in order, none ever skipped; LISTEN inventory_alerts to be woken';
 
 REVOKE ALL ON FUNCTION inventory.inventory_channel_quantity(bigint, integer, bigint, bigint, bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION inventory_internal.inventory_restoring() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION inventory_internal.inventory_note_feed_change() FROM PUBLIC;
 

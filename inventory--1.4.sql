@@ -2408,6 +2408,20 @@ COMMENT ON VIEW @extschema@.inventory_low_stock IS
 REVOKE ALL ON TABLE @extschema@.inventory_low_stock FROM PUBLIC;
 
 /*
+ * Whether rows are being restored (inventory.restoring; C, in the library,
+ * so that calling it checks the setting): the triggers below stand aside.
+ */
+CREATE FUNCTION inventory_internal.inventory_restoring()
+    RETURNS boolean
+    LANGUAGE c
+    VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'inventory_restoring';
+COMMENT ON FUNCTION inventory_internal.inventory_restoring() IS
+    'Whether inventory.restoring is on, read after the library has checked it (internal)';
+REVOKE ALL ON FUNCTION inventory_internal.inventory_restoring() FROM PUBLIC;
+
+/*
  * The worker hears at commit that a transaction changed what the feeds
  * derive from besides the ledger (a rule, a channel's warehouses, a
  * threshold), so that the next pass runs at once (C; see src/feeds.c).
@@ -2432,11 +2446,9 @@ CREATE FUNCTION inventory_internal.inventory_channels_changed()
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    -- Load the library first (until it is loaded, inventory.* settings are
-    -- placeholders any role could have set); rows being restored come
-    -- with the feeds they made, which the dump holds already.
-    PERFORM inventory_internal.inventory_outer_role();
-    IF pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
+    -- rows being restored come with the feeds they made, which the dump
+    -- holds already
+    IF inventory_internal.inventory_restoring() THEN
         RETURN NULL;
     END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'INSERT'
@@ -2472,11 +2484,9 @@ CREATE FUNCTION inventory_internal.inventory_channel_warehouses_changed()
 DECLARE
     channels uuid[];
 BEGIN
-    -- Load the library first (until it is loaded, inventory.* settings are
-    -- placeholders any role could have set); rows being restored come
-    -- with the feeds they made, which the dump holds already.
-    PERFORM inventory_internal.inventory_outer_role();
-    IF pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
+    -- rows being restored come with the feeds they made, which the dump
+    -- holds already
+    IF inventory_internal.inventory_restoring() THEN
         RETURN NULL;
     END IF;
     -- a statement trigger sees only its own event's transition tables
@@ -2552,11 +2562,9 @@ CREATE FUNCTION inventory_internal.inventory_stock_alerts_changed()
     SET search_path = pg_catalog, pg_temp
     AS $$
 BEGIN
-    -- Load the library first (until it is loaded, inventory.* settings are
-    -- placeholders any role could have set); rows being restored come
-    -- with the feeds they made, which the dump holds already.
-    PERFORM inventory_internal.inventory_outer_role();
-    IF pg_catalog.current_setting('inventory.restoring', true) OPERATOR(pg_catalog.=) 'on' THEN
+    -- rows being restored come with the feeds they made, which the dump
+    -- holds already
+    IF inventory_internal.inventory_restoring() THEN
         RETURN NEW;
     END IF;
     IF TG_OP OPERATOR(pg_catalog.=) 'INSERT'

@@ -108,7 +108,8 @@ InventoryHasFeeds(Oid nspid)
 
 /*
  * Run one pass of at most max_changes ledger rows (the caller is
- * connected to SPI, in a transaction of its own); returns what to do next.
+ * connected to SPI, in a transaction of its own, and found the extension
+ * in schema nspid to have feeds); returns what to do next.
  */
 InventoryFeedsNext
 InventoryCatchUpFeeds(Oid nspid, int max_changes)
@@ -116,8 +117,6 @@ InventoryCatchUpFeeds(Oid nspid, int max_changes)
 	Datum		arg = Int32GetDatum(max_changes);
 	char	   *next;
 
-	if (!InventoryHasFeeds(nspid))
-		return INVENTORY_FEEDS_CAUGHT_UP;
 	if (InventoryStatementRun(&catch_up, nspid, &arg, false, SPI_OK_SELECT) != 1)
 		return INVENTORY_FEEDS_RETRY;
 	next = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);

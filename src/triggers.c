@@ -22,6 +22,7 @@
 #include "inventory.h"
 
 PG_FUNCTION_INFO_V1(inventory_levels_maintain);
+PG_FUNCTION_INFO_V1(inventory_restoring);
 PG_FUNCTION_INFO_V1(inventory_touch_updated_at);
 PG_FUNCTION_INFO_V1(inventory_reservations_check);
 
@@ -129,6 +130,17 @@ static bool
 Restoring(void)
 {
 	return restoring;
+}
+
+/*
+ * inventory_internal.inventory_restoring(): the same, for the triggers
+ * written in SQL.  Calling it loads the library, which checks a value any
+ * role may have set while inventory.restoring was a mere placeholder.
+ */
+Datum
+inventory_restoring(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(Restoring());
 }
 
 /*

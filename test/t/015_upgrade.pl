@@ -31,9 +31,7 @@ my $node = inventory_node('upgrade', database => 'upd', create_database => 1);
 $node->safe_psql('postgres', q{
 CREATE ROLE mallory LOGIN;
 CREATE DATABASE fresh;
-CREATE DATABASE fresh11;
 CREATE DATABASE upd2;
-CREATE DATABASE upd10to11;
 CREATE DATABASE upd11;
 CREATE DATABASE planted11;
 CREATE DATABASE squat OWNER mallory;
@@ -136,34 +134,27 @@ is($rc, 0, 'updating 1.0 installed in the schema inventory succeeds');
 unlike($err, qr/moved/, 'nothing moves then');
 is(objects('upd2'), $fresh, 'and gives exactly the objects of a fresh install');
 
-# --- 1.0 updated to 1.1 is exactly a fresh 1.1, where the update to 1.2
-# starts from
-$node->safe_psql('fresh11', "CREATE EXTENSION inventory VERSION '1.1'");
-$node->safe_psql('upd10to11', "CREATE EXTENSION inventory VERSION '1.0'; ALTER EXTENSION inventory UPDATE TO '1.1'");
-my $fresh11 = objects('fresh11');
-like($fresh11, qr/^extension inventory 1\.1 schema=inventory relocatable=f$/m, 'a fresh 1.1 install');
-is(objects('upd10to11'), $fresh11, 'updating 1.0 to 1.1 gives exactly the objects of a fresh 1.1 install');
-isnt($fresh11, $fresh, '1.1 and 1.4 differ (the comparison can tell)');
-
-# --- 1.1 updated to 1.2 is exactly a fresh 1.2, where the update to 1.3
-# starts from
-$node->safe_psql('postgres', 'CREATE DATABASE fresh12; CREATE DATABASE upd11to12; CREATE DATABASE upd12');
-$node->safe_psql('fresh12', "CREATE EXTENSION inventory VERSION '1.2'");
-$node->safe_psql('upd11to12', "CREATE EXTENSION inventory VERSION '1.1'; ALTER EXTENSION inventory UPDATE TO '1.2'");
-my $fresh12 = objects('fresh12');
-like($fresh12, qr/^extension inventory 1\.2 schema=inventory relocatable=f$/m, 'a fresh 1.2 install');
-is(objects('upd11to12'), $fresh12, 'updating 1.1 to 1.2 gives exactly the objects of a fresh 1.2 install');
-isnt($fresh12, $fresh, '1.2 and 1.4 differ (the comparison can tell)');
-
-# --- 1.2 updated to 1.3 is exactly a fresh 1.3, where the update to 1.4
-# starts from
-$node->safe_psql('postgres', 'CREATE DATABASE fresh13; CREATE DATABASE upd12to13; CREATE DATABASE upd13');
-$node->safe_psql('fresh13', "CREATE EXTENSION inventory VERSION '1.3'");
-$node->safe_psql('upd12to13', "CREATE EXTENSION inventory VERSION '1.2'; ALTER EXTENSION inventory UPDATE TO '1.3'");
-my $fresh13 = objects('fresh13');
-like($fresh13, qr/^extension inventory 1\.3 schema=inventory relocatable=f$/m, 'a fresh 1.3 install');
-is(objects('upd12to13'), $fresh13, 'updating 1.2 to 1.3 gives exactly the objects of a fresh 1.3 install');
-isnt($fresh13, $fresh, '1.3 and 1.4 differ (the comparison can tell)');
+# --- each version updated from the one before is exactly a fresh install
+# of it, where the update to the next starts from: $from updated to $to
+# (in database upd<from>to<to>) against a fresh $to (in fresh<to>), which
+# differs from the current version (the comparison can tell)
+sub updated_is_fresh
+{
+	my ($from, $to) = @_;
+	my ($f, $t) = map { s/\.//r } $from, $to;
+	$node->safe_psql('postgres', "CREATE DATABASE fresh$t; CREATE DATABASE upd${f}to$t");
+	$node->safe_psql("fresh$t", "CREATE EXTENSION inventory VERSION '$to'");
+	$node->safe_psql("upd${f}to$t", "CREATE EXTENSION inventory VERSION '$from'; ALTER EXTENSION inventory UPDATE TO '$to'");
+	my $fresh_to = objects("fresh$t");
+	like($fresh_to, qr/^extension inventory \Q$to\E schema=inventory relocatable=f$/m, "a fresh $to install");
+	is(objects("upd${f}to$t"), $fresh_to, "updating $from to $to gives exactly the objects of a fresh $to install");
+	isnt($fresh_to, $fresh, "$to and 1.4 differ (the comparison can tell)");
+	return;
+}
+updated_is_fresh('1.0', '1.1');
+updated_is_fresh('1.1', '1.2');
+updated_is_fresh('1.2', '1.3');
+$node->safe_psql('postgres', 'CREATE DATABASE upd12; CREATE DATABASE upd13');
 
 # --- 1.1, with data and a queued batch, updated to 1.2 (the workers are
 # paused: the batch stays queued until inventory_process_queue); the
