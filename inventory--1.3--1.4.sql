@@ -235,6 +235,7 @@ REVOKE ALL ON TABLE @extschema@.inventory_alert_events FROM PUBLIC;
 CREATE TABLE @extschema@.inventory_feed_state (
     ledger_cursor   bigint      NOT NULL,
     alert_rechecks  text[]      COLLATE "C" NOT NULL DEFAULT '{}',
+    channel_rechecks uuid[]     NOT NULL DEFAULT '{}',
     updated_at      timestamptz NOT NULL,
     single          boolean     NOT NULL DEFAULT true PRIMARY KEY,
     CONSTRAINT inventory_feed_state_single_check CHECK (single)
@@ -243,6 +244,8 @@ COMMENT ON TABLE @extschema@.inventory_feed_state IS
     'Ledger id up to which the channel feed and the alert events are derived (internal; one row)';
 COMMENT ON COLUMN @extschema@.inventory_feed_state.alert_rechecks IS
     'Skus whose alerts another transaction held locked at the last pass, for the next one';
+COMMENT ON COLUMN @extschema@.inventory_feed_state.channel_rechecks IS
+    'Channels another transaction held locked (deleting them) at the last pass, whose listings the next one brings up to date';
 REVOKE ALL ON TABLE @extschema@.inventory_feed_state FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_channels', '');
@@ -377,7 +380,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION inventory_internal.inventory_channel_resync(channels uuid[])
+CREATE OR REPLACE FUNCTION inventory_internal.inventory_channel_resync(channels uuid[], every_sku boolean)
     RETURNS uuid[]
     LANGUAGE plpgsql
     VOLATILE
@@ -422,7 +425,8 @@ BEGIN
                             ON li.channel_uuid OPERATOR(pg_catalog.=) s.channel_uuid
                            AND li.sku OPERATOR(pg_catalog.=) s.sku) k
                   JOIN ch ON ch.uuid OPERATOR(pg_catalog.=) k.channel_uuid
-                 ORDER BY k.channel_uuid, k.sku) x),
+                 ORDER BY k.channel_uuid, k.sku) x
+         WHERE every_sku OR x.quantity IS DISTINCT FROM x.quantity_before),
     listings AS (
         INSERT INTO inventory.inventory_channel_listings AS li
                (channel_uuid, sku, quantity, available, change_id)
@@ -434,7 +438,7 @@ BEGIN
         INSERT INTO inventory.inventory_channel_feed
                (id, at, channel_uuid, sku, quantity, quantity_before, available, reason)
         SELECT r.id, pg_catalog.now(), r.channel_uuid, r.sku, r.quantity, r.quantity_before,
-               r.available, 'rule'
+               r.available, CASE WHEN every_sku THEN 'rule' ELSE 'stock' END
           FROM said_rows r
         RETURNING channel_uuid)
     SELECT pg_catalog.array_agg(DISTINCT f.channel_uuid) INTO said FROM feed f;
@@ -451,6 +455,10 @@ CREATE OR REPLACE FUNCTION inventory_internal.inventory_feeds_catch_up(max_chang
 DECLARE
     cursor_at bigint;
     rechecks text[] COLLATE "C";
+    channel_rechecks uuid[];
+    reconcile uuid[];
+    live uuid[];
+    held uuid[];
     horizon bigint;
     upto bigint;
     has_channels boolean;
@@ -471,10 +479,12 @@ BEGIN
     -- nothing to do: no lock, no write (nor the state's row, before any
     -- change)
     horizon := inventory_internal.inventory_ledger_horizon();
-    SELECT s.ledger_cursor, s.alert_rechecks INTO cursor_at, rechecks
+    SELECT s.ledger_cursor, s.alert_rechecks, s.channel_rechecks
+      INTO cursor_at, rechecks, channel_rechecks
       FROM inventory.inventory_feed_state s;
     IF COALESCE(cursor_at, 0) OPERATOR(pg_catalog.>=) horizon
        AND COALESCE(pg_catalog.cardinality(rechecks), 0) OPERATOR(pg_catalog.=) 0
+       AND COALESCE(pg_catalog.cardinality(channel_rechecks), 0) OPERATOR(pg_catalog.=) 0
        AND NOT EXISTS (SELECT FROM inventory.inventory_channel_resyncs)
        AND NOT EXISTS (SELECT FROM inventory.inventory_warehouse_resyncs)
        AND NOT EXISTS (SELECT FROM inventory.inventory_stock_alerts a WHERE a.pending) THEN
@@ -482,21 +492,40 @@ BEGIN
     END IF;
 
     -- one pass at a time (the row is made by the first pass)
-    SELECT s.ledger_cursor, s.alert_rechecks INTO cursor_at, rechecks
+    SELECT s.ledger_cursor, s.alert_rechecks, s.channel_rechecks
+      INTO cursor_at, rechecks, channel_rechecks
       FROM inventory.inventory_feed_state s FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         INSERT INTO inventory.inventory_feed_state (ledger_cursor, updated_at)
             VALUES (0, pg_catalog.now()) ON CONFLICT (single) DO NOTHING;
-        SELECT s.ledger_cursor, s.alert_rechecks INTO cursor_at, rechecks
+        SELECT s.ledger_cursor, s.alert_rechecks, s.channel_rechecks
+          INTO cursor_at, rechecks, channel_rechecks
           FROM inventory.inventory_feed_state s FOR UPDATE SKIP LOCKED;
         IF NOT FOUND THEN
             RETURN 'retry';
         END IF;
     END IF;
 
+    -- The channels the pass may write for are locked before anything else
+    -- (KEY SHARE, which a change of rule does not wait for): a transaction
+    -- deleting one then waits for the pass, never the pass for it, whose
+    -- cascade to the listings and the requests would otherwise meet the
+    -- pass's own rows (a deadlock).  One another transaction holds (it
+    -- deletes it, or locks it FOR UPDATE) is left: the pass after brings
+    -- its listings up to date from the level rows.
+    SELECT pg_catalog.array_agg(x.uuid) INTO live
+      FROM (SELECT c.uuid FROM inventory.inventory_channels c
+             WHERE c.active ORDER BY c.uuid FOR KEY SHARE OF c SKIP LOCKED) x;
+    live := COALESCE(live, '{}');
+    SELECT pg_catalog.array_agg(c.uuid ORDER BY c.uuid) INTO held
+      FROM inventory.inventory_channels c
+     WHERE c.active AND c.uuid OPERATOR(pg_catalog.<>) ALL (live);
+    held := COALESCE(held, '{}');
+
     -- first the horizon, then (a new statement, a new snapshot) the rows
     horizon := inventory_internal.inventory_ledger_horizon();
-    has_channels := EXISTS (SELECT FROM inventory.inventory_channels c WHERE c.active);
+    has_channels := pg_catalog.cardinality(live) OPERATOR(pg_catalog.>) 0
+        OR pg_catalog.cardinality(held) OPERATOR(pg_catalog.>) 0;
     has_alerts := EXISTS (SELECT FROM inventory.inventory_stock_alerts);
     IF has_channels OR has_alerts THEN
         SELECT pg_catalog.max(f.id) INTO upto
@@ -513,17 +542,22 @@ BEGIN
     -- warehouses or activity changed: their channels said again in full,
     -- their skus' alerts reported again.  A request an open transaction
     -- holds (it asked again: its change is not visible yet) stays for the
-    -- pass after its commit.
+    -- pass after its commit, as does one for a channel held locked (or
+    -- feeding one).
     WITH w AS (DELETE FROM inventory.inventory_warehouse_resyncs d
                 WHERE d.warehouse_uuid IN (SELECT x.warehouse_uuid
                                              FROM inventory.inventory_warehouse_resyncs x
                                               FOR UPDATE SKIP LOCKED)
+                  AND NOT EXISTS (SELECT FROM inventory.inventory_channel_warehouses cw
+                                   WHERE cw.warehouse_uuid OPERATOR(pg_catalog.=) d.warehouse_uuid
+                                     AND cw.channel_uuid OPERATOR(pg_catalog.=) ANY (held))
                RETURNING d.warehouse_uuid)
     SELECT pg_catalog.array_agg(w.warehouse_uuid) INTO warehouses FROM w;
     IF warehouses IS NOT NULL THEN
         SELECT pg_catalog.array_agg(DISTINCT cw.channel_uuid) INTO resync
           FROM inventory.inventory_channel_warehouses cw
-         WHERE cw.warehouse_uuid OPERATOR(pg_catalog.=) ANY (warehouses);
+         WHERE cw.warehouse_uuid OPERATOR(pg_catalog.=) ANY (warehouses)
+           AND cw.channel_uuid OPERATOR(pg_catalog.=) ANY (live);
         SELECT pg_catalog.array_agg(DISTINCT l.sku) INTO alert_skus
           FROM inventory.inventory_levels l
          WHERE l.warehouse_uuid OPERATOR(pg_catalog.=) ANY (warehouses);
@@ -531,11 +565,25 @@ BEGIN
     WITH r AS (DELETE FROM inventory.inventory_channel_resyncs d
                 WHERE d.channel_uuid IN (SELECT x.channel_uuid
                                            FROM inventory.inventory_channel_resyncs x
+                                          WHERE x.channel_uuid OPERATOR(pg_catalog.=) ANY (live)
+                                             OR NOT EXISTS (SELECT FROM inventory.inventory_channels c
+                                                             WHERE c.uuid OPERATOR(pg_catalog.=) x.channel_uuid
+                                                               AND c.active)
                                             FOR UPDATE SKIP LOCKED)
                RETURNING d.channel_uuid)
     SELECT resync OPERATOR(pg_catalog.||) pg_catalog.array_agg(r.channel_uuid) INTO resync FROM r;
     IF resync IS NOT NULL THEN
-        said := inventory_internal.inventory_channel_resync(resync);
+        said := inventory_internal.inventory_channel_resync(resync, true);
+    END IF;
+    -- channels held at the last pass: what changed meanwhile (those said
+    -- in full just now need nothing more)
+    SELECT pg_catalog.array_agg(c) INTO reconcile
+      FROM pg_catalog.unnest(channel_rechecks) c
+     WHERE c OPERATOR(pg_catalog.=) ANY (live)
+       AND c OPERATOR(pg_catalog.<>) ALL (COALESCE(resync, '{}'));
+    IF reconcile IS NOT NULL THEN
+        said := said OPERATOR(pg_catalog.||)
+            inventory_internal.inventory_channel_resync(reconcile, false);
     END IF;
 
     IF upto OPERATOR(pg_catalog.>) cursor_at AND has_channels THEN
@@ -551,7 +599,8 @@ BEGIN
               JOIN inventory.inventory_channel_warehouses cw
                 ON cw.warehouse_uuid OPERATOR(pg_catalog.=) t.warehouse_uuid
               JOIN inventory.inventory_channels c
-                ON c.uuid OPERATOR(pg_catalog.=) cw.channel_uuid AND c.active),
+                ON c.uuid OPERATOR(pg_catalog.=) cw.channel_uuid AND c.active
+             WHERE cw.channel_uuid OPERATOR(pg_catalog.=) ANY (live)),
         computed AS (
             SELECT k.channel_uuid, k.sku, s.available, li.quantity AS quantity_before,
                    inventory.inventory_channel_quantity(s.available, c.percent, c.max,
@@ -659,9 +708,11 @@ BEGIN
     END IF;
 
     skipped := COALESCE(skipped, '{}');
-    IF upto OPERATOR(pg_catalog.>) cursor_at OR skipped IS DISTINCT FROM rechecks THEN
+    IF upto OPERATOR(pg_catalog.>) cursor_at OR skipped IS DISTINCT FROM rechecks
+       OR held IS DISTINCT FROM COALESCE(channel_rechecks, '{}') THEN
         UPDATE inventory.inventory_feed_state
-           SET ledger_cursor = upto, alert_rechecks = skipped, updated_at = pg_catalog.now();
+           SET ledger_cursor = upto, alert_rechecks = skipped, channel_rechecks = held,
+               updated_at = pg_catalog.now();
     END IF;
 
     -- consumers hear of it at commit
@@ -671,7 +722,8 @@ BEGIN
     IF last_event IS NOT NULL THEN
         PERFORM pg_catalog.pg_notify('inventory_alerts', last_event::text);
     END IF;
-    RETURN CASE WHEN pg_catalog.cardinality(skipped) OPERATOR(pg_catalog.>) 0 THEN 'retry'
+    RETURN CASE WHEN pg_catalog.cardinality(skipped) OPERATOR(pg_catalog.>) 0
+                  OR pg_catalog.cardinality(held) OPERATOR(pg_catalog.>) 0 THEN 'retry'
                 WHEN upto OPERATOR(pg_catalog.<) horizon THEN 'more'
                 ELSE 'caught_up' END;
 END
@@ -690,10 +742,12 @@ BEGIN
     -- first the horizon, then (a new statement) where the feeds are
     ledger_horizon := inventory_internal.inventory_ledger_horizon();
     SELECT COALESCE(pg_catalog.max(s.ledger_cursor), 0), pg_catalog.max(s.updated_at),
-           COALESCE(pg_catalog.max(pg_catalog.cardinality(s.alert_rechecks)), 0)
-      INTO ledger_cursor, updated_at, alerts_waiting
+           COALESCE(pg_catalog.max(pg_catalog.cardinality(s.alert_rechecks)), 0),
+           COALESCE(pg_catalog.max(pg_catalog.cardinality(s.channel_rechecks)), 0)
+      INTO ledger_cursor, updated_at, alerts_waiting, channels_waiting
       FROM inventory.inventory_feed_state s;
-    channels_waiting := (SELECT pg_catalog.count(*) FROM inventory.inventory_channel_resyncs);
+    channels_waiting := channels_waiting OPERATOR(pg_catalog.+)
+        (SELECT pg_catalog.count(*) FROM inventory.inventory_channel_resyncs);
     warehouses_waiting := (SELECT pg_catalog.count(*) FROM inventory.inventory_warehouse_resyncs);
     alerts_waiting := alerts_waiting OPERATOR(pg_catalog.+)
         (SELECT pg_catalog.count(*) FROM inventory.inventory_stock_alerts a WHERE a.pending);
@@ -798,8 +852,8 @@ COMMENT ON FUNCTION inventory_internal.inventory_warehouse_archived() IS
 COMMENT ON FUNCTION inventory_internal.inventory_stock_alerts_changed() IS
     'BEFORE trigger on inventory_stock_alerts: a new or changed threshold is reported by the next pass';
 
-COMMENT ON FUNCTION inventory_internal.inventory_channel_resync(uuid[]) IS
-    'Writes a feed row for every sku of the given active channels (internal; run by inventory_feeds_catch_up)';
+COMMENT ON FUNCTION inventory_internal.inventory_channel_resync(uuid[], boolean) IS
+    'Writes a feed row for every sku of the given active channels, or for those whose quantity differs from the feed''s (internal; run by inventory_feeds_catch_up)';
 
 COMMENT ON FUNCTION inventory_internal.inventory_feeds_catch_up(integer) IS
     'Brings the channel feed and the alert events up to the ledger''s horizon, at most max_changes ledger rows at a time; returns caught_up, more (run again at once) or retry (run again shortly) (internal; run by the worker)';
@@ -827,7 +881,7 @@ REVOKE ALL ON FUNCTION inventory_internal.inventory_warehouse_archived() FROM PU
 
 REVOKE ALL ON FUNCTION inventory_internal.inventory_stock_alerts_changed() FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION inventory_internal.inventory_channel_resync(uuid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION inventory_internal.inventory_channel_resync(uuid[], boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION inventory_internal.inventory_feeds_catch_up(integer) FROM PUBLIC;
 
