@@ -488,7 +488,11 @@ BEGIN
        AND NOT EXISTS (SELECT FROM inventory.inventory_channel_resyncs)
        AND NOT EXISTS (SELECT FROM inventory.inventory_warehouse_resyncs)
        AND NOT EXISTS (SELECT FROM inventory.inventory_stock_alerts a WHERE a.pending) THEN
-        RETURN 'caught_up';
+        IF EXISTS (SELECT FROM inventory.inventory_channels c WHERE c.active)
+           OR EXISTS (SELECT FROM inventory.inventory_stock_alerts) THEN
+            RETURN 'caught_up';
+        END IF;
+        RETURN 'idle';
     END IF;
 
     -- one pass at a time (the row is made by the first pass)
@@ -725,6 +729,7 @@ BEGIN
     RETURN CASE WHEN pg_catalog.cardinality(skipped) OPERATOR(pg_catalog.>) 0
                   OR pg_catalog.cardinality(held) OPERATOR(pg_catalog.>) 0 THEN 'retry'
                 WHEN upto OPERATOR(pg_catalog.<) horizon THEN 'more'
+                WHEN NOT has_channels AND NOT has_alerts THEN 'idle'
                 ELSE 'caught_up' END;
 END
 $$;
@@ -751,7 +756,11 @@ BEGIN
     warehouses_waiting := (SELECT pg_catalog.count(*) FROM inventory.inventory_warehouse_resyncs);
     alerts_waiting := alerts_waiting OPERATOR(pg_catalog.+)
         (SELECT pg_catalog.count(*) FROM inventory.inventory_stock_alerts a WHERE a.pending);
-    caught_up := ledger_cursor OPERATOR(pg_catalog.>=) ledger_horizon
+    -- with no active channel and no alert there is nothing to feed: the
+    -- worker then moves the cursor only every naptime
+    caught_up := (ledger_cursor OPERATOR(pg_catalog.>=) ledger_horizon
+                  OR NOT (EXISTS (SELECT FROM inventory.inventory_channels c WHERE c.active)
+                          OR EXISTS (SELECT FROM inventory.inventory_stock_alerts)))
         AND channels_waiting OPERATOR(pg_catalog.=) 0 AND warehouses_waiting OPERATOR(pg_catalog.=) 0
         AND alerts_waiting OPERATOR(pg_catalog.=) 0;
     RETURN NEXT;
@@ -856,7 +865,7 @@ COMMENT ON FUNCTION inventory_internal.inventory_channel_resync(uuid[], boolean)
     'Writes a feed row for every sku of the given active channels, or for those whose quantity differs from the feed''s (internal; run by inventory_feeds_catch_up)';
 
 COMMENT ON FUNCTION inventory_internal.inventory_feeds_catch_up(integer) IS
-    'Brings the channel feed and the alert events up to the ledger''s horizon, at most max_changes ledger rows at a time; returns caught_up, more (run again at once) or retry (run again shortly) (internal; run by the worker)';
+    'Brings the channel feed and the alert events up to the ledger''s horizon, at most max_changes ledger rows at a time; returns caught_up, more (run again at once), retry (run again shortly) or idle (nothing to feed) (internal; run by the worker)';
 
 COMMENT ON FUNCTION inventory.inventory_feeds_status() IS
     'Whether the channel feed and the alert events reflect every committed change (caught_up), the ledger id they are at and the horizon, and the channels, warehouses and alerts waiting to be redone';

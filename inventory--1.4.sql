@@ -2672,10 +2672,12 @@ REVOKE ALL ON FUNCTION inventory_internal.inventory_channel_resync(uuid[], boole
  * section), at most max_changes ledger rows: the warehouses and channels
  * to redo first, then the listing quantities and alert states the changes
  * touched.  Returns what the caller should do next: 'caught_up' (nothing
- * left), 'more' (ledger rows remain: run again at once) or 'retry' (a
+ * left), 'more' (ledger rows remain: run again at once), 'retry' (a
  * pass runs elsewhere, or alerts another transaction held locked were
- * left for later: run again shortly).  With nothing to do it takes no lock
- * and writes nothing, so the worker may ask every naptime.
+ * left for later: run again shortly) or 'idle' (no active channel and no
+ * alert: nothing derives from the ledger, which a pass every naptime
+ * follows closely enough).  With nothing to do it takes no lock and
+ * writes nothing, so the worker may ask every naptime.
  */
 CREATE FUNCTION inventory_internal.inventory_feeds_catch_up(max_changes integer DEFAULT 10000)
     RETURNS text
@@ -2719,7 +2721,11 @@ BEGIN
        AND NOT EXISTS (SELECT FROM @extschema@.inventory_channel_resyncs)
        AND NOT EXISTS (SELECT FROM @extschema@.inventory_warehouse_resyncs)
        AND NOT EXISTS (SELECT FROM @extschema@.inventory_stock_alerts a WHERE a.pending) THEN
-        RETURN 'caught_up';
+        IF EXISTS (SELECT FROM @extschema@.inventory_channels c WHERE c.active)
+           OR EXISTS (SELECT FROM @extschema@.inventory_stock_alerts) THEN
+            RETURN 'caught_up';
+        END IF;
+        RETURN 'idle';
     END IF;
 
     -- one pass at a time (the row is made by the first pass)
@@ -2956,11 +2962,12 @@ BEGIN
     RETURN CASE WHEN pg_catalog.cardinality(skipped) OPERATOR(pg_catalog.>) 0
                   OR pg_catalog.cardinality(held) OPERATOR(pg_catalog.>) 0 THEN 'retry'
                 WHEN upto OPERATOR(pg_catalog.<) horizon THEN 'more'
+                WHEN NOT has_channels AND NOT has_alerts THEN 'idle'
                 ELSE 'caught_up' END;
 END
 $$;
 COMMENT ON FUNCTION inventory_internal.inventory_feeds_catch_up(integer) IS
-    'Brings the channel feed and the alert events up to the ledger''s horizon, at most max_changes ledger rows at a time; returns caught_up, more (run again at once) or retry (run again shortly) (internal; run by the worker)';
+    'Brings the channel feed and the alert events up to the ledger''s horizon, at most max_changes ledger rows at a time; returns caught_up, more (run again at once), retry (run again shortly) or idle (nothing to feed) (internal; run by the worker)';
 REVOKE ALL ON FUNCTION inventory_internal.inventory_feeds_catch_up(integer) FROM PUBLIC;
 
 /*
@@ -2989,7 +2996,11 @@ BEGIN
     warehouses_waiting := (SELECT pg_catalog.count(*) FROM @extschema@.inventory_warehouse_resyncs);
     alerts_waiting := alerts_waiting OPERATOR(pg_catalog.+)
         (SELECT pg_catalog.count(*) FROM @extschema@.inventory_stock_alerts a WHERE a.pending);
-    caught_up := ledger_cursor OPERATOR(pg_catalog.>=) ledger_horizon
+    -- with no active channel and no alert there is nothing to feed: the
+    -- worker then moves the cursor only every naptime
+    caught_up := (ledger_cursor OPERATOR(pg_catalog.>=) ledger_horizon
+                  OR NOT (EXISTS (SELECT FROM @extschema@.inventory_channels c WHERE c.active)
+                          OR EXISTS (SELECT FROM @extschema@.inventory_stock_alerts)))
         AND channels_waiting OPERATOR(pg_catalog.=) 0 AND warehouses_waiting OPERATOR(pg_catalog.=) 0
         AND alerts_waiting OPERATOR(pg_catalog.=) 0;
     RETURN NEXT;

@@ -40,6 +40,7 @@ typedef struct InventoryDatabase
 	/* why the worker should run (wakeup.c) */
 	bool		batches_waiting;	/* a batch was queued, or released */
 	bool		changes_waiting;	/* ledger rows were committed */
+	bool		feeds_waiting;	/* a channel, its rule or an alert changed */
 	bool		visit_waiting;	/* look whether the extension is there */
 	TimestampTz waiting_since;	/* when the oldest reason above was set */
 	TimestampTz due_at;			/* start a worker then anyway (0: never) */

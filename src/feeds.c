@@ -56,7 +56,7 @@ FeedsXactCallback(XactEvent event, void *arg pg_attribute_unused())
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 			if (feed_changed)
-				InventoryWakeFor(false, true, true);
+				InventoryWakeForFeeds();
 			feed_changed = false;
 			break;
 		case XACT_EVENT_PRE_PREPARE:
@@ -124,5 +124,7 @@ InventoryCatchUpFeeds(Oid nspid, int max_changes)
 		return INVENTORY_FEEDS_CAUGHT_UP;
 	if (next != NULL && strcmp(next, "more") == 0)
 		return INVENTORY_FEEDS_MORE;
+	if (next != NULL && strcmp(next, "idle") == 0)
+		return INVENTORY_FEEDS_IDLE;
 	return INVENTORY_FEEDS_RETRY;
 }

@@ -196,7 +196,8 @@ extern int64 InventoryIdHorizon(InventoryIdKind kind, int64 last_assigned, int *
 
 /* Waking the worker (wakeup.c) */
 extern void InventoryWakeFor(bool batches, bool changes, bool start);
-extern void InventoryTakeWakeReasons(bool *batches, bool *changes);
+extern void InventoryWakeForFeeds(void);
+extern void InventoryTakeWakeReasons(bool *batches, bool *changes, bool *feeds);
 extern void InventoryWakeForExpiry(TimestampTz at);
 
 /* The end of a transaction that queued batches or wrote ledger rows (transaction_end.c) */
@@ -248,7 +249,8 @@ typedef enum InventoryFeedsNext
 {
 	INVENTORY_FEEDS_CAUGHT_UP,	/* nothing left */
 	INVENTORY_FEEDS_MORE,		/* ledger rows remain: again at once */
-	INVENTORY_FEEDS_RETRY		/* something was busy: again shortly */
+	INVENTORY_FEEDS_RETRY,		/* something was busy: again shortly */
+	INVENTORY_FEEDS_IDLE		/* nothing to feed: every naptime is enough */
 } InventoryFeedsNext;
 
 extern InventoryFeedsNext InventoryCatchUpFeeds(Oid nspid, int max_changes);

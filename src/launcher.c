@@ -336,6 +336,7 @@ DatabaseConnectable(int index, Oid dboid, NameData *name)
 		if (db->dboid == dboid && db->state == INVENTORY_WORKER_NONE)
 		{
 			db->batches_waiting = db->changes_waiting = db->visit_waiting = false;
+			db->feeds_waiting = false;
 			db->due_at = 0;
 			db->expiry_at = 0;
 			db->visited = true;

@@ -43,10 +43,11 @@ static bool leaving_cleanly = false;
  * not know yet is left alone: it cannot have batches held back.  A reason
  * already recorded was recorded after the worker last took its reasons,
  * by a transaction that woke it then, so it is not woken again.  Cannot
- * fail (called after commit).
+ * fail (called after commit).  Changes that the feeds derive from besides
+ * the ledger (feeds) are changes too.
  */
-void
-InventoryWakeFor(bool batches, bool changes, bool start)
+static void
+WakeFor(bool batches, bool changes, bool feeds, bool start)
 {
 	InventoryDatabase *db;
 	TimestampTz now = GetCurrentTimestamp();
@@ -67,8 +68,10 @@ InventoryWakeFor(bool batches, bool changes, bool start)
 		db->waiting_since = now;
 	if (batches && !db->batches_waiting)
 		new_reason = db->batches_waiting = true;
-	if (changes && !db->changes_waiting)
+	if ((changes || feeds) && !db->changes_waiting)
 		new_reason = db->changes_waiting = true;
+	if (feeds && !db->feeds_waiting)
+		new_reason = db->feeds_waiting = true;
 	procno = db->worker_procno;
 	InventoryDatabaseUnlock(db);
 
@@ -156,13 +159,35 @@ InventorySetNextExpiry(TimestampTz at)
 }
 
 /*
+ * Wake the worker of this database for batches queued or released, or
+ * for ledger rows committed (see WakeFor).
+ */
+void
+InventoryWakeFor(bool batches, bool changes, bool start)
+{
+	WakeFor(batches, changes, false, start);
+}
+
+/*
+ * Wake the worker of this database for a change of a channel, its rule or
+ * warehouses, or an alert: the feeds' next pass is due even while they
+ * have nothing to feed (see WakeFor).
+ */
+void
+InventoryWakeForFeeds(void)
+{
+	WakeFor(false, false, true, true);
+}
+
+/*
  * Why the worker was woken since it last asked, clearing what it takes.
  * With batches NULL (the worker is paused), the batches reason stays.
  */
 void
-InventoryTakeWakeReasons(bool *batches, bool *changes)
+InventoryTakeWakeReasons(bool *batches, bool *changes, bool *feeds)
 {
 	*changes = false;
+	*feeds = false;
 	if (batches != NULL)
 		*batches = false;
 	if (my_entry == NULL)
@@ -175,6 +200,8 @@ InventoryTakeWakeReasons(bool *batches, bool *changes)
 	}
 	*changes = my_entry->changes_waiting;
 	my_entry->changes_waiting = false;
+	*feeds = my_entry->feeds_waiting;
+	my_entry->feeds_waiting = false;
 	my_entry->visit_waiting = false;
 	SpinLockRelease(&my_entry->mutex);
 }

@@ -111,9 +111,13 @@ static bool round_changed = false;	/* the last round applied or failed batches *
  * to do writes nothing), and while the last one left ledger rows, found
  * something busy (then not before FEEDS_RETRY_MS) or failed.  A failed
  * pass (feeds_running still set when the error recovery begins the loop
- * again) is tried again after a naptime, not after every round.
+ * again) is tried again after a naptime, not after every round.  While
+ * no channel and no alert exists (feeds_idle), a round does not call for
+ * a pass: one every naptime keeps the cursor close, and the change that
+ * makes a channel or an alert wakes us at its commit.
  */
 static bool feeds_due = true;
+static bool feeds_idle = false;
 static bool feeds_running = false;
 static TimestampTz feeds_retry_at = 0;
 static TimestampTz last_feeds_pass = 0;
@@ -547,7 +551,8 @@ RunDueWork(void)
 {
 	bool		enabled = InventoryApplyEnabled();
 	bool		batches = false,
-				changes;
+				changes,
+				feeds_changed;
 	bool		apply_due,
 				announce_due;
 	TimestampTz now = GetCurrentTimestamp();
@@ -570,7 +575,7 @@ RunDueWork(void)
 	/* paused: leave the batches reason, so that queuing does not wake us */
 	InventoryReportState(enabled ? INVENTORY_WORKER_IDLE : INVENTORY_WORKER_PAUSED,
 						 extension_found);
-	InventoryTakeWakeReasons(enabled ? &batches : NULL, &changes);
+	InventoryTakeWakeReasons(enabled ? &batches : NULL, &changes, &feeds_changed);
 	changes_pending |= changes;
 
 	apply_due = enabled &&
@@ -598,7 +603,7 @@ RunDueWork(void)
 		feeds_due = true;
 		feeds_retry_at = TimestampTzPlusMilliseconds(now, naptime_ms);
 	}
-	if (round_changed || announce_due ||
+	if (((round_changed || announce_due) && !feeds_idle) || feeds_changed ||
 		TimestampDifferenceExceeds(last_feeds_pass, now, naptime_ms))
 		feeds_due = true;
 	if (feeds_due && now >= feeds_retry_at)
@@ -609,7 +614,8 @@ RunDueWork(void)
 		last_feeds_pass = now;
 		next = RunFeeds();
 		feeds_running = false;
-		feeds_due = next != INVENTORY_FEEDS_CAUGHT_UP;
+		feeds_idle = next == INVENTORY_FEEDS_IDLE;
+		feeds_due = next != INVENTORY_FEEDS_CAUGHT_UP && !feeds_idle;
 		if (next == INVENTORY_FEEDS_RETRY)
 			feeds_retry_at = TimestampTzPlusMilliseconds(now, FEEDS_RETRY_MS);
 		if (feeds_due)
