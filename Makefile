@@ -32,6 +32,7 @@ OBJS = \
 	src/transaction_end.o \
 	src/expiry.o \
 	src/feeds.o \
+	src/round_log.o \
 	src/channel_rule.o \
 	src/worker_status.o \
 	src/worker.o \

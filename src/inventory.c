@@ -32,6 +32,7 @@ _PG_init(void)
 	InventoryTransactionEndInit();
 	InventoryExpiryInit();
 	InventoryFeedsInit();
+	InventoryRoundLogInit();
 	InventoryBackpressureInit();
 	InventoryStatementOriginInit();
 	InventoryUtilityHookInit();

@@ -242,6 +242,21 @@ extern bool InventoryRestoreCopyBegin(CopyStmt *stmt, InventoryRestoreCopy *copy
 extern void InventoryRestoreCopyEnd(InventoryRestoreCopy *copy);
 extern void InventoryRestoreCopyFailed(InventoryRestoreCopy *copy, MemoryContext cxt);
 
+/* Timing the worker's rounds and passes for the log (round_log.c) */
+typedef struct InventoryClock
+{
+	TimestampTz started;		/* 0: inventory.log_min_duration is off */
+	TimestampTz last;			/* the end of the last phase */
+	int64		cpu_started;	/* CPU time at the start, microseconds */
+	int64		phase_us[2];	/* time of each phase */
+} InventoryClock;
+
+extern void InventoryRoundLogInit(void);
+extern void InventoryClockStart(InventoryClock *clock);
+extern void InventoryClockMark(InventoryClock *clock, int phase);
+extern void InventoryClockLog(InventoryClock *clock, const char *what,
+							  const char *phase0, const char *phase1);
+
 /* The channel feed and the alert events (feeds.c) */
 extern void InventoryFeedsInit(void);
 extern bool InventoryHasFeeds(Oid nspid);

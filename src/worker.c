@@ -296,9 +296,11 @@ static bool
 RunRound(void)
 {
 	InventoryApplyResult result;
+	InventoryClock clock;
 	Oid			nspid;
 
 	round_started_at = GetCurrentTimestamp();
+	InventoryClockStart(&clock);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -337,7 +339,20 @@ RunRound(void)
 		SleepFor(debug_hold_ms, true);
 	}
 	PopActiveSnapshot();
+	InventoryClockMark(&clock, 0);
 	CommitTransactionCommand();
+	InventoryClockMark(&clock, 1);
+	/* (clock.started is 0 while inventory.log_min_duration is off) */
+	if (clock.started != 0 && result.batches_applied + result.batches_failed > 0)
+	{
+		int64		batches = result.batches_applied + result.batches_failed;
+
+		InventoryClockLog(&clock,
+						  psprintf("a round of %lld %s (%lld items)", (long long) batches,
+								   batches == 1 ? "batch" : "batches",
+								   (long long) result.items_applied),
+						  "applying", "committing");
+	}
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	round_changed = result.batches_applied + result.batches_failed > 0;
@@ -401,9 +416,12 @@ RunAnnounce(void)
 static InventoryFeedsNext
 RunFeeds(void)
 {
-	Oid			nspid = BeginShortTransaction();
+	InventoryClock clock;
+	Oid			nspid;
 	InventoryFeedsNext next = INVENTORY_FEEDS_CAUGHT_UP;
 
+	InventoryClockStart(&clock);
+	nspid = BeginShortTransaction();
 	if (OidIsValid(nspid) && InventoryHasFeeds(nspid))
 	{
 		pgstat_report_activity(STATE_RUNNING, "bringing the inventory channel feed and alerts up to date");
@@ -412,7 +430,10 @@ RunFeeds(void)
 		SPI_finish();
 		pgstat_report_activity(STATE_IDLE, NULL);
 	}
+	InventoryClockMark(&clock, 0);
 	EndShortTransaction();
+	InventoryClockMark(&clock, 1);
+	InventoryClockLog(&clock, "a pass of the feeds", "deriving", "committing");
 	return next;
 }
 
