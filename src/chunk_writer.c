@@ -189,12 +189,23 @@ BuildRowStatements(void)
 	if (3 + nfields > INVENTORY_MAX_ARGS)
 		elog(ERROR, "too many row fields for an inventory statement");
 
+	/*
+	 * Every statement below finds a chunk's rows by probing the primary key
+	 * once per key, whatever the table's statistics say: a plain join of
+	 * the keys with inventory_levels, planned while the table looked
+	 * empty (a new install, or after most rows were deleted), scans the
+	 * whole table for every key, and the cached plan stays while the round
+	 * fills it (a drain creating 20 000 rows took 16 s instead of 0.1 s).
+	 * The probe is a lateral subquery the planner cannot flatten (OFFSET
+	 * 0); the keys come sorted, so the rows are locked in key order.
+	 */
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "SELECT l.sku, l.warehouse_uuid, l.on_hand, l.reserved%s "
 					 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS k(sku, wh) "
-					 "JOIN @extschema@.inventory_levels AS l ON l.sku OPERATOR(pg_catalog.=) k.sku "
-					 "  AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh "
+					 "CROSS JOIN LATERAL (SELECT * FROM @extschema@.inventory_levels AS l "
+					 "  WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
+					 "    AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh OFFSET 0) AS l "
 					 "ORDER BY l.sku, l.warehouse_uuid FOR NO KEY UPDATE OF l", cols.data);
 	lock_rows.sql = sql.data;
 	lock_rows.nargs = 2;
@@ -206,8 +217,10 @@ BuildRowStatements(void)
 					 "FROM ROWS FROM (", sets.data);
 	AppendUnnests(&sql, 1, nargs + nfields);
 	appendStringInfo(&sql, ") AS k(sku, wh, on_hand%s) "
-					 "WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
-					 "AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh "
+					 "CROSS JOIN LATERAL (SELECT r.ctid AS row_id FROM @extschema@.inventory_levels AS r "
+					 "  WHERE r.sku OPERATOR(pg_catalog.=) k.sku "
+					 "    AND r.warehouse_uuid OPERATOR(pg_catalog.=) k.wh OFFSET 0) AS r "
+					 "WHERE l.ctid OPERATOR(pg_catalog.=) r.row_id "
 					 "RETURNING l.sku, l.warehouse_uuid, l.on_hand, l.reserved", names.data);
 	update_rows.sql = sql.data;
 
