@@ -27,6 +27,23 @@ SELECT b, jsonb_build_object('inventory', (
                    FROM generate_series(1, 50) WHERE b IS NOT NULL) s))::text
   FROM generate_series(1, 20000) b;
 
+-- the same bodies cut to their first item, and to their first 10
+CREATE TABLE bench_bodies1 (id int PRIMARY KEY, body text NOT NULL);
+INSERT INTO bench_bodies1
+SELECT id, jsonb_build_object('inventory', jsonb_build_array(body::jsonb -> 'inventory' -> 0))::text
+  FROM bench_bodies;
+CREATE TABLE bench_bodies10 (id int PRIMARY KEY, body text NOT NULL);
+INSERT INTO bench_bodies10
+SELECT id, jsonb_build_object('inventory', (SELECT jsonb_agg(e.v ORDER BY e.o)
+                                              FROM jsonb_array_elements(body::jsonb -> 'inventory')
+                                                   WITH ORDINALITY e(v, o)
+                                             WHERE e.o <= 10))::text
+  FROM bench_bodies;
+
+-- PgQ, the peer of the enqueue: one queue, its events stored as text
+CREATE EXTENSION pgq;
+SELECT pgq.create_queue('bench');
+
 -- every key exists before the apply is measured, on both sides
 INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand)
 SELECT 'SKU-' || (k % (:keys / 4)), ('00000000-0000-4000-8000-00000000000' || (1 + k / (:keys / 4)))::uuid, 0
