@@ -78,8 +78,8 @@ InventoryClockMark(InventoryClock *clock, int phase)
 {
 	TimestampTz now;
 
-	if (log_min_duration_ms < 0)
-		return;
+	if (clock->started == 0)
+		return;					/* not timed: the setting was off at the start */
 	now = GetCurrentTimestamp();
 	clock->phase_us[phase] += now - clock->last;
 	clock->last = now;
@@ -87,7 +87,7 @@ InventoryClockMark(InventoryClock *clock, int phase)
 
 /*
  * Log the round or pass when it took at least inventory.log_min_duration:
- * what (a sentence's subject, e.g. "round of 3 batches, 150 items") and
+ * what (a sentence's subject, e.g. "a round of 3 batches (150 items)") and
  * the names of its two phases.
  */
 void
@@ -97,7 +97,7 @@ InventoryClockLog(InventoryClock *clock, const char *what,
 	int64		wall;
 	int64		cpu;
 
-	if (log_min_duration_ms < 0)
+	if (clock->started == 0)
 		return;
 	wall = GetCurrentTimestamp() - clock->started;
 	if (wall < (int64) log_min_duration_ms * 1000)
