@@ -60,6 +60,15 @@ SELECT sku, warehouse_uuid, 0, 0 FROM inventory_levels;
 CREATE TABLE floor_ledger (LIKE inventory_ledger);
 ALTER TABLE floor_ledger ADD PRIMARY KEY (id);
 CREATE SEQUENCE floor_ledger_seq;
+-- the same floor on the schema's own tables: copies of inventory_levels
+-- (its second index, CHECK constraints and foreign key) and of the ledger
+-- (its BRIN indexes), without the extension's triggers: what any apply
+-- writing this schema pays
+CREATE TABLE floor_schema_levels (LIKE inventory_levels INCLUDING ALL);
+ALTER TABLE floor_schema_levels ADD FOREIGN KEY (warehouse_uuid) REFERENCES inventory_warehouses (uuid);
+INSERT INTO floor_schema_levels (sku, warehouse_uuid, on_hand, available)
+SELECT sku, warehouse_uuid, 0, 0 FROM inventory_levels;
+CREATE TABLE floor_schema_ledger (LIKE inventory_ledger INCLUDING ALL);
 CREATE TABLE floor_items (batch_id bigint, item int, sku text COLLATE "C", warehouse_uuid uuid,
                           is_available boolean, value bigint, description text);
 -- the floor's small-transaction run reads its items by batch
