@@ -70,6 +70,22 @@ SELECT inventory_wait(:b);
 SELECT :cols FROM led WHERE id > :m ORDER BY id;
 SELECT xmin = :'xmin_b'::xid AS row_not_rewritten FROM inventory_levels WHERE sku = 'LED-B' AND warehouse_uuid = :'wh';
 
+-- The same item in a batch whose other rows change: the apply's UPDATE
+-- gives the unchanged row its own values, which inventory_levels_maintain
+-- turns into no write (the row stays locked until the round commits).
+SELECT inventory_adjust(format('[{"sku": "LED-C", "warehouse_uuid": "%1$s", "on_hand": 1},
+                                 {"sku": "LED-D", "warehouse_uuid": "%1$s", "on_hand": 1}]', :'wh')::jsonb) AS b \gset
+SELECT inventory_wait(:b);
+SELECT xmin AS xmin_b FROM inventory_levels WHERE sku = 'LED-B' AND warehouse_uuid = :'wh' \gset
+SELECT COALESCE(max(id), 0) AS m FROM inventory_ledger \gset
+SELECT inventory_adjust(format('[{"sku": "LED-B", "warehouse_uuid": "%1$s", "on_hand": 5},
+                                 {"sku": "LED-C", "warehouse_uuid": "%1$s", "on_hand": 2},
+                                 {"sku": "LED-D", "warehouse_uuid": "%1$s", "on_hand": 3}]', :'wh')::jsonb) AS b \gset
+SELECT inventory_wait(:b);
+SELECT :cols FROM led WHERE id > :m ORDER BY id;
+SELECT sku, on_hand, (sku = 'LED-B') = (xmin = :'xmin_b'::xid) AS rewritten_only_if_changed
+  FROM inventory_levels WHERE sku IN ('LED-B', 'LED-C', 'LED-D') AND warehouse_uuid = :'wh' ORDER BY sku;
+
 ---------------------------------------------------------------------------
 -- sources 'reserve', 'release', 'fulfill': with order_ref and line_ref
 ---------------------------------------------------------------------------

@@ -8,7 +8,7 @@
  *	  apply.c        applies a set of batches: stream, chunks, ledger
  *	  item_stream.c  takes the batches from the queue and streams their
  *	                 items sorted by key, in chunks
- *	  chunk_writer.c locks, evaluates and writes a chunk's level rows
+ *	  chunk_writer.c reads, evaluates and writes a chunk's level rows
  *	  ledger_append.c appends the chunk's ledger rows
  *
  *-------------------------------------------------------------------------

@@ -1,16 +1,31 @@
 /*-------------------------------------------------------------------------
  *
  * chunk_writer.c
- *	  Apply a chunk of sorted items to the level rows: lock the rows in key
- *	  order, work out what each item does, write the rows that change, and
- *	  hand the items to the ledger.
+ *	  Apply a chunk of sorted items to the level rows: read the rows, work
+ *	  out what each item does, write the rows that change (each locked in
+ *	  key order, and written only as it was read), and hand the items to the
+ *	  ledger.
  *
  * A chunk holds the items of consecutive keys (a key's items may go on in
- * the next chunk).  One SELECT ... FOR NO KEY UPDATE locks the existing
- * rows in key order and reads their values, so the before values are read
- * under the lock by the apply itself; one set-based UPDATE ... RETURNING
- * writes the rows that change, and one INSERT ... ON CONFLICT DO NOTHING
- * ... RETURNING creates the missing ones.  These are ordinary statements:
+ * the next chunk).  Each existing row is locked in key order, in one
+ * statement, and written from the values it held when locked.  Most often
+ * one SELECT reads the rows without a lock (with the ctid and xmin of each
+ * version read), and one set-based UPDATE ... RETURNING fetches each by its
+ * ctid, in key order, and writes it only if its latest version is still
+ * the one read (same xmin, checked again by EvalPlanQual if another
+ * transaction wrote it meanwhile): each row is locked once, as it is
+ * written.  A row that would not change is given its own values, and the
+ * maintain trigger leaves it alone, locked (triggers.c).  When most rows
+ * of a chunk do not change (as in the last chunk, or as the read shows),
+ * one SELECT ... FOR NO KEY UPDATE locks them all first and only the rows
+ * that change are written, by their ctid: rows that do not change cost
+ * less that way.  One INSERT ... ON CONFLICT DO NOTHING ... RETURNING
+ * creates the missing rows.  What is left (rows someone else wrote or
+ * created meanwhile) is locked, worked out again and written; those rows
+ * are locked after the others, as the rows that lost the race for their
+ * insert always were: a transaction that took such a row's lock in the
+ * moment after its writer committed, and then waits for a row the apply
+ * wrote, deadlocks with the apply.  These are ordinary statements:
  * whatever triggers, rules and constraints the owner added act on them,
  * and the after values are the rows as RETURNING reports them.
  *
@@ -38,6 +53,7 @@
 #include "common/int.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "storage/itemptr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -52,9 +68,13 @@ typedef struct ApplyKey
 	pg_uuid_t	wh;
 	int			first;			/* its items: items[first .. last] */
 	int			last;
-	bool		found;			/* row exists and is locked by us */
+	bool		found;			/* row exists (as read, or locked by us) */
 	bool		settled;		/* written (or left alone): after values known */
-	int64		on_hand;		/* values of the locked row */
+	bool		tried;			/* written unlocked, if unchanged since read */
+	ItemPointerData row_id;		/* the row version read */
+	TransactionId row_xmin;		/* its xmin */
+	TransactionId read_xmin;	/* the xmin of the version first read */
+	int64		on_hand;		/* values of the row as read */
 	int64		reserved;
 	Datum		row_values[INVENTORY_MAX_ITEM_FIELDS];	/* its row fields */
 	bool		row_null[INVENTORY_MAX_ITEM_FIELDS];
@@ -71,16 +91,25 @@ static int	row_fields[INVENTORY_MAX_ITEM_FIELDS];
 static int	nrow_fields = -1;
 
 /*
- * Lock the existing rows of the keys given ($1 sku, $2 warehouse) in key
- * order and read them: sku, warehouse_uuid, on_hand, reserved, then the
- * row fields.
+ * Read the existing rows of the keys given ($1 sku, $2 warehouse): sku,
+ * warehouse_uuid, on_hand, reserved, the row fields, then the version's
+ * ctid and xmin.  lock_rows locks them too, in key order.
  */
+static InventoryStatement read_rows;
 static InventoryStatement lock_rows;
+
+/*
+ * Whether most rows of the last chunk read or locked did not change: the
+ * next chunk then locks its rows before reading them (WriteKeys).
+ */
+static bool rows_mostly_unchanged = false;
 
 /*
  * Write rows: $1 sku, $2 warehouse, $3 on_hand, then one array per row
  * field (NULL: keep the row's value); both return sku, warehouse_uuid,
- * on_hand and reserved as written.
+ * on_hand and reserved as written.  update_rows takes the ctid and the
+ * xmin of the version read last, and writes a row only if that version is
+ * still its latest.
  */
 static InventoryStatement update_rows;
 static InventoryStatement insert_rows;
@@ -162,6 +191,8 @@ BuildRowStatements(void)
 	StringInfoData sets;		/* , f1 = COALESCE(k.f1, l.f1), ... */
 	StringInfoData vals;		/* , k.f1, k.f2 */
 	StringInfoData sql;
+	StringInfoData rows;		/* the lateral probe of read_rows, lock_rows */
+	InventoryStatement *reads[2] = {&read_rows, &lock_rows};
 	InventoryStatement *writes[2] = {&update_rows, &insert_rows};
 	int			nargs = 3;
 	int			nfields = 0;	/* nrow_fields, set once all is built */
@@ -186,7 +217,7 @@ BuildRowStatements(void)
 		appendStringInfo(&sets, ", %s = COALESCE(k.%s, l.%s)", col, col, col);
 		appendStringInfo(&vals, ", k.%s", col);
 	}
-	if (3 + nfields > INVENTORY_MAX_ARGS)
+	if (3 + nfields + 2 > INVENTORY_MAX_ARGS)
 		elog(ERROR, "too many row fields for an inventory statement");
 
 	/*
@@ -199,28 +230,45 @@ BuildRowStatements(void)
 	 * The probe is a lateral subquery the planner cannot flatten (OFFSET
 	 * 0); the keys come sorted, so the rows are locked in key order.
 	 */
-	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "SELECT l.sku, l.warehouse_uuid, l.on_hand, l.reserved%s "
+	initStringInfo(&rows);
+	appendStringInfo(&rows,
+					 "SELECT l.* "
 					 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS k(sku, wh) "
-					 "CROSS JOIN LATERAL (SELECT * FROM @extschema@.inventory_levels AS l "
+					 "CROSS JOIN LATERAL (SELECT l.sku, l.warehouse_uuid, l.on_hand, l.reserved%s, "
+					 "  l.ctid, l.xmin FROM @extschema@.inventory_levels AS l "
 					 "  WHERE l.sku OPERATOR(pg_catalog.=) k.sku "
-					 "    AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh OFFSET 0) AS l "
-					 "ORDER BY l.sku, l.warehouse_uuid FOR NO KEY UPDATE OF l", cols.data);
+					 "    AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh OFFSET 0) AS l",
+					 cols.data);
+	read_rows.sql = rows.data;
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "%s ORDER BY l.sku, l.warehouse_uuid FOR NO KEY UPDATE OF l",
+					 rows.data);
 	lock_rows.sql = sql.data;
-	lock_rows.nargs = 2;
-	lock_rows.argtypes[0] = TEXTARRAYOID;
-	lock_rows.argtypes[1] = UUIDARRAYOID;
 
+	for (int r = 0; r < 2; r++)
+	{
+		reads[r]->nargs = 2;
+		reads[r]->argtypes[0] = TEXTARRAYOID;
+		reads[r]->argtypes[1] = UUIDARRAYOID;
+	}
+
+	/*
+	 * The version read is fetched by its ctid, in the keys' order (the
+	 * apply plans with nested loops only: worker.c).  EvalPlanQual checks
+	 * the row's latest version against the xmin read, so a row another
+	 * transaction wrote since is left alone, whether that committed before
+	 * the statement or while it waited for the row.  The key is compared
+	 * as a filter (IS TRUE hides it from the index), never used to probe.
+	 */
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "UPDATE @extschema@.inventory_levels AS l SET on_hand = k.on_hand%s "
 					 "FROM ROWS FROM (", sets.data);
-	AppendUnnests(&sql, 1, nargs + nfields);
-	appendStringInfo(&sql, ") AS k(sku, wh, on_hand%s) "
-					 "CROSS JOIN LATERAL (SELECT r.ctid AS row_id FROM @extschema@.inventory_levels AS r "
-					 "  WHERE r.sku OPERATOR(pg_catalog.=) k.sku "
-					 "    AND r.warehouse_uuid OPERATOR(pg_catalog.=) k.wh OFFSET 0) AS r "
-					 "WHERE l.ctid OPERATOR(pg_catalog.=) r.row_id "
+	AppendUnnests(&sql, 1, nargs + nfields + 2);
+	appendStringInfo(&sql, ") AS k(sku, wh, on_hand%s, row_id, row_xmin) "
+					 "WHERE l.ctid OPERATOR(pg_catalog.=) k.row_id "
+					 "  AND l.xmin OPERATOR(pg_catalog.=) k.row_xmin "
+					 "  AND (l.sku OPERATOR(pg_catalog.=) k.sku "
+					 "       AND l.warehouse_uuid OPERATOR(pg_catalog.=) k.wh) IS TRUE "
 					 "RETURNING l.sku, l.warehouse_uuid, l.on_hand, l.reserved", names.data);
 	update_rows.sql = sql.data;
 
@@ -244,6 +292,9 @@ BuildRowStatements(void)
 			writes[w]->argtypes[nargs + i] =
 				get_array_type(InventoryValueType(inventory_item_fields[row_fields[i]].kind));
 	}
+	update_rows.nargs = nargs + nfields + 2;
+	update_rows.argtypes[nargs + nfields] = TIDARRAYOID;
+	update_rows.argtypes[nargs + nfields + 1] = XIDARRAYOID;
 	MemoryContextSwitchTo(old);
 	nrow_fields = nfields;
 }
@@ -335,24 +386,24 @@ RunOwnWrite(InventoryColumns *cols, Oid nspid, int expected)
 }
 
 /*
- * Lock the existing rows of the keys that are neither found nor settled,
- * in key order, and read their values (under the lock, so that reserved
- * cannot change until we commit).  The keys whose row exists are marked
- * found.  Allocates the values read in keys_cxt; the statement's arguments
- * in the current memory context.
+ * Read the existing rows of the keys that are not settled, and not found
+ * when locking: with lock, lock them in key order and read them under the
+ * lock (so that reserved cannot change until we commit).  The keys whose
+ * row exists are marked found.  Allocates the values read in keys_cxt;
+ * the statement's arguments in the current memory context.
  */
 static void
-LockKeyRows(Oid nspid, ApplyKey *keys, int nkeys, MemoryContext keys_cxt)
+ReadKeyRows(Oid nspid, ApplyKey *keys, int nkeys, bool lock, MemoryContext keys_cxt)
 {
 	InventoryColumns cols;
 
-	InventoryColumnsInit(&cols, &lock_rows, nkeys);
+	InventoryColumnsInit(&cols, lock ? &lock_rows : &read_rows, nkeys);
 	for (int i = 0; i < nkeys; i++)
 	{
 		ApplyKey   *k = &keys[i];
 		int			r;
 
-		if (k->found || k->settled)
+		if (k->settled || (lock && k->found))
 			continue;
 		r = InventoryColumnsAddRow(&cols);
 		cols.values[0][r] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
@@ -365,10 +416,19 @@ LockKeyRows(Oid nspid, ApplyKey *keys, int nkeys, MemoryContext keys_cxt)
 		int64		on_hand,
 					reserved;
 		ApplyKey   *k = ResultRow(keys, nkeys, r, &on_hand, &reserved);
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
 
 		k->found = true;
 		k->on_hand = on_hand;
 		k->reserved = reserved;
+		k->row_id = *(ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc,
+																 5 + nrow_fields, &isnull));
+		k->row_xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 6 + nrow_fields,
+														  &isnull));
+		if (!lock)
+			k->read_xmin = k->row_xmin;
 		for (int i = 0; i < nrow_fields; i++)
 		{
 			int			f = row_fields[i];
@@ -518,9 +578,35 @@ SettleReturned(ApplyKey *keys, int nkeys)
 }
 
 /*
- * Write the rows of the keys found (insert = false) or missing (insert =
- * true) and not settled: with their final values when they change, else
- * not at all.  Settles them.
+ * Add key k's row to the arguments of a write: its final values, and for
+ * update_rows the ctid and xmin of its version read last.
+ */
+static void
+AddWriteRow(InventoryColumns *cols, ApplyKey *k)
+{
+	int			r = InventoryColumnsAddRow(cols);
+
+	cols->values[0][r] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
+	cols->values[1][r] = UUIDPGetDatum(&k->wh);
+	cols->values[2][r] = Int64GetDatum(k->final_on_hand);
+	for (int j = 0; j < nrow_fields; j++)
+	{
+		int			f = row_fields[j];
+
+		cols->values[3 + j][r] = k->values[f];
+		cols->nulls[3 + j][r] = !k->given[f];
+	}
+	if (cols->st == &update_rows)
+	{
+		cols->values[3 + nrow_fields][r] = PointerGetDatum(&k->row_id);
+		cols->values[4 + nrow_fields][r] = TransactionIdGetDatum(k->row_xmin);
+	}
+}
+
+/*
+ * Write the rows of the keys found and locked (insert = false) or missing
+ * (insert = true) and not settled: with their final values when they
+ * change, else not at all.  Settles them.
  */
 static void
 WriteRows(Oid nspid, ApplyKey *keys, int nkeys, bool insert)
@@ -531,7 +617,6 @@ WriteRows(Oid nspid, ApplyKey *keys, int nkeys, bool insert)
 	for (int i = 0; i < nkeys; i++)
 	{
 		ApplyKey   *k = &keys[i];
-		int			r;
 
 		if (k->settled || k->found == insert)
 			continue;
@@ -541,17 +626,7 @@ WriteRows(Oid nspid, ApplyKey *keys, int nkeys, bool insert)
 			SettleUnwritten(k);
 			continue;
 		}
-		r = InventoryColumnsAddRow(&cols);
-		cols.values[0][r] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
-		cols.values[1][r] = UUIDPGetDatum(&k->wh);
-		cols.values[2][r] = Int64GetDatum(k->final_on_hand);
-		for (int j = 0; j < nrow_fields; j++)
-		{
-			int			f = row_fields[j];
-
-			cols.values[3 + j][r] = k->values[f];
-			cols.nulls[3 + j][r] = !k->given[f];
-		}
+		AddWriteRow(&cols, k);
 	}
 	if (cols.nrows > 0)
 	{
@@ -570,45 +645,173 @@ WriteRows(Oid nspid, ApplyKey *keys, int nkeys, bool insert)
 }
 
 /*
- * Take a ledger id for every applied item that has none, in key order
- * then item order (the order of each key's chain).
+ * Take a ledger id for every applied item that has none, in key order then
+ * item order (the order of each key's chain).
  */
 static void
-TakeLedgerIds(InventoryLedgerAppender *ledger, ApplyItem *items, int nitems)
+TakeLedgerIds(InventoryLedgerAppender *ledger, ApplyKey *keys, int nkeys, ApplyItem *items)
 {
-	for (int i = 0; i < nitems; i++)
-		if (items[i].outcome == APPLY_APPLIED && items[i].ledger_id == 0)
-			items[i].ledger_id = InventoryLedgerTakeId(ledger);
+	for (int i = 0; i < nkeys; i++)
+	{
+		ApplyKey   *k = &keys[i];
+
+		for (int j = k->first; j <= k->last; j++)
+			if (items[j].outcome == APPLY_APPLIED && items[j].ledger_id == 0)
+				items[j].ledger_id = InventoryLedgerTakeId(ledger);
+	}
 }
 
 /*
- * Lock, evaluate and write the rows of a chunk's keys: existing rows
- * first, then the missing rows that items create.  A row someone else
- * created meanwhile is locked, evaluated again and updated; a row a BEFORE
- * INSERT trigger of the owner suppressed stays missing.
+ * Give up the ledger ids of a key's items: they are taken again once its
+ * row is locked, so that they follow the ledger row of whoever wrote the
+ * row meanwhile.
+ */
+static void
+DropLedgerIds(ApplyKey *k, ApplyItem *items)
+{
+	for (int j = k->first; j <= k->last; j++)
+		items[j].ledger_id = 0;
+}
+
+/*
+ * Write the rows read without a lock, each only if the version read is
+ * still its latest; the UPDATE locks it as it writes it, so its items were
+ * evaluated against the row as it is when written.  A row that would not
+ * change is given its own values: the maintain trigger then writes
+ * nothing, and the row stays locked (triggers.c).  Marks the keys tried,
+ * and settles those the UPDATE returns.
+ */
+static void
+WriteUnlocked(Oid nspid, ApplyKey *keys, int nkeys)
+{
+	InventoryColumns cols;
+
+	InventoryColumnsInit(&cols, &update_rows, nkeys);
+	for (int i = 0; i < nkeys; i++)
+	{
+		ApplyKey   *k = &keys[i];
+
+		if (k->settled || !k->found)
+			continue;
+		k->tried = true;
+		AddWriteRow(&cols, k);
+	}
+	if (cols.nrows > 0)
+	{
+		RunOwnWrite(&cols, nspid, SPI_OK_UPDATE_RETURNING);
+		SettleReturned(keys, nkeys);
+	}
+}
+
+/*
+ * Whether most of the chunk's rows that exist change.
+ */
+static bool
+MostRowsChange(ApplyKey *keys, int nkeys)
+{
+	int			found = 0;
+	int			change = 0;
+
+	for (int i = 0; i < nkeys; i++)
+		if (keys[i].found)
+		{
+			found++;
+			if (keys[i].write)
+				change++;
+		}
+	return 2 * change >= found;
+}
+
+/*
+ * Lock the rows of the keys not settled in key order, read them under the
+ * lock and work out their items again; their ledger ids are given up, to
+ * be taken again under the lock (after those of whoever wrote a row
+ * meanwhile).  A row the unlocked UPDATE tried and did not return though
+ * no one wrote it since it was read was left as it was by a trigger (the
+ * maintain trigger, or a BEFORE trigger the owner added): it is settled,
+ * unwritten, and keeps its ids.
+ */
+static void
+LockAndEvaluate(Oid nspid, ApplyKey *keys, int nkeys, ApplyItem *items,
+				bool records_rejected, MemoryContext keys_cxt)
+{
+	for (int i = 0; i < nkeys; i++)
+		if (!keys[i].settled)
+			keys[i].found = false;
+	ReadKeyRows(nspid, keys, nkeys, true, keys_cxt);
+	for (int i = 0; i < nkeys; i++)
+	{
+		ApplyKey   *k = &keys[i];
+
+		if (k->settled)
+			continue;
+		if (k->tried && k->found && k->row_xmin == k->read_xmin)
+		{
+			SettleUnwritten(k);
+			continue;
+		}
+		DropLedgerIds(k, items);
+		EvaluateKey(k, items, records_rejected);
+	}
+}
+
+/*
+ * Write the rows of a chunk's keys.  Each existing row is locked in key
+ * order, in one statement, and written only from the values it held when
+ * locked.  Most often the rows are read first without a lock, and one
+ * UPDATE writes each row that has not been written since it was read
+ * (locking it as it writes it; the maintain trigger leaves alone, locked,
+ * a row that would not change).  When most rows do not change (as in the
+ * last chunk, or as the read shows), the rows are locked first instead,
+ * and only those that change are written: rows that do not change cost
+ * less that way.  Missing rows are then created.  What is left (rows
+ * someone else wrote or created meanwhile) is locked, evaluated again and
+ * written, as the rows that lost the race for their insert are.  A row a
+ * BEFORE INSERT trigger suppressed stays missing.
  */
 static void
 WriteKeys(Oid nspid, InventoryLedgerAppender *ledger, ApplyKey *keys, int nkeys,
-		  ApplyItem *items, int nitems, bool records_rejected, MemoryContext keys_cxt)
+		  ApplyItem *items, bool records_rejected, MemoryContext keys_cxt)
 {
-	LockKeyRows(nspid, keys, nkeys, keys_cxt);
-	for (int i = 0; i < nkeys; i++)
-		EvaluateKey(&keys[i], items, records_rejected);
-	TakeLedgerIds(ledger, items, nitems);
+	bool		read_first = !rows_mostly_unchanged;
+
+	if (read_first)
+	{
+		ReadKeyRows(nspid, keys, nkeys, false, keys_cxt);
+		for (int i = 0; i < nkeys; i++)
+			EvaluateKey(&keys[i], items, records_rejected);
+		rows_mostly_unchanged = !MostRowsChange(keys, nkeys);
+	}
+	if (!rows_mostly_unchanged)
+	{
+		TakeLedgerIds(ledger, keys, nkeys, items);
+		WriteUnlocked(nspid, keys, nkeys);
+	}
+	else
+	{
+		LockAndEvaluate(nspid, keys, nkeys, items, records_rejected, keys_cxt);
+		if (!read_first)
+			rows_mostly_unchanged = !MostRowsChange(keys, nkeys);
+		TakeLedgerIds(ledger, keys, nkeys, items);
+		WriteRows(nspid, keys, nkeys, false);
+	}
+	WriteRows(nspid, keys, nkeys, true);
+
+	/* what is left, under the lock */
+	LockAndEvaluate(nspid, keys, nkeys, items, records_rejected, keys_cxt);
+	TakeLedgerIds(ledger, keys, nkeys, items);
 	WriteRows(nspid, keys, nkeys, false);
 	WriteRows(nspid, keys, nkeys, true);
 
 	/*
 	 * The keys still unsettled lost the race for their insert: another
 	 * transaction created the row, with its ledger row, after we took our
-	 * ids.  Our items take new ids once the row is locked, so that they
-	 * follow its ledger row.
+	 * ids.  Our items take new ids once the row is locked.
 	 */
 	for (int i = 0; i < nkeys; i++)
 		if (!keys[i].settled)
-			for (int j = keys[i].first; j <= keys[i].last; j++)
-				items[j].ledger_id = 0;
-	LockKeyRows(nspid, keys, nkeys, keys_cxt);
+			DropLedgerIds(&keys[i], items);
+	ReadKeyRows(nspid, keys, nkeys, true, keys_cxt);
 	for (int i = 0; i < nkeys; i++)
 	{
 		ApplyKey   *k = &keys[i];
@@ -620,7 +823,7 @@ WriteKeys(Oid nspid, InventoryLedgerAppender *ledger, ApplyKey *keys, int nkeys,
 		else
 			SettleUnwritten(k); /* the insert was suppressed: still missing */
 	}
-	TakeLedgerIds(ledger, items, nitems);
+	TakeLedgerIds(ledger, keys, nkeys, items);
 	WriteRows(nspid, keys, nkeys, false);
 }
 
@@ -794,7 +997,7 @@ InventoryWriteChunk(Oid nspid, InventoryLedgerAppender *ledger, ApplyItem *items
 		keys[nkeys - 1].last = i;
 	}
 
-	WriteKeys(nspid, ledger, keys, nkeys, items, nitems, records_rejected, chunk_cxt);
+	WriteKeys(nspid, ledger, keys, nkeys, items, records_rejected, chunk_cxt);
 
 	/*
 	 * A key's items chain from the values read under the lock; its last

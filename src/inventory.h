@@ -118,6 +118,7 @@ extern void InventoryTriggersInit(void);
 extern void InventoryStatementOriginInit(void);
 extern int	InventoryApplyStatementsBegin(void);
 extern void InventoryApplyStatementsEnd(int save);
+extern bool InventoryApplyStatementRunning(void);
 
 /* The extension's SQL statements (statement.c) */
 #define INVENTORY_MAX_ARGS	24

@@ -1,8 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * statement_origin.c
- *	  Whether the statement firing the ledger trigger is one the apply runs
- *	  itself.
+ *	  Whether the statement firing a trigger is one the apply runs itself.
  *
  * The apply writes one ledger row per queued item itself, so the ledger's
  * statement trigger on inventory_levels must skip the apply's own UPDATE
@@ -118,6 +117,16 @@ void
 InventoryApplyStatementsEnd(int save)
 {
 	apply_level = save;
+}
+
+/*
+ * Whether the apply's own statement is running: its row triggers fire for
+ * its own rows (a statement a trigger runs meanwhile runs deeper).
+ */
+bool
+InventoryApplyStatementRunning(void)
+{
+	return apply_level >= 0 && nesting_level == apply_level + 1;
 }
 
 /*

@@ -194,12 +194,41 @@ GetInt64(HeapTuple tuple, TupleDesc desc, int attnum, int64 *value)
 }
 
 /*
+ * Whether an UPDATE's new row holds what the old one holds, but for the
+ * column skip (updated_at, which every UPDATE stamps).
+ */
+static bool
+SameRow(HeapTuple oldtuple, HeapTuple newtuple, TupleDesc desc, int skip)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		bool		oldnull,
+					newnull;
+		Datum		oldval,
+					newval;
+
+		if (att->attisdropped || i + 1 == skip)
+			continue;
+		oldval = heap_getattr(oldtuple, i + 1, desc, &oldnull);
+		newval = heap_getattr(newtuple, i + 1, desc, &newnull);
+		if (oldnull != newnull ||
+			(!oldnull && !datum_image_eq(oldval, newval, att->attbyval, att->attlen)))
+			return false;
+	}
+	return true;
+}
+
+/*
  * inventory_levels_maintain(): BEFORE INSERT OR UPDATE FOR EACH ROW.
  *
  * Keeps available = on_hand - reserved.  Writing available (and not
  * on_hand) sets on_hand = available + reserved, as the API does; writing
  * both must agree.  On INSERT, a missing on_hand is derived from available,
- * or is 0.  On UPDATE, updated_at is stamped.
+ * or is 0.  On UPDATE, updated_at is stamped.  The apply's own UPDATE of
+ * a row it leaves as it is writes nothing (the row stays locked, as a
+ * BEFORE trigger's row is): the apply locks the rows that do not change
+ * with those that do, in key order, in one statement (chunk_writer.c).
  */
 Datum
 inventory_levels_maintain(PG_FUNCTION_ARGS)
@@ -222,6 +251,10 @@ inventory_levels_maintain(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 	int			ncols = 0;
+
+	if (is_update && InventoryApplyStatementRunning() &&
+		SameRow(trigdata->tg_trigtuple, newtuple, desc, cols->updated_at))
+		return PointerGetDatum(NULL);
 
 	/* a level row the API could not address is refused */
 	if (!Restoring())

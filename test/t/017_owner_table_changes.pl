@@ -152,6 +152,36 @@ verify_clean('zz_clamp');
 later_batch_applied('zz_clamp');
 sql('DROP TRIGGER zz_clamp ON inventory_levels');
 
+# 5b. A BEFORE UPDATE trigger that skips the write of some rows (returns
+# NULL), counting its calls: the apply writes a row it read without a
+# lock only if no one wrote it since, so a row the UPDATE did not return
+# is either someone else's write (evaluated again under the lock) or the
+# trigger's choice.  Here it is the trigger's: it fired once, the row
+# keeps its values, and the ledger chains to it as it is.
+sql(qq{
+	INSERT INTO inventory_levels (sku, warehouse_uuid, on_hand)
+		VALUES ('KEEP-A', '$WH', 5), ('KEEP-B', '$WH', 5);
+	CREATE TABLE public.keep_calls (sku text);
+	CREATE FUNCTION public.keep_some() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	BEGIN
+		INSERT INTO public.keep_calls VALUES (NEW.sku);
+		RETURN CASE WHEN NEW.sku = 'KEEP-A' THEN NULL ELSE NEW END;
+	END \$\$;
+	CREATE TRIGGER keep_some BEFORE UPDATE ON inventory_levels
+		FOR EACH ROW EXECUTE FUNCTION public.keep_some();
+});
+$b = adjust([ 'KEEP-A', 9 ], [ 'KEEP-A', 11 ], [ 'KEEP-B', 12 ]);
+is(outcome($b), 'applied', 'keep_some: the batch is applied');
+is(sql("SELECT string_agg(sku || '=' || on_hand, ',' ORDER BY sku) FROM inventory_levels WHERE sku LIKE 'KEEP-%'"),
+	'KEEP-A=5,KEEP-B=12', 'keep_some: the row the trigger skipped keeps its values');
+is(sql("SELECT string_agg(sku || ':' || n, ',' ORDER BY sku) FROM (SELECT sku, count(*) AS n FROM public.keep_calls GROUP BY sku) c"),
+	'KEEP-A:1,KEEP-B:1', 'keep_some: the trigger fired once for each row');
+is(sql("SELECT string_agg(item || ':' || on_hand_before || '>' || on_hand_after, ',' ORDER BY sku, id) FROM inventory_ledger WHERE batch_id = $b"),
+	'1:5>9,2:9>5,3:5>12', 'keep_some: the ledger chains to the rows as they are');
+verify_clean('keep_some');
+sql('DROP TRIGGER keep_some ON inventory_levels; DROP FUNCTION public.keep_some(); DROP TABLE public.keep_calls');
+later_batch_applied('keep_some');
+
 # 6. A trigger that breaks available = on_hand - reserved: the batch fails
 # on the CHECK constraint, later batches go on.
 sql(q{
