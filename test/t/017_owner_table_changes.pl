@@ -67,6 +67,22 @@ sub verify_clean
 	  or diag(sql('SELECT * FROM inventory_verify()'));
 }
 
+# Each level row of the batch's keys (WHERE $where) as sku=on_hand, by sku.
+sub rows_hold
+{
+	my ($where, $expected, $label) = @_;
+	is(sql("SELECT string_agg(sku || '=' || on_hand, ',' ORDER BY sku) FROM inventory_levels WHERE $where"),
+		$expected, $label);
+}
+
+# The batch's ledger rows as item:before>after, each key's in chain order.
+sub ledger_chain
+{
+	my ($b, $expected, $label) = @_;
+	is(sql("SELECT string_agg(item || ':' || on_hand_before || '>' || on_hand_after, ',' ORDER BY sku, id) FROM inventory_ledger WHERE batch_id = $b"),
+		$expected, $label);
+}
+
 # 1. NOT NULL added to ledger.description: an item without one fails its
 # batch with the error (the ledger's fast path must not write the NULL).
 sql('ALTER TABLE inventory_ledger ALTER COLUMN description SET NOT NULL');
@@ -129,9 +145,9 @@ sql(qq{
 });
 $b = adjust([ 'CLAMP-A', 2000 ], [ 'CLAMP-A', 3000 ], [ 'CLAMP-B', 4000 ]);
 is(outcome($b), 'applied', 'aa_clamp: the batch is applied');
-is(sql("SELECT string_agg(sku || '=' || on_hand, ',' ORDER BY sku) FROM inventory_levels WHERE sku LIKE 'CLAMP-%'"),
+rows_hold("sku LIKE 'CLAMP-%'",
 	'CLAMP-A=1000,CLAMP-B=1000', 'aa_clamp: the rows hold what the trigger made of them');
-is(sql("SELECT string_agg(item || ':' || on_hand_before || '>' || on_hand_after, ',' ORDER BY id) FROM inventory_ledger WHERE batch_id = $b"),
+ledger_chain($b,
 	'1:5>2000,2:2000>1000,3:0>1000', 'aa_clamp: the ledger chains to the row as written');
 verify_clean('aa_clamp');
 later_batch_applied('aa_clamp');
@@ -144,9 +160,9 @@ sql(q{
 });
 $b = adjust([ 'CLAMP-A', 2500 ], [ 'CLAMP-A', 3000 ], [ 'CLAMP-C', 4000 ]);
 is(outcome($b), 'applied', 'zz_clamp: the batch is applied');
-is(sql("SELECT string_agg(sku || '=' || on_hand, ',' ORDER BY sku) FROM inventory_levels WHERE sku IN ('CLAMP-A', 'CLAMP-C')"),
+rows_hold("sku IN ('CLAMP-A', 'CLAMP-C')",
 	'CLAMP-A=1000,CLAMP-C=1000', 'zz_clamp: the rows hold what the trigger made of them');
-is(sql("SELECT string_agg(item || ':' || on_hand_before || '>' || on_hand_after, ',' ORDER BY id) FROM inventory_ledger WHERE batch_id = $b"),
+ledger_chain($b,
 	'1:1000>2500,2:2500>1000,3:0>1000', 'zz_clamp: the ledger records the row as written, not 3000');
 verify_clean('zz_clamp');
 later_batch_applied('zz_clamp');
@@ -172,11 +188,11 @@ sql(qq{
 });
 $b = adjust([ 'KEEP-A', 9 ], [ 'KEEP-A', 11 ], [ 'KEEP-B', 12 ]);
 is(outcome($b), 'applied', 'keep_some: the batch is applied');
-is(sql("SELECT string_agg(sku || '=' || on_hand, ',' ORDER BY sku) FROM inventory_levels WHERE sku LIKE 'KEEP-%'"),
+rows_hold("sku LIKE 'KEEP-%'",
 	'KEEP-A=5,KEEP-B=12', 'keep_some: the row the trigger skipped keeps its values');
 is(sql("SELECT string_agg(sku || ':' || n, ',' ORDER BY sku) FROM (SELECT sku, count(*) AS n FROM public.keep_calls GROUP BY sku) c"),
 	'KEEP-A:1,KEEP-B:1', 'keep_some: the trigger fired once for each row');
-is(sql("SELECT string_agg(item || ':' || on_hand_before || '>' || on_hand_after, ',' ORDER BY sku, id) FROM inventory_ledger WHERE batch_id = $b"),
+ledger_chain($b,
 	'1:5>9,2:9>5,3:5>12', 'keep_some: the ledger chains to the rows as they are');
 verify_clean('keep_some');
 sql('DROP TRIGGER keep_some ON inventory_levels; DROP FUNCTION public.keep_some(); DROP TABLE public.keep_calls');
@@ -263,7 +279,7 @@ sql(qq{
 });
 $b = adjust([ 'NEST-A', 10 ], [ 'NEST-B', 20 ]);
 is(outcome($b), 'applied', 'nested update from an AFTER ROW trigger: the batch is applied');
-is(sql("SELECT string_agg(sku || '=' || on_hand, ',' ORDER BY sku) FROM inventory_levels WHERE sku LIKE 'NEST-%'"),
+rows_hold("sku LIKE 'NEST-%'",
 	'NEST-A=10,NEST-B=120', 'nested update: the trigger\'s write is on top of the apply\'s');
 is(sql("SELECT string_agg(source || ':' || on_hand_before || '>' || on_hand_after, ',' ORDER BY id) FROM inventory_ledger WHERE sku = 'NEST-B'"),
 	'direct:0>1,adjust:1>20,direct:20>120', 'nested update: the ledger chains the apply\'s write, then the trigger\'s');
@@ -282,7 +298,7 @@ $b = adjust([ 'NEST-A', 11 ], [ 'NEST-B', 21 ]);
 is(outcome($b), 'failed', 'nested update from a BEFORE ROW trigger: the batch fails');
 like(sql("SELECT error FROM inventory_batches WHERE batch_id = $b"),
 	qr/already modified by an operation triggered by the current command/, 'with PostgreSQL\'s error');
-is(sql("SELECT string_agg(sku || '=' || on_hand, ',' ORDER BY sku) FROM inventory_levels WHERE sku LIKE 'NEST-%'"),
+rows_hold("sku LIKE 'NEST-%'",
 	'NEST-A=10,NEST-B=120', 'and changes nothing');
 sql('DROP TRIGGER nest_bump ON inventory_levels');
 later_batch_applied('nested update before');
