@@ -386,10 +386,9 @@ RunOwnWrite(InventoryColumns *cols, Oid nspid, int expected)
 }
 
 /*
- * Read the existing rows of the keys that are not settled, and not found
- * when locking: with lock, lock them in key order and read them under the
- * lock (so that reserved cannot change until we commit).  The keys whose
- * row exists are marked found.  Allocates the values read in keys_cxt;
+ * Read the existing rows of the keys that are not settled: with lock, lock
+ * them in key order and read them under the lock (so that reserved cannot
+ * change until we commit).  The keys whose row exists are marked found.  Allocates the values read in keys_cxt;
  * the statement's arguments in the current memory context.
  */
 static void
@@ -403,7 +402,7 @@ ReadKeyRows(Oid nspid, ApplyKey *keys, int nkeys, bool lock, MemoryContext keys_
 		ApplyKey   *k = &keys[i];
 		int			r;
 
-		if (k->settled || (lock && k->found))
+		if (k->settled)
 			continue;
 		r = InventoryColumnsAddRow(&cols);
 		cols.values[0][r] = PointerGetDatum(cstring_to_text_with_len(k->sku, k->skulen));
@@ -645,20 +644,15 @@ WriteRows(Oid nspid, ApplyKey *keys, int nkeys, bool insert)
 }
 
 /*
- * Take a ledger id for every applied item that has none, in key order then
- * item order (the order of each key's chain).
+ * Take a ledger id for every applied item that has none, in key order
+ * then item order (the order of each key's chain).
  */
 static void
-TakeLedgerIds(InventoryLedgerAppender *ledger, ApplyKey *keys, int nkeys, ApplyItem *items)
+TakeLedgerIds(InventoryLedgerAppender *ledger, ApplyItem *items, int nitems)
 {
-	for (int i = 0; i < nkeys; i++)
-	{
-		ApplyKey   *k = &keys[i];
-
-		for (int j = k->first; j <= k->last; j++)
-			if (items[j].outcome == APPLY_APPLIED && items[j].ledger_id == 0)
-				items[j].ledger_id = InventoryLedgerTakeId(ledger);
-	}
+	for (int i = 0; i < nitems; i++)
+		if (items[i].outcome == APPLY_APPLIED && items[i].ledger_id == 0)
+			items[i].ledger_id = InventoryLedgerTakeId(ledger);
 }
 
 /*
@@ -771,7 +765,7 @@ LockAndEvaluate(Oid nspid, ApplyKey *keys, int nkeys, ApplyItem *items,
  */
 static void
 WriteKeys(Oid nspid, InventoryLedgerAppender *ledger, ApplyKey *keys, int nkeys,
-		  ApplyItem *items, bool records_rejected, MemoryContext keys_cxt)
+		  ApplyItem *items, int nitems, bool records_rejected, MemoryContext keys_cxt)
 {
 	bool		read_first = !rows_mostly_unchanged;
 
@@ -784,7 +778,7 @@ WriteKeys(Oid nspid, InventoryLedgerAppender *ledger, ApplyKey *keys, int nkeys,
 	}
 	if (!rows_mostly_unchanged)
 	{
-		TakeLedgerIds(ledger, keys, nkeys, items);
+		TakeLedgerIds(ledger, items, nitems);
 		WriteUnlocked(nspid, keys, nkeys);
 	}
 	else
@@ -792,38 +786,28 @@ WriteKeys(Oid nspid, InventoryLedgerAppender *ledger, ApplyKey *keys, int nkeys,
 		LockAndEvaluate(nspid, keys, nkeys, items, records_rejected, keys_cxt);
 		if (!read_first)
 			rows_mostly_unchanged = !MostRowsChange(keys, nkeys);
-		TakeLedgerIds(ledger, keys, nkeys, items);
+		TakeLedgerIds(ledger, items, nitems);
 		WriteRows(nspid, keys, nkeys, false);
 	}
 	WriteRows(nspid, keys, nkeys, true);
 
 	/* what is left, under the lock */
 	LockAndEvaluate(nspid, keys, nkeys, items, records_rejected, keys_cxt);
-	TakeLedgerIds(ledger, keys, nkeys, items);
+	TakeLedgerIds(ledger, items, nitems);
 	WriteRows(nspid, keys, nkeys, false);
 	WriteRows(nspid, keys, nkeys, true);
 
 	/*
 	 * The keys still unsettled lost the race for their insert: another
 	 * transaction created the row, with its ledger row, after we took our
-	 * ids.  Our items take new ids once the row is locked.
+	 * ids.  Our items take new ids once the row is locked.  A row still
+	 * missing had its insert suppressed by a trigger: it stays missing.
 	 */
+	LockAndEvaluate(nspid, keys, nkeys, items, records_rejected, keys_cxt);
 	for (int i = 0; i < nkeys; i++)
-		if (!keys[i].settled)
-			DropLedgerIds(&keys[i], items);
-	ReadKeyRows(nspid, keys, nkeys, true, keys_cxt);
-	for (int i = 0; i < nkeys; i++)
-	{
-		ApplyKey   *k = &keys[i];
-
-		if (k->settled)
-			continue;
-		if (k->found)
-			EvaluateKey(k, items, records_rejected);
-		else
-			SettleUnwritten(k); /* the insert was suppressed: still missing */
-	}
-	TakeLedgerIds(ledger, keys, nkeys, items);
+		if (!keys[i].settled && !keys[i].found)
+			SettleUnwritten(&keys[i]);
+	TakeLedgerIds(ledger, items, nitems);
 	WriteRows(nspid, keys, nkeys, false);
 }
 
@@ -997,7 +981,7 @@ InventoryWriteChunk(Oid nspid, InventoryLedgerAppender *ledger, ApplyItem *items
 		keys[nkeys - 1].last = i;
 	}
 
-	WriteKeys(nspid, ledger, keys, nkeys, items, records_rejected, chunk_cxt);
+	WriteKeys(nspid, ledger, keys, nkeys, items, nitems, records_rejected, chunk_cxt);
 
 	/*
 	 * A key's items chain from the values read under the lock; its last
