@@ -14,6 +14,7 @@ OBJS = \
 	src/problems.o \
 	src/item.o \
 	src/idempotency.o \
+	src/retention.o \
 	src/round.o \
 	src/retry.o \
 	src/apply.o \
@@ -59,7 +60,7 @@ DATA = $(wildcard inventory--*.sql)
 # runs them in throw-away clusters (test/check-virtualenv), and
 # sql/nopreload.sql in one without the preload.
 
-REGRESS = setup validation apply triggers worker orders holds ledger rounds operations transfers get idempotency channels
+REGRESS = setup validation apply triggers worker orders holds ledger rounds operations transfers get idempotency channels retention
 REGRESS_OPTS = --use-existing
 REGRESS_PREP = installcheck-database
 

@@ -27,6 +27,7 @@ _PG_init(void)
 	InventoryAdjustInit();
 	InventoryRoundInit();
 	InventoryIdempotencyInit();
+	InventoryRetentionInit();
 	InventoryLedgerContextInit();
 	InventoryTriggersInit();
 	InventoryTransactionEndInit();

@@ -50,6 +50,11 @@ extern void InventoryAdjustInit(void);
 extern void InventoryLookUpWarehouses(Oid nspid, pg_uuid_t *uuids, int n, bool *found,
 									  bool *archived);
 
+/* Retention of the ledger and the batch history (retention.c) */
+extern void InventoryRetentionInit(void);
+extern long InventoryRetentionIntervalMs(void);
+extern bool InventoryPruneHistory(Oid nspid);
+
 /* Idempotency keys (idempotency.c) */
 extern void InventoryIdempotencyInit(void);
 extern bytea *InventoryRequestHash(Jsonb *body, bool create_missing);

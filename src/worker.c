@@ -75,6 +75,8 @@ static int64 notified_horizon = -1;
 
 /* When expired idempotency keys were last deleted */
 static TimestampTz last_purge = 0;
+static TimestampTz last_prune = 0;
+static bool prune_more = false;	/* the last pass of retention left more */
 
 /* Seconds between deletions of expired idempotency keys */
 #define PURGE_INTERVAL_S	60
@@ -480,6 +482,27 @@ RunPurge(void)
 }
 
 /*
+ * RunShortWork's work for RunPrune: a pass, noting whether more is left.
+ */
+static void
+PruneWork(Oid nspid)
+{
+	prune_more = InventoryPruneHistory(nspid);
+}
+
+/*
+ * One pass of retention (retention.c), in a transaction of its own, not in
+ * a round; the next comes at once while it leaves more to prune.
+ */
+static void
+RunPrune(void)
+{
+	prune_more = false;
+	RunShortWork(PruneWork);
+	last_prune = GetCurrentTimestamp();
+}
+
+/*
  * Release expired holds (expiry.c) when the next expiry is due (a commit
  * may have recorded an earlier one), and every naptime, since holds
  * written into inventory_reservations directly tell no one; then find the
@@ -579,6 +602,7 @@ RunDueWork(void)
 	TimestampTz now = GetCurrentTimestamp();
 	long		timeout;
 	long		idle_ms;
+	long		prune_interval;
 
 	/*
 	 * Before any round (a backlog, or a round failing over and over, must
@@ -661,10 +685,14 @@ RunDueWork(void)
 		RunRecount();
 	if (TimestampDifferenceExceeds(last_purge, now, PURGE_INTERVAL_S * 1000))
 		RunPurge();
+	prune_interval = InventoryRetentionIntervalMs();
+	if (prune_interval >= 0 &&
+		(prune_more || TimestampDifferenceExceeds(last_prune, now, prune_interval)))
+		RunPrune();
 
 	/* More to apply: go on at once (the next pass may give the slot). */
 	now = GetCurrentTimestamp();
-	if ((enabled && more_queued) || (feeds_due && now >= feeds_retry_at))
+	if ((enabled && more_queued) || (feeds_due && now >= feeds_retry_at) || prune_more)
 		return 0;
 	slice_started = now;
 
@@ -696,6 +724,9 @@ RunDueWork(void)
 		timeout = Min(timeout, TimestampDifferenceMilliseconds(now, next_expiry) + 1);
 	if (feeds_due)
 		timeout = Min(timeout, TimestampDifferenceMilliseconds(now, feeds_retry_at) + 1);
+	if (prune_interval >= 0)
+		timeout = Min(timeout, prune_interval -
+					  TimestampDifferenceMilliseconds(last_prune, now) + 1);
 	/* a wake-up a lock wait in the round consumed from the latch */
 	if (InventoryWakeReasonsPending())
 		return 0;

@@ -2,7 +2,8 @@
 # pg_dump -Fc / pg_restore of a database using the extension: every table
 # comes back identical (warehouses, levels, reservations, queue, history,
 # ledger, idempotency keys, transfers, and from 1.4 the channels, their
-# feed and listings, the stock alerts and their events, the feeds' cursor),
+# feed and listings, the stock alerts and their events, the feeds' cursor,
+# and from 1.5 what retention pruned: the ledger's checkpoints and its state),
 # the sequences carry over, and a worker serving the restored database
 # applies its queue consistently, its feeds going on from the restored
 # cursor without saying any channel again.  With
@@ -27,7 +28,8 @@ my $GONE = '66666666-6666-4666-8666-666666666666';
 my @TABLES = qw(inventory_warehouses inventory_levels inventory_reservations inventory_queue
   inventory_batch_history inventory_ledger inventory_idempotency_keys inventory_transfers
   inventory_channels inventory_channel_warehouses inventory_channel_listings inventory_channel_feed
-  inventory_stock_alerts inventory_alert_events inventory_feed_state);
+  inventory_stock_alerts inventory_alert_events inventory_feed_state
+  inventory_ledger_checkpoints inventory_retention_state);
 my @SEQUENCES = qw(inventory_batch_id_seq inventory_ledger_id_seq inventory_reservations_id_seq
   inventory_transfers_id_seq inventory_channel_feed_id_seq inventory_alert_events_id_seq);
 my $CHANNEL = '77777777-7777-4777-8777-777777777777';
@@ -101,6 +103,10 @@ is($node->safe_psql('shop', "SELECT inventory_wait($applied[-1], '60 s')"), 'app
 ok(poll_until($node, 'shop', $FEEDS_CAUGHT_UP, 't', 60), 'the channel feed and the alerts are derived');
 cmp_ok($node->safe_psql('shop', "SELECT count(*) FROM inventory_channel_feed"), '>', 4, 'the channel feed has rows');
 cmp_ok($node->safe_psql('shop', "SELECT count(*) FROM inventory_alert_events"), '>=', 2, 'alerts were reported');
+# retention prunes the first ledger row and the first batch: a checkpoint
+# and the state are dumped too
+is($node->safe_psql('shop', q{SELECT ledger_rows || ' ' || batches FROM inventory_prune('1 microsecond', 1)}), '1 1',
+	'retention pruned one ledger row and one batch');
 
 ###########################################################################
 # Pause the worker and queue batches that stay queued.

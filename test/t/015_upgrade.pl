@@ -1,6 +1,6 @@
 # Updating gives the same objects as a fresh install of the current
-# version (1.4), whichever version it starts from (1.0 in public, 1.0 in
-# the schema inventory, 1.1, 1.2, 1.3), keeps every row and every queued batch, and
+# version (1.5), whichever version it starts from (1.0 in public, 1.0 in
+# the schema inventory, 1.1, 1.2, 1.3, 1.4), keeps every row and every queued batch, and
 # moves a 1.0 installation out of a schema the database owner controls
 # (public) into the schema "inventory"; an "inventory" schema that someone
 # else made, or where someone else made objects, is refused at install
@@ -61,8 +61,8 @@ sub install_10_in_public
 # --- the reference: a fresh install of the current version
 $node->safe_psql('fresh', 'CREATE EXTENSION inventory');
 my $fresh = objects('fresh');
-like($fresh, qr/^extension inventory 1\.4 schema=inventory relocatable=f$/m,
-	'a fresh install is version 1.4 in the schema inventory');
+like($fresh, qr/^extension inventory 1\.5 schema=inventory relocatable=f$/m,
+	'a fresh install is version 1.5 in the schema inventory');
 unlike($fresh, qr/public\./, 'nothing of a fresh install names the schema public');
 cmp_ok(scalar(split /\n/, $fresh), '>', 100, 'the object listing is substantial');
 
@@ -110,8 +110,8 @@ $off = -s $node->logfile;
 	    || (SELECT count(*) FROM inventory.inventory_queue) || ' queued';
 	COMMIT;});
 is($rc, 0, 'ALTER EXTENSION inventory UPDATE succeeds');
-is($node->safe_psql('upd', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.4',
-	'it updates 1.0 to 1.4 (through 1.1, 1.2 and 1.3)');
+is($node->safe_psql('upd', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.5',
+	'it updates 1.0 to 1.5 (through 1.1, 1.2, 1.3 and 1.4)');
 is($out, $before, 'every row is kept, the queued batch too');
 like($err, qr/WARNING:  the inventory extension moved from schema "public" to schema "inventory".*HINT:  .*search_path/s,
 	'the update says that the objects moved and what sessions need');
@@ -148,13 +148,14 @@ sub updated_is_fresh
 	my $fresh_to = objects("fresh$t");
 	like($fresh_to, qr/^extension inventory \Q$to\E schema=inventory relocatable=f$/m, "a fresh $to install");
 	is(objects("upd${f}to$t"), $fresh_to, "updating $from to $to gives exactly the objects of a fresh $to install");
-	isnt($fresh_to, $fresh, "$to and 1.4 differ (the comparison can tell)");
+	isnt($fresh_to, $fresh, "$to and 1.5 differ (the comparison can tell)");
 	return;
 }
 updated_is_fresh('1.0', '1.1');
 updated_is_fresh('1.1', '1.2');
 updated_is_fresh('1.2', '1.3');
-$node->safe_psql('postgres', 'CREATE DATABASE upd12; CREATE DATABASE upd13');
+updated_is_fresh('1.3', '1.4');
+$node->safe_psql('postgres', 'CREATE DATABASE upd12; CREATE DATABASE upd13; CREATE DATABASE upd14');
 
 # --- 1.1, with data and a queued batch, updated to 1.2 (the workers are
 # paused: the batch stays queued until inventory_process_queue); the
@@ -334,13 +335,13 @@ is($node->safe_psql('upd12', qq{
 is($node->safe_psql('upd12', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
 	'inventory_verify() finds nothing after the transfers');
 
-# --- 1.3, with data and a queued batch, updated to 1.4 (the workers are
+# --- 1.3, with data and a queued batch, updated to 1.5 (the workers are
 # still paused); then channels and alerts work on the updated database:
 # the first pass of the feeds reads the ledger written before the update.
 install_with_rows('upd13', '1.3');
 update_keeps_rows('upd13', '1.3');
 is($node->safe_psql('upd13', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
-	'inventory_verify() finds nothing after the update to 1.4');
+	'inventory_verify() finds nothing after the update to 1.5');
 $node->safe_psql('upd13', qq{
 	INSERT INTO inventory.inventory_channels (uuid, name, percent, max) VALUES ('$W2', 'Shop', 50, 8);
 	INSERT INTO inventory.inventory_channel_warehouses VALUES ('$W2', '$W1');
@@ -352,6 +353,18 @@ ok(poll_until($node, 'upd13', qq{
 ok(poll_until($node, 'upd13', q{
 	SELECT string_agg(sku || ' ' || state, ',') FROM inventory.inventory_alerts()}, 'B low_stock', 30),
 	'and a threshold reports its state');
+
+# --- 1.4, with data and a queued batch, updated to 1.5 (the workers are
+# still paused); then retention prunes the ledger written before the
+# update, and the kept rows still prove every level row.
+install_with_rows('upd14', '1.4');
+update_keeps_rows('upd14', '1.4');
+is($node->safe_psql('upd14', q{
+	SELECT ledger_rows || ' ledger rows, ' || batches || ' batches'
+	  FROM inventory.inventory_prune('1 microsecond')}),
+	'4 ledger rows, 2 batches', 'after the update to 1.5 inventory_prune() prunes what 1.4 wrote');
+is($node->safe_psql('upd14', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
+	'and inventory_verify() still finds nothing');
 
 # The apply appends its ledger rows directly (no "not as installed" DEBUG
 # message) into the ledger of 1.2, with the new library, and into the one
