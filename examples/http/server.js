@@ -88,9 +88,12 @@ class Pools {
       return { key, pool };
     }
     while (this.pools.size >= this.settings.maxPools) {
-      const [oldKey, oldPool] = this.pools.entries().next().value;
-      this.pools.delete(oldKey);
-      oldPool.end().catch(() => {});
+      // the least recently used pool that no request is using, else the least recently used
+      let victim = this.pools.keys().next().value;
+      for (const [k, p] of this.pools) {
+        if (p.totalCount === p.idleCount && p.waitingCount === 0) { victim = k; break; }
+      }
+      this.drop(victim);
     }
     pool = new Pool({
       user, password,                       // host, port, database: PGHOST, PGPORT, PGDATABASE
@@ -189,8 +192,8 @@ function fromDatabase(err, context) {
   if (code === '28P01' || code === '28000')
     return unauthorized('HTTP Basic: Access denied. The database refused this role or password.');
   if (code === '42501')
-    return new HttpError(403, { error: `permission denied: ${err.message}`,
-      hint: 'The role needs the grants of "Privileges" in the inventory README.' });
+    return new HttpError(403, { error: err.message,
+      hint: err.hint || 'The role needs the grants of "Privileges" in the inventory README.' });
   if (context === 'adjust' && code === '22P02' && /json/i.test(err.message))
     return badRequest(`the body is not valid JSON: ${err.detail || err.message}`);
   if (code === '23505' && /idempotency key/.test(err.message))
