@@ -83,7 +83,18 @@ include $(PGXS)
 CONTRIB_TESTDB = inventory_regress
 ISOLATION_TESTDB = inventory_regress
 
-.PHONY: installcheck-database check-virtualenv
+# TAP tests (test/t/), with PostgreSQL's TAP modules (Debian's
+# postgresql-server-dev-15, and libipc-run-perl), wired as pgvector wires
+# them: "make prove_installcheck" runs them against the installed
+# extension, each in clusters of its own, as a user initdb accepts (not
+# root).  Not part of "make installcheck", which runs against a server.
+PROVE_TESTS = test/t/*.pl
+PROVE_FLAGS += -I ./test/perl
+
+.PHONY: installcheck-database check-virtualenv prove_installcheck
+
+prove_installcheck:
+	$(prove_installcheck)
 
 # The tests' database, made anew.  As root outside pg_virtualenv (which sets
 # PGUSER), pg_regress would connect as the role "root": say what to run.
