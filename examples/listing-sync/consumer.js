@@ -13,7 +13,8 @@
 //                 before calling again: the safety net (default 1000)
 // Exit status: 0 stopped by SIGTERM/SIGINT, 1 unexpected error, 2 bad
 // settings or a database error that retrying cannot fix, 3 the channel's
-// cursor is beyond the last change of this database (IN003).
+// cursor is beyond the last change of this database (IN003), 4 changes
+// after the channel's cursor were pruned by retention (IN005).
 'use strict';
 
 const http = require('node:http');
@@ -21,6 +22,7 @@ const { Client, DatabaseError } = require('pg');
 
 const EXIT_FATAL = 2;
 const EXIT_CURSOR_BEYOND = 3;
+const EXIT_CURSOR_PRUNED = 4;
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5000;
 
@@ -243,6 +245,13 @@ async function main() {
           'The cursor belongs to another database or to an earlier installation of the extension. ' +
           'To send every change again from cursor 0, start the channel with a new, empty log ' +
           '(move the old one aside); keep one channel log per database.');
+      }
+      if (err.code === 'IN005') {
+        fail(EXIT_CURSOR_PRUNED,
+          `the channel's cursor ${cursor} is older than the retention horizon: ${err.message}\n` +
+          `${err.detail ?? ''}\n${err.hint ?? ''}\n` +
+          'The consumer was stopped longer than inventory.retention. Send every listing its current ' +
+          'quantity again, then start the channel with a log whose last line carries the cursor the hint gives.');
       }
       if (!transient(err)) fail(EXIT_FATAL, `reading inventory_changes failed: ${err.message} (SQLSTATE ${err.code})`);
       log(`database connection lost (${err.message}); reconnecting in ${delay} ms`);
