@@ -118,7 +118,7 @@ COMMENT ON COLUMN @extschema@.inventory_retention_state.changes_pruned_through I
 COMMENT ON COLUMN @extschema@.inventory_retention_state.batches_pruned_through IS
     'Largest batch id whose history was pruned: a smaller id not found was pruned';
 COMMENT ON COLUMN @extschema@.inventory_retention_state.pruned_before IS
-    'The latest cutoff used: history older than this is pruned or about to be';
+    'The latest cutoff a pass used';
 REVOKE ALL ON TABLE @extschema@.inventory_retention_state FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_ledger_checkpoints', '');
@@ -332,16 +332,13 @@ BEGIN
             USING ERRCODE = 'undefined_object',
                   DETAIL = 'No queued, applied or failed batch has this id.';
     END IF;
-    -- pruned by retention, or applied before its cutoff (its ledger rows
-    -- may be gone): one row, without items
-    IF NOT FOUND OR (h.state OPERATOR(pg_catalog.=) 'applied'
-                     AND h.applied_at OPERATOR(pg_catalog.<) (SELECT s.pruned_before
-                                                                 FROM @extschema@.inventory_retention_state s)) THEN
+    -- pruned by retention: one row, without items
+    IF NOT FOUND THEN
         RETURN QUERY
-            SELECT batch, 'pruned'::text, h.create_missing, h.item_count, NULL::integer, NULL::integer, NULL::integer,
-                   h.queued_at, h.applied_at, NULL::text,
+            SELECT batch, 'pruned'::text, NULL::boolean, NULL::integer, NULL::integer, NULL::integer, NULL::integer,
+                   NULL::timestamptz, NULL::timestamptz, NULL::text,
                    NULL::integer, NULL::text, NULL::uuid, 'pruned'::text,
-                   'the batch was applied before the retention horizon (inventory.retention), and its history was pruned'::text,
+                   'the batch left the queue before the retention horizon (inventory.retention), and its history was pruned'::text,
                    NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint;
         RETURN;
     END IF;
@@ -511,13 +508,16 @@ REVOKE ALL ON FUNCTION @extschema@.inventory_verify() FROM PUBLIC;
 
 /*
  * Prune the ledger and the applied batches older than older_than
- * (inventory.retention when NULL), at most max_rows ledger ids and
- * max_rows batches per call; the worker calls it when inventory.retention
- * is set.  The ledger goes by id prefix, so each key keeps a suffix of its
- * rows, which its checkpoint starts: never past a row at or after the
- * cutoff, past an id that may still commit (the change feed's horizon) or
- * past what the channel and alert feeds have derived.  Failed batches are
- * kept (they carry their items, to be queued again).
+ * (inventory.retention when NULL), at most max_rows batches and max_rows
+ * ledger ids per call; the worker calls it when inventory.retention is
+ * set.  Batches go first, in batch order, up to the first applied at or
+ * after the cutoff; failed ones are kept (they carry their items, to be
+ * queued again) and passed over.  The ledger goes by id prefix, so each
+ * key keeps a suffix of its rows, which its checkpoint starts: never past
+ * a row at or after the cutoff, a row of a batch whose history is kept, an
+ * id that may still commit (the change feed's horizon), or what the
+ * channel and alert feeds have derived.  One pass at a time: a call while
+ * another runs prunes nothing.
  */
 CREATE FUNCTION @extschema@.inventory_prune(older_than interval DEFAULT NULL, max_rows integer DEFAULT 100000)
     RETURNS TABLE (ledger_rows bigint, batches bigint, ledger_pruned_through bigint,
@@ -536,9 +536,12 @@ DECLARE
     lo bigint;
     hi bigint;
     first_kept bigint;
+    batch_kept bigint;
     changes_hi bigint;
+    broken bigint;
+    broken_example text;
     queued_min bigint;
-    candidates bigint;
+    candidates bigint := 0;
     batches_hi bigint;
 BEGIN
     IF keep IS NULL THEN
@@ -556,12 +559,64 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     cutoff := pg_catalog.now() OPERATOR(pg_catalog.-) keep;
+    ledger_rows := 0;
+    batches := 0;
 
-    -- one pass at a time (the row is made by the first pass)
+    -- one pass at a time (the row is made by the first pass); a call while
+    -- another pass holds it does nothing, never waits
     INSERT INTO @extschema@.inventory_retention_state DEFAULT VALUES ON CONFLICT (single) DO NOTHING;
-    SELECT s.* INTO st FROM @extschema@.inventory_retention_state s FOR UPDATE;
+    SELECT s.* INTO st FROM @extschema@.inventory_retention_state s FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        SELECT s.ledger_pruned_through, s.batches_pruned_through, s.pruned_before
+          INTO ledger_pruned_through, batches_pruned_through, pruned_before
+          FROM @extschema@.inventory_retention_state s;
+        more := false;
+        RETURN NEXT;
+        RETURN;
+    END IF;
 
-    -- the ledger: ids in (lo, hi], all older than the cutoff
+    -- applied batches older than the cutoff: the next max_rows batches in
+    -- the history below every queued one, up to the first applied at or
+    -- after the cutoff (first the first one alone: most passes stop there)
+    SELECT pg_catalog.min(q.batch_id) INTO queued_min FROM @extschema@.inventory_queue q;
+    SELECT h.batch_id INTO batch_kept
+      FROM @extschema@.inventory_batch_history h
+     WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
+       AND h.state OPERATOR(pg_catalog.=) 'applied'
+     ORDER BY h.batch_id
+     LIMIT 1;
+    IF batch_kept IS NOT NULL
+       AND (SELECT h.applied_at OPERATOR(pg_catalog.<) cutoff
+              FROM @extschema@.inventory_batch_history h
+             WHERE h.batch_id OPERATOR(pg_catalog.=) batch_kept) THEN
+        SELECT pg_catalog.min(c.batch_id) FILTER (WHERE c.state OPERATOR(pg_catalog.=) 'applied'
+                                                  AND c.applied_at OPERATOR(pg_catalog.>=) cutoff),
+               pg_catalog.count(*)
+          INTO batch_kept, candidates
+          FROM (SELECT h.batch_id, h.state, h.applied_at
+                  FROM @extschema@.inventory_batch_history h
+                 WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
+                   AND h.batch_id OPERATOR(pg_catalog.<) COALESCE(queued_min, 9223372036854775807)
+                 ORDER BY h.batch_id
+                 LIMIT max_rows) c;
+        SELECT pg_catalog.max(c.batch_id) INTO batches_hi
+          FROM (SELECT h.batch_id
+                  FROM @extschema@.inventory_batch_history h
+                 WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
+                   AND h.batch_id OPERATOR(pg_catalog.<) COALESCE(queued_min, 9223372036854775807)
+                 ORDER BY h.batch_id
+                 LIMIT max_rows) c
+         WHERE c.batch_id OPERATOR(pg_catalog.<) COALESCE(batch_kept, 9223372036854775807);
+        DELETE FROM @extschema@.inventory_batch_history h
+         WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
+           AND h.batch_id OPERATOR(pg_catalog.<=) batches_hi
+           AND h.state OPERATOR(pg_catalog.=) 'applied';
+        GET DIAGNOSTICS batches = ROW_COUNT;
+    END IF;
+    batches_hi := GREATEST(st.batches_pruned_through, batches_hi);
+
+    -- the ledger: ids in (lo, hi], all older than the cutoff, none of a
+    -- batch whose history is kept
     horizon := inventory_internal.inventory_ledger_horizon();
     -- what the channel feed and the alerts still have to derive (with
     -- neither, nothing derives from the ledger: a new channel or threshold
@@ -578,32 +633,45 @@ BEGIN
     SELECT pg_catalog.min(l.id) INTO first_kept
       FROM @extschema@.inventory_ledger l
      WHERE l.id OPERATOR(pg_catalog.>) lo AND l.id OPERATOR(pg_catalog.<=) hi
-       AND l.at OPERATOR(pg_catalog.>=) cutoff;
+       AND (l.at OPERATOR(pg_catalog.>=) cutoff OR l.batch_id OPERATOR(pg_catalog.>) batches_hi);
     IF first_kept IS NOT NULL THEN
         hi := first_kept OPERATOR(pg_catalog.-) 1;
     END IF;
-    ledger_rows := 0;
     IF hi OPERATOR(pg_catalog.>) lo THEN
         WITH gone AS (
             DELETE FROM @extschema@.inventory_ledger l
              WHERE l.id OPERATOR(pg_catalog.>) lo AND l.id OPERATOR(pg_catalog.<=) hi
-            RETURNING l.id, l.at, l.sku, l.warehouse_uuid, l.on_hand_after, l.reserved_after,
-                      l.available_before, l.available_after, l.incoming_before, l.incoming_after),
+            RETURNING l.id, l.at, l.sku, l.warehouse_uuid, l.on_hand_before, l.on_hand_after,
+                      l.reserved_before, l.reserved_after, l.available_before, l.available_after,
+                      l.incoming_before, l.incoming_after),
+        -- each key's last row, and its last that changed incoming
         last AS (
-            SELECT DISTINCT ON (g.sku, g.warehouse_uuid) g.*
-              FROM gone g ORDER BY g.sku, g.warehouse_uuid, g.id DESC),
-        last_incoming AS (
-            SELECT DISTINCT ON (g.sku, g.warehouse_uuid) g.sku, g.warehouse_uuid, g.incoming_after
-              FROM gone g WHERE g.incoming_after IS NOT NULL
-             ORDER BY g.sku, g.warehouse_uuid, g.id DESC),
+            SELECT g.sku, g.warehouse_uuid, pg_catalog.max(g.id) AS id,
+                   (pg_catalog.array_agg(g.at ORDER BY g.id DESC))[1] AS at,
+                   (pg_catalog.array_agg(g.on_hand_after ORDER BY g.id DESC))[1] AS on_hand,
+                   (pg_catalog.array_agg(g.reserved_after ORDER BY g.id DESC))[1] AS reserved,
+                   (pg_catalog.array_agg(g.available_after ORDER BY g.id DESC))[1] AS available,
+                   (pg_catalog.array_agg(g.incoming_after ORDER BY g.id DESC)
+                        FILTER (WHERE g.incoming_after IS NOT NULL))[1] AS incoming
+              FROM gone g
+             GROUP BY g.sku, g.warehouse_uuid),
+        -- the pruned rows chain from the key's old checkpoint (verified
+        -- here, since their evidence goes with them)
+        chain AS (
+            SELECT g.id, g.sku, g.on_hand_before, g.reserved_before,
+                   pg_catalog.lag(g.on_hand_after, 1, COALESCE(p.on_hand, 0::bigint))
+                       OVER (PARTITION BY g.sku, g.warehouse_uuid ORDER BY g.id) AS prev_on_hand,
+                   pg_catalog.lag(g.reserved_after, 1, COALESCE(p.reserved, 0::bigint))
+                       OVER (PARTITION BY g.sku, g.warehouse_uuid ORDER BY g.id) AS prev_reserved
+              FROM gone g
+              LEFT JOIN @extschema@.inventory_ledger_checkpoints p
+                ON p.sku OPERATOR(pg_catalog.=) g.sku AND p.warehouse_uuid OPERATOR(pg_catalog.=) g.warehouse_uuid),
         saved AS (
             INSERT INTO @extschema@.inventory_ledger_checkpoints AS c
                    (sku, warehouse_uuid, ledger_id, at, on_hand, reserved, available, incoming)
-            SELECT t.sku, t.warehouse_uuid, t.id, t.at, t.on_hand_after, t.reserved_after,
-                   t.available_after, COALESCE(i.incoming_after, p.incoming, 0)
+            SELECT t.sku, t.warehouse_uuid, t.id, t.at, t.on_hand, t.reserved, t.available,
+                   COALESCE(t.incoming, p.incoming, 0)
               FROM last t
-              LEFT JOIN last_incoming i
-                ON i.sku OPERATOR(pg_catalog.=) t.sku AND i.warehouse_uuid OPERATOR(pg_catalog.=) t.warehouse_uuid
               LEFT JOIN @extschema@.inventory_ledger_checkpoints p
                 ON p.sku OPERATOR(pg_catalog.=) t.sku AND p.warehouse_uuid OPERATOR(pg_catalog.=) t.warehouse_uuid
             ON CONFLICT (sku, warehouse_uuid) DO UPDATE
@@ -611,56 +679,42 @@ BEGIN
                    reserved = excluded.reserved, available = excluded.available,
                    incoming = excluded.incoming
             RETURNING 1)
-        SELECT pg_catalog.count(*),
-               pg_catalog.max(g.id) FILTER (WHERE g.available_before OPERATOR(pg_catalog.<>) g.available_after
-                                            OR g.incoming_before IS DISTINCT FROM g.incoming_after)
-          INTO ledger_rows, changes_hi
-          FROM gone g;
+        SELECT (SELECT pg_catalog.count(*) FROM gone),
+               (SELECT pg_catalog.max(g.id) FROM gone g
+                 WHERE g.available_before OPERATOR(pg_catalog.<>) g.available_after
+                    OR g.incoming_before IS DISTINCT FROM g.incoming_after),
+               (SELECT pg_catalog.count(*) FROM chain x
+                 WHERE x.on_hand_before OPERATOR(pg_catalog.<>) x.prev_on_hand
+                    OR x.reserved_before OPERATOR(pg_catalog.<>) x.prev_reserved),
+               (SELECT pg_catalog.format('ledger row %s of sku %s starts at on_hand %s, reserved %s; the previous row ended at %s, %s',
+                                         x.id, x.sku, x.on_hand_before, x.reserved_before, x.prev_on_hand, x.prev_reserved)
+                  FROM chain x
+                 WHERE x.on_hand_before OPERATOR(pg_catalog.<>) x.prev_on_hand
+                    OR x.reserved_before OPERATOR(pg_catalog.<>) x.prev_reserved
+                 ORDER BY x.id LIMIT 1)
+          INTO ledger_rows, changes_hi, broken, broken_example;
+        IF broken OPERATOR(pg_catalog.>) 0 THEN
+            RAISE WARNING 'inventory retention pruned % ledger rows that do not chain', broken
+                USING DETAIL = pg_catalog.format('The first: %s. The checkpoints start each key from its last pruned row, so inventory_verify() no longer reports these.', broken_example),
+                      HINT = 'Run inventory_verify() before pruning to see drift while its evidence is kept.';
+        END IF;
         lo := hi;
     END IF;
-
-    -- applied batches older than the cutoff: the next max_rows batches in
-    -- the history below every queued one, up to the first applied at or
-    -- after the cutoff (failed ones stay, and are passed over)
-    SELECT pg_catalog.min(q.batch_id) INTO queued_min FROM @extschema@.inventory_queue q;
-    SELECT pg_catalog.min(c.batch_id) FILTER (WHERE c.state OPERATOR(pg_catalog.=) 'applied'
-                                              AND c.applied_at OPERATOR(pg_catalog.>=) cutoff),
-           pg_catalog.count(*)
-      INTO first_kept, candidates
-      FROM (SELECT h.batch_id, h.state, h.applied_at
-              FROM @extschema@.inventory_batch_history h
-             WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
-               AND h.batch_id OPERATOR(pg_catalog.<) COALESCE(queued_min, 9223372036854775807)
-             ORDER BY h.batch_id
-             LIMIT max_rows) c;
-    SELECT pg_catalog.max(c.batch_id) INTO batches_hi
-      FROM (SELECT h.batch_id
-              FROM @extschema@.inventory_batch_history h
-             WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
-               AND h.batch_id OPERATOR(pg_catalog.<) COALESCE(queued_min, 9223372036854775807)
-             ORDER BY h.batch_id
-             LIMIT max_rows) c
-     WHERE c.batch_id OPERATOR(pg_catalog.<) COALESCE(first_kept, 9223372036854775807);
-    DELETE FROM @extschema@.inventory_batch_history h
-     WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
-       AND h.batch_id OPERATOR(pg_catalog.<=) batches_hi
-       AND h.state OPERATOR(pg_catalog.=) 'applied';
-    GET DIAGNOSTICS batches = ROW_COUNT;
 
     UPDATE @extschema@.inventory_retention_state s
        SET ledger_pruned_through = lo,
            changes_pruned_through = GREATEST(s.changes_pruned_through, changes_hi),
-           batches_pruned_through = GREATEST(s.batches_pruned_through, batches_hi),
+           batches_pruned_through = batches_hi,
            pruned_before = GREATEST(s.pruned_before, cutoff),
            pruned_at = pg_catalog.now()
      RETURNING s.ledger_pruned_through, s.batches_pruned_through, s.pruned_before
           INTO ledger_pruned_through, batches_pruned_through, pruned_before;
     -- cut by max_rows, not by the cutoff: call again
     more := lo OPERATOR(pg_catalog.=) (st.ledger_pruned_through OPERATOR(pg_catalog.+) max_rows)
-            OR (candidates OPERATOR(pg_catalog.=) max_rows AND first_kept IS NULL);
+            OR (candidates OPERATOR(pg_catalog.=) max_rows AND batch_kept IS NULL);
     RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_prune(interval, integer) IS
-    'Delete ledger rows and applied batches older than older_than (inventory.retention when NULL), at most max_rows of each, keeping per key where its ledger ended; more: call again';
+    'Delete applied batches and ledger rows older than older_than (inventory.retention when NULL), at most max_rows of each, keeping per key where its ledger ended; more: call again';
 REVOKE ALL ON FUNCTION @extschema@.inventory_prune(interval, integer) FROM PUBLIC;

@@ -22,7 +22,9 @@
  * every channel said again and every threshold reported again.
  *
  * A restore is under way when the ledger, the batch history or the queue
- * holds an id its sequence has not issued: ids come only from those
+ * holds an id its sequence has not issued (from 1.5 the ledger's retention
+ * checkpoints too, which pg_dump loads before the level rows: once
+ * retention has pruned every ledger row and batch, they alone hold ids): ids come only from those
  * sequences, so nothing but loading rows before setting the sequence makes
  * that state, and while it lasts the triggers could not write a ledger row
  * without colliding anyway.  A superuser's COPY into one of those tables
@@ -54,10 +56,20 @@
 	"Without it, only a restore in one session (no -j, a dump without --inserts) works."
 
 /* The largest ids the ledger and the batches hold */
+#define RESTORED_BATCH_IDS \
+	"GREATEST((SELECT pg_catalog.max(h.batch_id) FROM @extschema@.inventory_batch_history h), " \
+	"(SELECT pg_catalog.max(q.batch_id) FROM @extschema@.inventory_queue q))"
 static InventoryStatement restored_ids = {
 	.sql = "SELECT (SELECT pg_catalog.max(l.id) FROM @extschema@.inventory_ledger l), "
-	"GREATEST((SELECT pg_catalog.max(h.batch_id) FROM @extschema@.inventory_batch_history h), "
-	"(SELECT pg_catalog.max(q.batch_id) FROM @extschema@.inventory_queue q))",
+	RESTORED_BATCH_IDS,
+	.nargs = 0
+};
+
+/* The same, with the ledger ids the retention checkpoints hold (1.5) */
+static InventoryStatement restored_ids_checkpoints = {
+	.sql = "SELECT GREATEST((SELECT pg_catalog.max(l.id) FROM @extschema@.inventory_ledger l), "
+	"(SELECT pg_catalog.max(c.ledger_id) FROM @extschema@.inventory_ledger_checkpoints c)), "
+	RESTORED_BATCH_IDS,
 	.nargs = 0
 };
 
@@ -85,7 +97,9 @@ RestoreUnderWay(Oid nspid, int64 *ledger_max, int64 *ledger_last)
 		return false;
 
 	SPI_connect();
-	(void) InventoryStatementRun(&restored_ids, nspid, NULL, true, SPI_OK_SELECT);
+	(void) InventoryStatementRun(OidIsValid(InventoryRelid(nspid, "inventory_ledger_checkpoints")) ?
+								 &restored_ids_checkpoints : &restored_ids,
+								 nspid, NULL, true, SPI_OK_SELECT);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (!isnull)
 		*ledger_max = DatumGetInt64(d);

@@ -492,14 +492,16 @@ PruneWork(Oid nspid)
 
 /*
  * One pass of retention (retention.c), in a transaction of its own, not in
- * a round; the next comes at once while it leaves more to prune.
+ * a round; the next comes at once while it leaves more to prune, else
+ * after the interval (after one that failed too: it is not retried at
+ * once).
  */
 static void
 RunPrune(void)
 {
 	prune_more = false;
-	RunShortWork(PruneWork);
 	last_prune = GetCurrentTimestamp();
+	RunShortWork(PruneWork);
 }
 
 /*
@@ -607,14 +609,15 @@ RunDueWork(void)
 	/*
 	 * Before any round (a backlog, or a round failing over and over, must
 	 * not keep us): leave when a command on the whole database asks, or
-	 * after a time slice of rounds while another database waits for a
-	 * worker; the batches reason stays for the next worker.
+	 * after a time slice of rounds (or of passes of retention) while
+	 * another database waits for a worker; the batches reason stays for
+	 * the next worker.
 	 */
 	if (InventoryWorkerAskedToLeave() && InventoryWorkerLeave(more_queued, 0))
 		LeaveDatabase("a command on the whole database asked it to");
-	if (enabled && more_queued &&
+	if (((enabled && more_queued) || prune_more) &&
 		TimestampDifferenceExceeds(slice_started, now, WORKER_TIME_SLICE_MS) &&
-		InventoryClaimWaitingSlot() && InventoryWorkerLeave(true, 0))
+		InventoryClaimWaitingSlot() && InventoryWorkerLeave(enabled && more_queued, 0))
 		LeaveDatabase("another database waits for a worker");
 
 	/* paused: leave the batches reason, so that queuing does not wake us */

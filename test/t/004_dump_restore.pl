@@ -338,6 +338,35 @@ is($node->safe_psql('restored', qq{
 	"3 received\nt\n0/9", 'it is received in full after the restore; a new transfer gets a fresh id');
 is($node->safe_psql('restored', 'SELECT * FROM inventory_verify()'), '', 'inventory_verify() empty after the transfers');
 
+# A database whose ledger and batch history retention pruned empty
+# restores in one session too: the checkpoints' ledger ids tell the COPY
+# of the level rows and reservations that a restore is under way, so
+# reserved is not counted twice and no ledger row is written.
+$node->safe_psql('postgres', 'CREATE DATABASE pruned; CREATE DATABASE pruned_copy');
+$node->safe_psql('pruned', qq{
+	CREATE EXTENSION inventory;
+	INSERT INTO inventory_warehouses (uuid, name) VALUES ('$WH[0]', 'East');});
+my $pruned_batch = $node->safe_psql('pruned', "SELECT inventory_adjust('[" . item('PR-1', 0, 'on_hand', 9) . "]')");
+is($node->safe_psql('pruned', "SELECT inventory_wait($pruned_batch, '60 s')"), 'applied', 'a batch applied in pruned');
+$node->safe_psql('pruned', qq{SELECT 1 FROM inventory_reserve('PR-ORDER', 'PR-1', '$WH[0]', 4)});
+is($node->safe_psql('pruned', q{
+	SELECT ledger_rows || ' ' || batches FROM inventory_prune('1 microsecond');
+	SELECT (SELECT count(*) FROM inventory_ledger) || ' ' || (SELECT count(*) FROM inventory_batch_history)}),
+	"2 1
+0 0", 'retention pruned its whole ledger and history');
+my $pruned_dump = PostgreSQL::Test::Utils::tempdir() . "/pruned.dump";
+$node->command_ok([ 'pg_dump', '-Fc', '-f', $pruned_dump, '-d', 'pruned' ], 'pg_dump -Fc of pruned');
+my $pruned_ok = IPC::Run::run([ 'pg_restore', '-d', $node->connstr('pruned_copy'), $pruned_dump ],
+	'>', \my $pruned_out, '2>', \my $pruned_err);
+ok($pruned_ok, 'pg_restore of the pruned database succeeds without inventory.restoring') or diag($pruned_err);
+is($node->safe_psql('pruned_copy', q{
+	SELECT on_hand || '/' || reserved || '/' || available || ' '
+	    || (SELECT count(*) FROM inventory_ledger) || ' '
+	    || (SELECT string_agg(sku || ':' || on_hand || '/' || reserved, ',') FROM inventory_ledger_checkpoints)
+	  FROM inventory_levels WHERE sku = 'PR-1'}),
+	'9/4/5 0 PR-1:9/4', 'the level row as dumped (reserved counted once), no ledger row written, the checkpoint kept');
+is($node->safe_psql('pruned_copy', 'SELECT count(*) FROM inventory_verify()'), '0', 'inventory_verify() is clean there');
+
 my @errs = worker_lines($node, $off, qr/^(ERROR|FATAL|PANIC)$/, qr/./);
 note('worker errors while serving restored (the failed batch may log one): ' . scalar(@errs));
 note($_) for @errs;

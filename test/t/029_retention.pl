@@ -25,6 +25,20 @@ install_extension($node, $WH);
 
 sub sql { return $node->safe_psql('postgres', $_[0]); }
 
+# Every change id, recorded as the ledger row is written (a trigger of
+# the test's own, as an owner may add), to check the consumer missed none.
+sql(q{
+	CREATE TABLE public.change_ids (id bigint PRIMARY KEY);
+	CREATE FUNCTION public.note_change() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+	    INSERT INTO public.change_ids
+	    SELECT n.id FROM new_rows n
+	     WHERE n.available_before <> n.available_after OR n.incoming_before IS DISTINCT FROM n.incoming_after;
+	    RETURN NULL;
+	END $$;
+	CREATE TRIGGER note_change AFTER INSERT ON inventory.inventory_ledger
+	    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.note_change();});
+
 # --- retention off: a backlog of 25 000 ledger rows, kept
 my $early = sql(qq{SELECT inventory_adjust('[{"sku": "RT-EARLY", "warehouse_uuid": "$WH", "on_hand": 7}]')});
 sql(qq{
@@ -79,6 +93,7 @@ my $load = IPC::Run::start(
 # calls, and keeps the last available of every key it was told.
 my $consumer = $node->background_psql('postgres', on_error_stop => 0);
 my $cursor = sql('SELECT COALESCE(max(ledger_pruned_through), 0) FROM inventory_retention_state');
+my $first_cursor = $cursor;
 my (%available, @ids, $errors, $max_ledger_rows);
 $errors = '';
 $max_ledger_rows = 0;
@@ -124,6 +139,8 @@ ok(poll_until($node, 'postgres', 'SELECT caught_up FROM inventory_feeds_status()
 1 while consume() > 0;
 is($errors, '', "the live consumer was never refused ($steps reads)");
 is(join(',', @ids), join(',', sort { $a <=> $b } @ids), 'it read every change in increasing order');
+is(join(',', @ids), sql("SELECT string_agg(id::text, ',' ORDER BY id) FROM public.change_ids WHERE id > $first_cursor"),
+	'every change written after its start, none missed (' . scalar(@ids) . ')');
 my %dup;
 is(scalar(grep { $dup{$_}++ } @ids), 0, 'none twice');
 my @told = sort keys %available;
@@ -148,6 +165,18 @@ like($err, qr/ERROR:  change cursor $stale_cursor is older than the retention ho
 my ($go_on) = $err =~ /then continue from cursor (\d+)/;
 ok(defined $go_on, 'the hint gives the cursor to go on from');
 is($node->psql('postgres', "SELECT count(*) FROM inventory_changes($go_on)"), 0, 'which is accepted');
+
+# --- a pass another session holds (a DBA's prune in an open transaction)
+# stalls neither the worker's apply nor its own passes; a prune called
+# meanwhile prunes nothing and says so, rather than waiting
+my $holder = $node->background_psql('postgres', on_error_stop => 1);
+$holder->query_safe('BEGIN; SELECT 1 FROM inventory_retention_state FOR UPDATE');
+my $held = sql(qq{SELECT inventory_adjust('[{"sku": "RT-HELD", "warehouse_uuid": "$WH", "on_hand": 4}]')});
+is(sql("SELECT inventory_wait($held, '20 s')"), 'applied', 'the worker applies while a pass is held');
+is(sql(q{SELECT ledger_rows || ' ' || batches || ' ' || more FROM inventory_prune('1 microsecond')}), '0 0 false',
+	'a prune while another holds the pass prunes nothing and does not wait');
+$holder->query_safe('COMMIT');
+$holder->quit;
 
 # --- a new batch: recorded until it is older than the horizon
 my $late = sql(qq{SELECT inventory_adjust('[{"sku": "RT-LATE", "warehouse_uuid": "$WH", "on_hand": 3}]')});
