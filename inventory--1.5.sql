@@ -3269,6 +3269,7 @@ DECLARE
     hi bigint;
     first_kept bigint;
     batch_kept bigint;
+    first_old boolean;
     changes_hi bigint;
     broken bigint;
     broken_example text;
@@ -3311,34 +3312,32 @@ BEGIN
     -- the history below every queued one, up to the first applied at or
     -- after the cutoff (first the first one alone: most passes stop there)
     SELECT pg_catalog.min(q.batch_id) INTO queued_min FROM @extschema@.inventory_queue q;
-    SELECT h.batch_id INTO batch_kept
+    SELECT h.batch_id, h.applied_at OPERATOR(pg_catalog.<) cutoff INTO batch_kept, first_old
       FROM @extschema@.inventory_batch_history h
      WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
        AND h.state OPERATOR(pg_catalog.=) 'applied'
      ORDER BY h.batch_id
      LIMIT 1;
-    IF batch_kept IS NOT NULL
-       AND (SELECT h.applied_at OPERATOR(pg_catalog.<) cutoff
+    IF first_old THEN
+        -- the candidates read once: the first applied at or after the
+        -- cutoff among them, their number, and the last before it
+        WITH c AS MATERIALIZED (
+            SELECT h.batch_id, h.state, h.applied_at
               FROM @extschema@.inventory_batch_history h
-             WHERE h.batch_id OPERATOR(pg_catalog.=) batch_kept) THEN
-        SELECT pg_catalog.min(c.batch_id) FILTER (WHERE c.state OPERATOR(pg_catalog.=) 'applied'
-                                                  AND c.applied_at OPERATOR(pg_catalog.>=) cutoff),
-               pg_catalog.count(*)
-          INTO batch_kept, candidates
-          FROM (SELECT h.batch_id, h.state, h.applied_at
-                  FROM @extschema@.inventory_batch_history h
-                 WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
-                   AND h.batch_id OPERATOR(pg_catalog.<) COALESCE(queued_min, 9223372036854775807)
-                 ORDER BY h.batch_id
-                 LIMIT max_rows) c;
-        SELECT pg_catalog.max(c.batch_id) INTO batches_hi
-          FROM (SELECT h.batch_id
-                  FROM @extschema@.inventory_batch_history h
-                 WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
-                   AND h.batch_id OPERATOR(pg_catalog.<) COALESCE(queued_min, 9223372036854775807)
-                 ORDER BY h.batch_id
-                 LIMIT max_rows) c
-         WHERE c.batch_id OPERATOR(pg_catalog.<) COALESCE(batch_kept, 9223372036854775807);
+             WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
+               AND h.batch_id OPERATOR(pg_catalog.<) COALESCE(queued_min, 9223372036854775807)
+             ORDER BY h.batch_id
+             LIMIT max_rows),
+        k AS (
+            SELECT pg_catalog.min(c.batch_id) FILTER (WHERE c.state OPERATOR(pg_catalog.=) 'applied'
+                                                      AND c.applied_at OPERATOR(pg_catalog.>=) cutoff) AS kept,
+                   pg_catalog.count(*) AS n
+              FROM c)
+        SELECT k.kept, k.n,
+               (SELECT pg_catalog.max(c.batch_id) FROM c
+                 WHERE c.batch_id OPERATOR(pg_catalog.<) COALESCE(k.kept, 9223372036854775807))
+          INTO batch_kept, candidates, batches_hi
+          FROM k;
         DELETE FROM @extschema@.inventory_batch_history h
          WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
            AND h.batch_id OPERATOR(pg_catalog.<=) batches_hi
