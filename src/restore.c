@@ -24,10 +24,10 @@
  * A restore is under way when the ledger, the batch history or the queue
  * holds an id its sequence has not issued (from 1.5 the ledger's retention
  * checkpoints too, which pg_dump loads before the level rows: once
- * retention has pruned every ledger row and batch, they alone hold ids): ids come only from those
- * sequences, so nothing but loading rows before setting the sequence makes
- * that state, and while it lasts the triggers could not write a ledger row
- * without colliding anyway.  A superuser's COPY into one of those tables
+ * retention has pruned every ledger row and batch, they alone hold ids):
+ * ids come only from those sequences, so nothing but loading rows before
+ * setting the sequence makes that state, and while it lasts the triggers
+ * could not write a ledger row without colliding anyway.  A superuser's COPY into one of those tables
  * then runs with inventory.restoring on for that statement, and the server log says so.  That covers pg_restore and psql
  * restoring in one session (the default).  A parallel pg_restore (-j) may
  * load the level rows before the ledger, a dump made with --inserts loads

@@ -75,8 +75,10 @@ static int64 notified_horizon = -1;
 
 /* When expired idempotency keys were last deleted */
 static TimestampTz last_purge = 0;
+
+/* When the last pass of retention began, and whether it left more */
 static TimestampTz last_prune = 0;
-static bool prune_more = false;	/* the last pass of retention left more */
+static bool prune_more = false;
 
 /* Seconds between deletions of expired idempotency keys */
 #define PURGE_INTERVAL_S	60

@@ -100,8 +100,7 @@ $max_ledger_rows = 0;
 my $steps = 0;
 sub consume
 {
-	my ($out, $err) = ('', '');
-	$out = $consumer->query(qq{
+	my $out = $consumer->query(qq{
 		SELECT change_id || ' ' || sku || ' ' || available FROM inventory_changes($cursor, 1000)});
 	$errors .= $consumer->{stderr} if $consumer->{stderr};
 	$consumer->{stderr} = '';
