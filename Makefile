@@ -4,13 +4,14 @@
 # in src/, pg_regress tests in sql/ + expected/, isolation specs in
 # test/specs/ + test/expected/, TAP tests in test/t/, scripts in test/.
 
-EXTENSION = inventory
+EXTENSION = inventory inventory_router
 MODULE_big = inventory
 OBJS = \
 	src/inventory.o \
 	src/shmem.o \
 	src/adjust.o \
 	src/warehouses.o \
+	src/merchant.o \
 	src/problems.o \
 	src/item.o \
 	src/idempotency.o \
@@ -50,7 +51,7 @@ OBJS = \
 	src/restore.o \
 	src/current_xact.o
 
-DATA = $(wildcard inventory--*.sql)
+DATA = $(wildcard inventory--*.sql) $(wildcard inventory_router--*.sql)
 
 
 # pg_regress tests (sql/ and expected/) and isolation specs (test/specs/),

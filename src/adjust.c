@@ -404,17 +404,28 @@ CheckItem(InventoryProblems *problems, int pos, JsonbValue *elem, AdjustItem *it
 	item->valid = (problems->total == before);
 }
 
+/* An item's warehouse as uuid_out prints it */
+#define ITEM_UUID(item) \
+	DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&(item)->uuid)))
+
 /*
  * Check that every parsed warehouse_uuid names a registered, non-archived
- * warehouse, looking each distinct one up once (warehouses.c).
+ * warehouse, looking each distinct one up once (warehouses.c), and that
+ * they all belong to one merchant: inventory.merchant's when it is set.
+ * Returns that merchant (NULL before version 1.6, or when no item has a
+ * usable warehouse).
  */
-static void
+static char *
 CheckWarehouses(Oid nspid, InventoryProblems *problems, AdjustItem *items, int nitems)
 {
 	pg_uuid_t  *uuids = palloc(sizeof(pg_uuid_t) * nitems);
 	int		   *which = palloc(sizeof(int) * nitems);	/* item -> distinct uuid */
 	bool	   *found = palloc(sizeof(bool) * nitems);
 	bool	   *archived = palloc(sizeof(bool) * nitems);
+	char	  **merchants = palloc(sizeof(char *) * nitems);
+	const char *wanted = InventoryCurrentMerchant();
+	char	   *merchant = NULL;
+	int			merchant_item = 0;
 	int			nuuids = 0;
 
 	for (int i = 0; i < nitems; i++)
@@ -430,21 +441,48 @@ CheckWarehouses(Oid nspid, InventoryProblems *problems, AdjustItem *items, int n
 			uuids[nuuids++] = items[i].uuid;
 		which[i] = u;
 	}
-	InventoryLookUpWarehouses(nspid, uuids, nuuids, found, archived);
+	InventoryLookUpWarehouses(nspid, uuids, nuuids, found, archived, merchants);
 
 	for (int i = 0; i < nitems; i++)
 	{
+		char	   *m;
+
 		if (!items[i].has_uuid)
 			continue;
+		m = merchants[which[i]];
 		if (!found[which[i]] || archived[which[i]])
 			items[i].valid = false;
 		if (!found[which[i]])
 			InventoryAddProblem(problems, i + 1, "warehouse \"%s\" is not registered in inventory_warehouses.",
-								DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&items[i].uuid))));
+								ITEM_UUID(&items[i]));
 		else if (archived[which[i]])
 			InventoryAddProblem(problems, i + 1, "warehouse \"%s\" is archived.",
-								DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(&items[i].uuid))));
+								ITEM_UUID(&items[i]));
+		else if (m == NULL)
+			continue;
+		else if (wanted != NULL && strcmp(m, wanted) != 0)
+		{
+			items[i].valid = false;
+			InventoryAddProblem(problems, i + 1,
+								"warehouse \"%s\" belongs to merchant \"%s\", not to \"%s\" (inventory.merchant).",
+								ITEM_UUID(&items[i]), InventoryPrintable(pstrdup(m)),
+								InventoryPrintable(pstrdup(wanted)));
+		}
+		else if (merchant == NULL)
+		{
+			merchant = m;
+			merchant_item = i + 1;
+		}
+		else if (strcmp(m, merchant) != 0)
+		{
+			items[i].valid = false;
+			InventoryAddProblem(problems, i + 1,
+								"warehouse \"%s\" belongs to merchant \"%s\", but item %d's to \"%s\": a batch names the warehouses of one merchant.",
+								ITEM_UUID(&items[i]), InventoryPrintable(pstrdup(m)), merchant_item,
+								InventoryPrintable(pstrdup(merchant)));
+		}
 	}
+	return merchant;
 }
 
 /*
@@ -562,6 +600,7 @@ inventory_adjust(PG_FUNCTION_ARGS)
 	Oid			seqid;
 	int64		batch_id;
 	int64		claimed;
+	char	   *merchant;
 	Datum		args[5];
 
 	if (PG_ARGISNULL(0))
@@ -624,7 +663,7 @@ inventory_adjust(PG_FUNCTION_ARGS)
 			 get_namespace_name(nspid));
 
 	SPI_connect();
-	CheckWarehouses(nspid, &problems, checked, nitems);
+	merchant = CheckWarehouses(nspid, &problems, checked, nitems);
 
 	if (problems.total > 0)
 	{
@@ -644,7 +683,7 @@ inventory_adjust(PG_FUNCTION_ARGS)
 	if (key != NULL)
 	{
 		hash = InventoryRequestHash(body, create_missing);
-		claimed = InventoryClaimIdempotencyKey(nspid, key, hash);
+		claimed = InventoryClaimIdempotencyKey(nspid, key, merchant, hash);
 		if (claimed != 0)
 		{
 			SPI_finish();
@@ -659,7 +698,7 @@ inventory_adjust(PG_FUNCTION_ARGS)
 	InventoryPublishIdBound(INVENTORY_ID_BATCH, seqid);
 	batch_id = nextval_internal(seqid, false);
 	if (key != NULL)
-		InventoryRecordIdempotencyKey(nspid, key, batch_id);
+		InventoryRecordIdempotencyKey(nspid, key, merchant, batch_id);
 
 	args[0] = Int64GetDatum(batch_id);
 	args[1] = JsonbPGetDatum(items_jsonb);

@@ -27,6 +27,7 @@ _PG_init(void)
 	InventoryAdjustInit();
 	InventoryRoundInit();
 	InventoryIdempotencyInit();
+	InventoryMerchantInit();
 	InventoryRetentionInit();
 	InventoryLedgerContextInit();
 	InventoryTriggersInit();

@@ -48,7 +48,11 @@ extern void InventoryAdjustInit(void);
 
 /* Registered and archived warehouses (warehouses.c) */
 extern void InventoryLookUpWarehouses(Oid nspid, pg_uuid_t *uuids, int n, bool *found,
-									  bool *archived);
+									  bool *archived, char **merchants);
+
+/* The merchant a session acts for: inventory.merchant (merchant.c) */
+extern void InventoryMerchantInit(void);
+extern const char *InventoryCurrentMerchant(void);
 
 /* Retention of the ledger and the batch history (retention.c) */
 extern void InventoryRetentionInit(void);
@@ -58,8 +62,10 @@ extern bool InventoryPruneHistory(Oid nspid);
 /* Idempotency keys (idempotency.c) */
 extern void InventoryIdempotencyInit(void);
 extern bytea *InventoryRequestHash(Jsonb *body, bool create_missing);
-extern int64 InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash);
-extern void InventoryRecordIdempotencyKey(Oid nspid, const char *key, int64 batch_id);
+extern int64 InventoryClaimIdempotencyKey(Oid nspid, const char *key, const char *merchant,
+										  bytea *hash);
+extern void InventoryRecordIdempotencyKey(Oid nspid, const char *key, const char *merchant,
+										  int64 batch_id);
 extern void InventoryPurgeIdempotencyKeys(Oid nspid);
 
 /* What one round did (round.c) */
