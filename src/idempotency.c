@@ -37,9 +37,11 @@
 static int	inventory_idempotency_retention_s = 86400;
 
 /*
- * The statements on the keys, for the table with the role column (1.1 and
- * later) and without it (1.0, where keys are one namespace and the role
- * argument is ignored): $1 the role, $2 the key.
+ * The statements on the keys, for the table with the merchant column (1.6
+ * and later: keys per role and merchant), with the role column (1.1 to
+ * 1.5) and without either (1.0, where keys are one namespace and the role
+ * argument is ignored): $1 the role, $2 the key, $4 the merchant (ignored
+ * before 1.6).
  */
 typedef struct KeyStatements
 {
@@ -49,6 +51,8 @@ typedef struct KeyStatements
 	InventoryStatement record;	/* $3 the batch id */
 } KeyStatements;
 
+#define BY_MERCHANT "role OPERATOR(pg_catalog.=) $1 AND key OPERATOR(pg_catalog.=) $2 " \
+	"AND merchant OPERATOR(pg_catalog.=) $4"
 #define BY_ROLE "role OPERATOR(pg_catalog.=) $1 AND key OPERATOR(pg_catalog.=) $2"
 #define BY_KEY "$1 IS NOT NULL AND key OPERATOR(pg_catalog.=) $2"
 #define KEYS "@extschema@.inventory_idempotency_keys"
@@ -60,6 +64,15 @@ typedef struct KeyStatements
 	"UPDATE " KEYS " SET request_hash = $3, batch_id = 0, created_at = pg_catalog.now() " \
 	"WHERE " match
 #define RECORD(match) "UPDATE " KEYS " SET batch_id = $3 WHERE " match
+
+static KeyStatements merchant_keys = {
+	.claim = {.sql = "INSERT INTO " KEYS " (role, key, request_hash, batch_id, merchant) "
+		"VALUES ($1, $2, $3, 0, $4) ON CONFLICT (role, merchant, key) DO NOTHING",
+	.nargs = 4,.argtypes = {NAMEOID, TEXTOID, BYTEAOID, TEXTOID}},
+	.lookup = {.sql = LOOKUP(BY_MERCHANT),.nargs = 4,.argtypes = {NAMEOID, TEXTOID, INT4OID, TEXTOID}},
+	.replace = {.sql = REPLACE(BY_MERCHANT),.nargs = 4,.argtypes = {NAMEOID, TEXTOID, BYTEAOID, TEXTOID}},
+	.record = {.sql = RECORD(BY_MERCHANT),.nargs = 4,.argtypes = {NAMEOID, TEXTOID, INT8OID, TEXTOID}},
+};
 
 static KeyStatements role_keys = {
 	.claim = {.sql = "INSERT INTO " KEYS " (role, key, request_hash, batch_id) "
@@ -79,12 +92,15 @@ static KeyStatements shared_keys = {
 	.record = {.sql = RECORD(BY_KEY),.nargs = 3,.argtypes = {NAMEOID, TEXTOID, INT8OID}},
 };
 
-/* Delete expired keys, skipping any a client holds right now */
+/*
+ * Delete expired keys, skipping any a client holds right now; by row, as
+ * another role's (or merchant's) key of the same text may be fresh.
+ */
 static InventoryStatement purge_keys = {
-	.sql = "DELETE FROM " KEYS " WHERE key IN (SELECT key FROM " KEYS " "
+	.sql = "DELETE FROM " KEYS " k USING (SELECT ctid AS row_id FROM " KEYS " "
 	"WHERE created_at OPERATOR(pg_catalog.<) "
 	"(pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1)) "
-	"FOR UPDATE SKIP LOCKED)",
+	"FOR UPDATE SKIP LOCKED) e WHERE k.ctid OPERATOR(pg_catalog.=) e.row_id",
 	.nargs = 1,
 	.argtypes = {INT4OID}
 };
@@ -127,13 +143,16 @@ InventoryRequestHash(Jsonb *body, bool create_missing)
 }
 
 /*
- * The statements for the keys table of schema nspid: per role when it has
- * the role column (version 1.1 and later), else shared.
+ * The statements for the keys table of schema nspid: per role and merchant
+ * when it has the merchant column (version 1.6 and later), per role when it
+ * has the role column (1.1 to 1.5), else shared.
  */
 static KeyStatements *
 Statements(Oid nspid, bool *by_role)
 {
 	*by_role = InventoryRelHasColumn(nspid, "inventory_idempotency_keys", "role");
+	if (*by_role && InventoryRelHasColumn(nspid, "inventory_idempotency_keys", "merchant"))
+		return &merchant_keys;
 	return *by_role ? &role_keys : &shared_keys;
 }
 
@@ -143,7 +162,7 @@ Statements(Oid nspid, bool *by_role)
 	"and a lower-case UUID, or 1.0 and 1 are different bodies."
 
 /*
- * Claim the calling role's key for a new batch.  Returns 0 when the key is new (or its
+ * Claim the calling role's key of the batch's merchant for a new batch.  Returns 0 when the key is new (or its
  * previous use has expired): the caller queues the batch and records its
  * id with InventoryRecordIdempotencyKey.  Returns the batch id of an
  * earlier identical request; raises an error, having used no batch id,
@@ -151,9 +170,9 @@ Statements(Oid nspid, bool *by_role)
  * SPI.
  */
 int64
-InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash)
+InventoryClaimIdempotencyKey(Oid nspid, const char *key, const char *merchant, bytea *hash)
 {
-	Datum		args[3];
+	Datum		args[4];
 	bool		isnull;
 	bytea	   *old_hash;
 	int64		old_batch;
@@ -164,6 +183,7 @@ InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash)
 	args[0] = InventoryOuterRoleName();
 	args[1] = CStringGetTextDatum(key);
 	args[2] = PointerGetDatum(hash);
+	args[3] = CStringGetTextDatum(merchant ? merchant : "");
 	if (InventoryStatementRun(&st->claim, nspid, args, false, SPI_OK_INSERT) == 1)
 		return 0;
 
@@ -205,15 +225,16 @@ InventoryClaimIdempotencyKey(Oid nspid, const char *key, bytea *hash)
  * Record the batch queued under a key just claimed.
  */
 void
-InventoryRecordIdempotencyKey(Oid nspid, const char *key, int64 batch_id)
+InventoryRecordIdempotencyKey(Oid nspid, const char *key, const char *merchant, int64 batch_id)
 {
-	Datum		args[3];
+	Datum		args[4];
 	bool		by_role;
 	KeyStatements *st = Statements(nspid, &by_role);
 
 	args[0] = InventoryOuterRoleName();
 	args[1] = CStringGetTextDatum(key);
 	args[2] = Int64GetDatum(batch_id);
+	args[3] = CStringGetTextDatum(merchant ? merchant : "");
 	if (InventoryStatementRun(&st->record, nspid, args, false, SPI_OK_UPDATE) != 1)
 		elog(ERROR, "recording the idempotency key's batch failed");
 }
