@@ -61,7 +61,7 @@ DATA = $(wildcard inventory--*.sql) $(wildcard inventory_router--*.sql)
 # runs them in throw-away clusters (test/check-virtualenv), and
 # sql/nopreload.sql in one without the preload.
 
-REGRESS = setup validation apply triggers worker orders holds ledger rounds operations transfers get idempotency channels retention
+REGRESS = setup validation apply triggers worker orders holds ledger rounds operations transfers get idempotency channels merchants retention
 REGRESS_OPTS = --use-existing
 REGRESS_PREP = installcheck-database
 
