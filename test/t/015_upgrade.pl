@@ -1,6 +1,6 @@
 # Updating gives the same objects as a fresh install of the current
-# version (1.5), whichever version it starts from (1.0 in public, 1.0 in
-# the schema inventory, 1.1, 1.2, 1.3, 1.4), keeps every row and every queued batch, and
+# version (1.6), whichever version it starts from (1.0 in public, 1.0 in
+# the schema inventory, 1.1, 1.2, 1.3, 1.4, 1.5), keeps every row and every queued batch, and
 # moves a 1.0 installation out of a schema the database owner controls
 # (public) into the schema "inventory"; an "inventory" schema that someone
 # else made, or where someone else made objects, is refused at install
@@ -61,8 +61,8 @@ sub install_10_in_public
 # --- the reference: a fresh install of the current version
 $node->safe_psql('fresh', 'CREATE EXTENSION inventory');
 my $fresh = objects('fresh');
-like($fresh, qr/^extension inventory 1\.5 schema=inventory relocatable=f$/m,
-	'a fresh install is version 1.5 in the schema inventory');
+like($fresh, qr/^extension inventory 1\.6 schema=inventory relocatable=f$/m,
+	'a fresh install is version 1.6 in the schema inventory');
 unlike($fresh, qr/public\./, 'nothing of a fresh install names the schema public');
 cmp_ok(scalar(split /\n/, $fresh), '>', 100, 'the object listing is substantial');
 
@@ -110,8 +110,8 @@ $off = -s $node->logfile;
 	    || (SELECT count(*) FROM inventory.inventory_queue) || ' queued';
 	COMMIT;});
 is($rc, 0, 'ALTER EXTENSION inventory UPDATE succeeds');
-is($node->safe_psql('upd', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.5',
-	'it updates 1.0 to 1.5 (through 1.1, 1.2, 1.3 and 1.4)');
+is($node->safe_psql('upd', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.6',
+	'it updates 1.0 to 1.6 (through 1.1, 1.2, 1.3, 1.4 and 1.5)');
 is($out, $before, 'every row is kept, the queued batch too');
 like($err, qr/WARNING:  the inventory extension moved from schema "public" to schema "inventory".*HINT:  .*search_path/s,
 	'the update says that the objects moved and what sessions need');
@@ -148,14 +148,15 @@ sub updated_is_fresh
 	my $fresh_to = objects("fresh$t");
 	like($fresh_to, qr/^extension inventory \Q$to\E schema=inventory relocatable=f$/m, "a fresh $to install");
 	is(objects("upd${f}to$t"), $fresh_to, "updating $from to $to gives exactly the objects of a fresh $to install");
-	isnt($fresh_to, $fresh, "$to and 1.5 differ (the comparison can tell)");
+	isnt($fresh_to, $fresh, "$to and 1.6 differ (the comparison can tell)");
 	return;
 }
 updated_is_fresh('1.0', '1.1');
 updated_is_fresh('1.1', '1.2');
 updated_is_fresh('1.2', '1.3');
 updated_is_fresh('1.3', '1.4');
-$node->safe_psql('postgres', 'CREATE DATABASE upd12; CREATE DATABASE upd13; CREATE DATABASE upd14');
+updated_is_fresh('1.4', '1.5');
+$node->safe_psql('postgres', 'CREATE DATABASE upd12; CREATE DATABASE upd13; CREATE DATABASE upd14; CREATE DATABASE upd15');
 
 # --- 1.1, with data and a queued batch, updated to 1.2 (the workers are
 # paused: the batch stays queued until inventory_process_queue); the
@@ -163,10 +164,12 @@ $node->safe_psql('postgres', 'CREATE DATABASE upd12; CREATE DATABASE upd13; CREA
 $node->safe_psql('postgres', "ALTER SYSTEM SET inventory.enabled = off; SELECT pg_reload_conf()");
 ok(poll_until($node, 'upd', 'SELECT enabled FROM inventory.inventory_worker_status()', 'f', 30), 'workers paused');
 # Install $version in $db with two level rows, a reservation, the ledger
-# rows of both and a batch left queued (the workers are paused).
+# rows of both and a batch left queued (the workers are paused), queued
+# under the idempotency key $key when one is given.
 sub install_with_rows
 {
-	my ($db, $version) = @_;
+	my ($db, $version, $key) = @_;
+	my $with_key = defined $key ? ", idempotency_key => '$key'" : '';
 	$node->safe_psql($db, qq{
 		CREATE EXTENSION inventory VERSION '$version';
 		SET search_path = public, inventory;
@@ -175,7 +178,7 @@ sub install_with_rows
 		                          {"sku": "B", "warehouse_uuid": "$W1", "on_hand": 5}]');
 		SELECT inventory_process_queue();
 		SELECT inventory_reserve('order-1', 'A', '$W1', 3);
-		SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "available": 20}]');
+		SELECT inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "available": 20}]'$with_key);
 	});
 	return;
 }
@@ -335,13 +338,13 @@ is($node->safe_psql('upd12', qq{
 is($node->safe_psql('upd12', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
 	'inventory_verify() finds nothing after the transfers');
 
-# --- 1.3, with data and a queued batch, updated to 1.5 (the workers are
+# --- 1.3, with data and a queued batch, updated to 1.6 (the workers are
 # still paused); then channels and alerts work on the updated database:
 # the first pass of the feeds reads the ledger written before the update.
 install_with_rows('upd13', '1.3');
 update_keeps_rows('upd13', '1.3');
 is($node->safe_psql('upd13', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
-	'inventory_verify() finds nothing after the update to 1.5');
+	'inventory_verify() finds nothing after the update to 1.6');
 $node->safe_psql('upd13', qq{
 	INSERT INTO inventory.inventory_channels (uuid, name, percent, max) VALUES ('$W2', 'Shop', 50, 8);
 	INSERT INTO inventory.inventory_channel_warehouses VALUES ('$W2', '$W1');
@@ -354,7 +357,7 @@ ok(poll_until($node, 'upd13', q{
 	SELECT string_agg(sku || ' ' || state, ',') FROM inventory.inventory_alerts()}, 'B low_stock', 30),
 	'and a threshold reports its state');
 
-# --- 1.4, with data and a queued batch, updated to 1.5 (the workers are
+# --- 1.4, with data and a queued batch, updated to 1.6 (the workers are
 # still paused); then retention prunes the ledger written before the
 # update, and the kept rows still prove every level row.
 install_with_rows('upd14', '1.4');
@@ -362,9 +365,35 @@ update_keeps_rows('upd14', '1.4');
 is($node->safe_psql('upd14', q{
 	SELECT ledger_rows || ' ledger rows, ' || batches || ' batches'
 	  FROM inventory.inventory_prune('1 microsecond')}),
-	'4 ledger rows, 2 batches', 'after the update to 1.5 inventory_prune() prunes what 1.4 wrote');
+	'4 ledger rows, 2 batches', 'after the update to 1.6 inventory_prune() prunes what 1.4 wrote');
 is($node->safe_psql('upd14', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
 	'and inventory_verify() still finds nothing');
+
+# --- 1.5, with data, a queued batch and an idempotency key, updated to
+# 1.6 (the workers are still paused): every warehouse and key is the
+# default merchant's, the key still returns its batch, and the node can
+# export that merchant, forget it and import it again with nothing lost.
+install_with_rows('upd15', '1.5', 'k15');
+my $key_batch = $node->safe_psql('upd15', "SELECT batch_id FROM inventory.inventory_idempotency_keys WHERE key = 'k15'");
+update_keeps_rows('upd15', '1.5');
+is($node->safe_psql('upd15', q{
+	SELECT string_agg(DISTINCT w.merchant, ',') || ' ' || string_agg(DISTINCT k.merchant, ',')
+	  FROM inventory.inventory_warehouses w, inventory.inventory_idempotency_keys k}),
+	'default default', 'after the update to 1.6 its warehouses and keys are the default merchant\'s');
+is($node->safe_psql('upd15', qq{
+	SELECT inventory.inventory_adjust('[{"sku": "A", "warehouse_uuid": "$W1", "available": 20}]', idempotency_key => 'k15')}),
+	$key_batch, 'a key of 1.5 still returns its batch');
+my $levels_sql = q{SELECT string_agg(concat_ws('/', sku, on_hand, reserved, available), ' ' ORDER BY sku)
+	  FROM inventory.inventory_levels};
+my $levels15 = $node->safe_psql('upd15', $levels_sql);
+$node->safe_psql('upd15', q{
+	CREATE TABLE moved AS SELECT inventory.inventory_export_merchant('default') AS data;
+	SELECT inventory.inventory_forget_merchant('default');});
+is($node->safe_psql('upd15', $levels_sql), '', 'the default merchant forgotten, no level row is left');
+$node->safe_psql('upd15', q{SELECT inventory.inventory_import_merchant('default', data) FROM moved});
+is($node->safe_psql('upd15', $levels_sql), $levels15, 'imported again, the level rows are back');
+is($node->safe_psql('upd15', 'SELECT count(*) FROM inventory.inventory_verify()'), '0',
+	'and inventory_verify() finds nothing');
 
 # The apply appends its ledger rows directly (no "not as installed" DEBUG
 # message) into the ledger of 1.2, with the new library, and into the one

@@ -61,7 +61,7 @@ ok(poll_until($node, 'live', 'SELECT count(*) > 50 FROM inventory.inventory_batc
 my ($rc, $out, $err) = $node->psql('live', 'ALTER EXTENSION inventory UPDATE', timeout => 60);
 is($rc, 0, 'ALTER EXTENSION inventory UPDATE succeeds while the worker applies and clients queue')
   or diag($err);
-is(sql('live', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.5', 'live is at 1.5');
+is(sql('live', "SELECT extversion FROM pg_extension WHERE extname = 'inventory'"), '1.6', 'live is at 1.6');
 my $at_update = sql('live', 'SELECT max(batch_id) FROM inventory.inventory_batch_history');
 $load->finish;
 like($load_out, qr/number of failed transactions: 0/, 'no client call failed, before, during or after the update')
@@ -72,7 +72,7 @@ cmp_ok($processed, '>', 300, "the clients queued $processed batches");
 ok(poll_until($node, 'live', 'SELECT count(*) FROM inventory.inventory_queue', '0', 60), 'the queue is applied');
 cmp_ok(sql('live', 'SELECT max(batch_id) FROM inventory.inventory_batch_history'), '>', $at_update,
 	'batches queued after the update were applied too');
-is(sql('live', $objects_sql), sql('fresh', $objects_sql), 'the objects are exactly a fresh 1.5 install\'s');
+is(sql('live', $objects_sql), sql('fresh', $objects_sql), 'the objects are exactly a fresh 1.6 install\'s');
 is(sql('live', q{
 	SELECT count(*) || ' batches, ' || count(*) FILTER (WHERE state <> 'applied') || ' not applied, '
 	    || sum(item_count) || ' items'
@@ -106,7 +106,7 @@ ok(!grep({ /ERROR|FATAL|PANIC/ && !/canceling statement due to user request/ } l
 
 # Updated in turn, it is a fresh install too.
 sql('old', 'ALTER EXTENSION inventory UPDATE');
-is(sql('old', $objects_sql), sql('fresh', $objects_sql), 'old, updated in turn, is a fresh 1.5 install');
+is(sql('old', $objects_sql), sql('fresh', $objects_sql), 'old, updated in turn, is a fresh 1.6 install');
 is(sql('old', 'SELECT count(*) FROM inventory.inventory_verify()'), '0', 'and is clean');
 
 $node->stop;
