@@ -1,6 +1,7 @@
 # META.json (PGXN) agrees with the extension: it parses, has the fields the
 # PGXN spec requires, its version is the control file's default_version
-# (as x.y.0), and the install script and docfile it names exist.  No
+# (as x.y.0), and the install script and docfile it names exist; likewise
+# for the router extension (inventory_router).  No
 # cluster is needed.
 
 use strict;
@@ -32,6 +33,10 @@ is($provided->{version}, $meta->{version}, 'the extension it provides has that v
 is($provided->{file}, "inventory--$default.sql", 'and names the current install script');
 ok(-f "$root/$provided->{file}", 'which exists');
 ok(-f "$root/$provided->{docfile}", 'as does its docfile');
+my ($router) = slurp("$root/inventory_router.control") =~ /^default_version\s*=\s*'([^']+)'/m;
+is($meta->{provides}{inventory_router}{version}, "$router.0", "the router extension it provides has its control file's version ($router)");
+is($meta->{provides}{inventory_router}{file}, "inventory_router--$router.sql", 'and names its install script');
+ok(-f "$root/$meta->{provides}{inventory_router}{file}", 'which exists');
 is($meta->{license}, 'postgresql', 'under the PostgreSQL license');
 
 done_testing();
