@@ -76,6 +76,7 @@ CREATE FUNCTION @extschema@.cluster_partitions()
 $$;
 COMMENT ON FUNCTION @extschema@.cluster_partitions() IS
     'Partitions of the foreign server inventory_nodes (node N is partition pN)';
+REVOKE ALL ON FUNCTION @extschema@.cluster_partitions() FROM PUBLIC;
 
 /*
  * A merchant can only be mapped to a node the cluster has: PL/Proxy would
@@ -155,23 +156,68 @@ COMMENT ON FUNCTION @extschema@.merchant_node(text, boolean) IS
     'The node of a merchant (error 55006 for a write while it moves); holds a shared lock on it until the transaction ends';
 REVOKE ALL ON FUNCTION @extschema@.merchant_node(text, boolean) FROM PUBLIC;
 
+/*
+ * The routing functions the API's RUN ON clauses call (as the caller: the
+ * roles that may call the API are granted these too; see README,
+ * "Scaling out").
+ */
 CREATE FUNCTION @extschema@.write_node(merchant text)
     RETURNS integer
     LANGUAGE sql
     VOLATILE
+    SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$ SELECT @extschema@.merchant_node(merchant, false) $$;
 COMMENT ON FUNCTION @extschema@.write_node(text) IS
     'The node of a merchant, for a call that changes stock (refused while it moves)';
+REVOKE ALL ON FUNCTION @extschema@.write_node(text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.read_node(merchant text)
     RETURNS integer
     LANGUAGE sql
     VOLATILE
+    SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$ SELECT @extschema@.merchant_node(merchant, true) $$;
 COMMENT ON FUNCTION @extschema@.read_node(text) IS
     'The node of a merchant, for a call that reads';
+REVOKE ALL ON FUNCTION @extschema@.read_node(text) FROM PUBLIC;
+
+/*
+ * The node of a merchant for reading its changes after a cursor: a cursor
+ * of another node (the merchant has moved since; change ids are per node)
+ * is refused with SQLSTATE IN006 and a HINT giving the new node's cursor
+ * to continue from, after sending every listing its current quantity: the
+ * remedy of retention's IN005.
+ */
+CREATE FUNCTION @extschema@.changes_node(merchant text, after bigint)
+    RETURNS integer
+    LANGUAGE plpgsql
+    VOLATILE
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    n integer := @extschema@.merchant_node(merchant, true);
+    resume bigint;
+BEGIN
+    IF after OPERATOR(pg_catalog.>) 0
+       AND (after OPERATOR(pg_catalog.>>) 48)::integer OPERATOR(pg_catalog.<>) n THEN
+        SELECT m.resume_cursor INTO resume FROM @extschema@.merchant_nodes m
+         WHERE m.merchant OPERATOR(pg_catalog.=) changes_node.merchant;
+        RAISE EXCEPTION 'change cursor % is from node %, and merchant "%" is on node % now', after,
+                        (after OPERATOR(pg_catalog.>>) 48), merchant, n
+            USING ERRCODE = 'IN006',
+                  DETAIL = 'The merchant moved; change ids are per node.',
+                  HINT = pg_catalog.format('Send every listing its current quantity again (inventory_get() reads them), then continue from cursor %s: every change after it is new on node %s.',
+                                           COALESCE(resume, 0), n);
+    END IF;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.changes_node(text, bigint) IS
+    'The node of a merchant for its changes after a cursor (error IN006 for a cursor of another node)';
+REVOKE ALL ON FUNCTION @extschema@.changes_node(text, bigint) FROM PUBLIC;
 
 /*
  * The node an id names: batch, ledger and change ids carry it in their top
@@ -185,6 +231,7 @@ CREATE FUNCTION @extschema@.id_node(id bigint)
     AS $$ SELECT (id OPERATOR(pg_catalog.>>) 48)::integer $$;
 COMMENT ON FUNCTION @extschema@.id_node(bigint) IS
     'The node of a batch, ledger or change id: id / 2^48';
+REVOKE ALL ON FUNCTION @extschema@.id_node(bigint) FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
  * 3. The API, routed
@@ -260,6 +307,7 @@ CREATE FUNCTION @extschema@.inventory_adjust(
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_adjust(text, jsonb, boolean, text) IS
     'inventory_adjust on the merchant''s node (committed there at once; retry with the same idempotency key)';
+REVOKE ALL ON FUNCTION @extschema@.inventory_adjust(text, jsonb, boolean, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_reserve(
     merchant text, order_ref text, sku text, warehouse_uuid uuid, quantity bigint,
@@ -277,6 +325,7 @@ CREATE FUNCTION @extschema@.inventory_reserve(
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_reserve(text, text, text, uuid, bigint, text, boolean, timestamptz) IS
     'inventory_reserve on the merchant''s node';
+REVOKE ALL ON FUNCTION @extschema@.inventory_reserve(text, text, text, uuid, bigint, text, boolean, timestamptz) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_release(
     merchant text, order_ref text, sku text, warehouse_uuid uuid, quantity bigint DEFAULT NULL,
@@ -293,6 +342,7 @@ CREATE FUNCTION @extschema@.inventory_release(
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_release(text, text, text, uuid, bigint, text) IS
     'inventory_release on the merchant''s node';
+REVOKE ALL ON FUNCTION @extschema@.inventory_release(text, text, text, uuid, bigint, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_fulfill(
     merchant text, order_ref text, sku text, warehouse_uuid uuid, quantity bigint DEFAULT NULL,
@@ -309,6 +359,7 @@ CREATE FUNCTION @extschema@.inventory_fulfill(
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_fulfill(text, text, text, uuid, bigint, text) IS
     'inventory_fulfill on the merchant''s node';
+REVOKE ALL ON FUNCTION @extschema@.inventory_fulfill(text, text, text, uuid, bigint, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_extend_hold(
     merchant text, order_ref text, sku text, warehouse_uuid uuid, expires_at timestamptz,
@@ -325,6 +376,7 @@ CREATE FUNCTION @extschema@.inventory_extend_hold(
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_extend_hold(text, text, text, uuid, timestamptz, text) IS
     'inventory_extend_hold on the merchant''s node; returns the ids of the holds it moved';
+REVOKE ALL ON FUNCTION @extschema@.inventory_extend_hold(text, text, text, uuid, timestamptz, text) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_transfer(
     merchant text, sku text, from_warehouse uuid, to_warehouse uuid, quantity bigint,
@@ -342,6 +394,7 @@ CREATE FUNCTION @extschema@.inventory_transfer(
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_transfer(text, text, uuid, uuid, bigint, text, boolean, boolean) IS
     'inventory_transfer on the merchant''s node (both warehouses the merchant''s)';
+REVOKE ALL ON FUNCTION @extschema@.inventory_transfer(text, text, uuid, uuid, bigint, text, boolean, boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_receive_transfer(
     merchant text, transfer_id bigint, quantity bigint DEFAULT NULL)
@@ -357,6 +410,7 @@ CREATE FUNCTION @extschema@.inventory_receive_transfer(
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_receive_transfer(text, bigint, bigint) IS
     'inventory_receive_transfer on the merchant''s node (by merchant: a transfer moves with its merchant)';
+REVOKE ALL ON FUNCTION @extschema@.inventory_receive_transfer(text, bigint, bigint) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_cancel_transfer(merchant text, transfer_id bigint)
     RETURNS @extschema@.inventory_transfer
@@ -370,6 +424,7 @@ CREATE FUNCTION @extschema@.inventory_cancel_transfer(merchant text, transfer_id
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_cancel_transfer(text, bigint) IS
     'inventory_cancel_transfer on the merchant''s node';
+REVOKE ALL ON FUNCTION @extschema@.inventory_cancel_transfer(text, bigint) FROM PUBLIC;
 
 /*
  * By batch id: the node that queued the batch keeps its history, also
@@ -386,6 +441,7 @@ CREATE FUNCTION @extschema@.inventory_wait(batch bigint, timeout interval DEFAUL
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_wait(bigint, interval) IS
     'inventory_wait on the node that queued the batch (the id names it)';
+REVOKE ALL ON FUNCTION @extschema@.inventory_wait(bigint, interval) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_batch_status(batch bigint)
     RETURNS TABLE (batch_id bigint, state text, create_missing boolean, item_count integer,
@@ -404,9 +460,13 @@ CREATE FUNCTION @extschema@.inventory_batch_status(batch bigint)
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_batch_status(bigint) IS
     'inventory_batch_status on the node that queued the batch (the id names it)';
+REVOKE ALL ON FUNCTION @extschema@.inventory_batch_status(bigint) FROM PUBLIC;
 
-/* The merchant's changes on its node (internal; see inventory_changes) */
-CREATE FUNCTION @extschema@.node_changes(merchant text, after bigint, max_rows integer)
+/*
+ * The merchant's changes on its node, after a cursor of that node (0 to
+ * start); a cursor of another node is refused (see changes_node).
+ */
+CREATE FUNCTION @extschema@.inventory_changes(merchant text, after bigint DEFAULT 0, max_rows integer DEFAULT 1000)
     RETURNS TABLE (change_id bigint, at timestamptz, sku text, warehouse_uuid uuid,
                    available bigint, available_before bigint, on_hand bigint, reserved bigint,
                    source text, incoming bigint)
@@ -414,49 +474,14 @@ CREATE FUNCTION @extschema@.node_changes(merchant text, after bigint, max_rows i
     SET search_path = pg_catalog, pg_temp
     AS $$
     CLUSTER 'inventory_nodes';
-    RUN ON @extschema@.read_node(merchant);
+    RUN ON @extschema@.changes_node(merchant, after);
     SELECT * FROM inventory.inventory_changes(
         CASE WHEN pg_catalog.set_config('inventory.merchant', merchant, true) IS NOT NULL THEN after END,
         max_rows);
 $$;
-REVOKE ALL ON FUNCTION @extschema@.node_changes(text, bigint, integer) FROM PUBLIC;
-
-/*
- * inventory_changes(merchant, after, max_rows): the merchant's changes on
- * its node, after a cursor of that node (0 to start).  A cursor of
- * another node (the merchant has moved since) is refused with SQLSTATE
- * IN006 and a HINT giving the new node's cursor to continue from, after
- * sending every listing its current quantity: the remedy of IN005.
- */
-CREATE FUNCTION @extschema@.inventory_changes(merchant text, after bigint DEFAULT 0, max_rows integer DEFAULT 1000)
-    RETURNS TABLE (change_id bigint, at timestamptz, sku text, warehouse_uuid uuid,
-                   available bigint, available_before bigint, on_hand bigint, reserved bigint,
-                   source text, incoming bigint)
-    LANGUAGE plpgsql
-    VOLATILE CALLED ON NULL INPUT
-    SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    AS $$
-DECLARE
-    n integer := @extschema@.read_node(merchant);
-    resume bigint;
-BEGIN
-    IF after IS NOT NULL AND after OPERATOR(pg_catalog.>) 0
-       AND @extschema@.id_node(after) OPERATOR(pg_catalog.<>) n THEN
-        SELECT m.resume_cursor INTO resume FROM @extschema@.merchant_nodes m
-         WHERE m.merchant OPERATOR(pg_catalog.=) inventory_changes.merchant;
-        RAISE EXCEPTION 'change cursor % is from node %, and merchant "%" is on node % now', after,
-                        @extschema@.id_node(after), merchant, n
-            USING ERRCODE = 'IN006',
-                  DETAIL = 'The merchant moved; change ids are per node.',
-                  HINT = pg_catalog.format('Send every listing its current quantity again (inventory_get() reads them), then continue from cursor %s: every change after it is new on node %s.',
-                                           COALESCE(resume, 0), n);
-    END IF;
-    RETURN QUERY SELECT * FROM @extschema@.node_changes(merchant, after, max_rows);
-END
-$$;
 COMMENT ON FUNCTION @extschema@.inventory_changes(text, bigint, integer) IS
     'The merchant''s changes on its node after a cursor (a cursor of another node, from before a move: error IN006 with the cursor to continue from)';
+REVOKE ALL ON FUNCTION @extschema@.inventory_changes(text, bigint, integer) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_get(
     merchant text,
@@ -482,6 +507,7 @@ CREATE FUNCTION @extschema@.inventory_get(
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_get(text, text, uuid, timestamptz, timestamptz, timestamptz, timestamptz, integer, text, integer) IS
     'inventory_get on the merchant''s node: its level rows only';
+REVOKE ALL ON FUNCTION @extschema@.inventory_get(text, text, uuid, timestamptz, timestamptz, timestamptz, timestamptz, integer, text, integer) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.inventory_get_json(
     merchant text,
@@ -507,6 +533,7 @@ CREATE FUNCTION @extschema@.inventory_get_json(
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_get_json(text, text, uuid, timestamptz, timestamptz, timestamptz, timestamptz, integer, text, integer) IS
     'inventory_get_json on the merchant''s node: its level rows only';
+REVOKE ALL ON FUNCTION @extschema@.inventory_get_json(text, text, uuid, timestamptz, timestamptz, timestamptz, timestamptz, integer, text, integer) FROM PUBLIC;
 
 /* ------------------------------------------------------------------------
  * 4. The nodes (each call runs on partition "node")
