@@ -9,7 +9,7 @@
  * sets it), idempotency keys are per merchant, ids carry this node's id
  * (inventory_set_node_id), and a merchant's rows can be exported, imported
  * on another node and forgotten here.  It adds a column to two tables, one
- * table and seven functions, and redefines five.
+ * two tables and seven functions, and redefines six.
  */
 
 /*
@@ -71,7 +71,7 @@ $$;
 
 /* ------------------------------------------------------------------------
  * 2. Tables: the merchant of each warehouse and of each idempotency key,
- * this node's id
+ * this node's id, the batches whose merchant moved away
  * ------------------------------------------------------------------------
  */
 
@@ -114,6 +114,21 @@ COMMENT ON TABLE @extschema@.inventory_node IS
     'This node''s id in a cluster (one row; see inventory_set_node_id)';
 REVOKE ALL ON TABLE @extschema@.inventory_node FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_node', '');
+
+/*
+ * Batches whose ledger rows left this node with their merchant (1.6): the
+ * batch history stays here (a batch id names the node that applied it),
+ * and inventory_batch_status says where its items went.
+ */
+CREATE TABLE @extschema@.inventory_moved_batches (
+    batch_id    bigint      NOT NULL PRIMARY KEY,
+    merchant    text        NOT NULL,
+    moved_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.inventory_moved_batches IS
+    'Applied batches whose items'' ledger rows left with their merchant (inventory_forget_merchant)';
+REVOKE ALL ON TABLE @extschema@.inventory_moved_batches FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_moved_batches', '');
 
 
 /* ------------------------------------------------------------------------
@@ -363,6 +378,119 @@ $$;
 COMMENT ON FUNCTION @extschema@.inventory_changes(bigint, integer) IS
     'Changes of available or incoming after a cursor (the last change_id seen), in order, none ever skipped (incoming is NULL when the change left it as it was; a cursor older than what retention pruned is refused; with inventory.merchant set, that merchant''s); LISTEN inventory_changes to be woken';
 REVOKE ALL ON FUNCTION @extschema@.inventory_changes(bigint, integer) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.inventory_batch_status(batch bigint)
+    RETURNS TABLE (batch_id bigint, state text, create_missing boolean, item_count integer,
+                   applied_items integer, skipped_items integer, failed_items integer,
+                   queued_at timestamptz, applied_at timestamptz, error text,
+                   item integer, sku text, warehouse_uuid uuid, outcome text, reason text,
+                   on_hand_before bigint, on_hand_after bigint,
+                   reserved_before bigint, reserved_after bigint,
+                   available_before bigint, available_after bigint)
+    LANGUAGE plpgsql
+    STABLE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    q @extschema@.inventory_queue;
+    h @extschema@.inventory_batch_history;
+    mv @extschema@.inventory_moved_batches;
+BEGIN
+    SELECT * INTO q FROM @extschema@.inventory_queue x WHERE x.batch_id OPERATOR(pg_catalog.=) batch;
+    IF FOUND THEN
+        RETURN QUERY
+            SELECT q.batch_id, 'queued'::text, q.create_missing, q.item_count, 0, 0, 0,
+                   q.queued_at, NULL::timestamptz, NULL::text,
+                   e.ord::integer, e.v OPERATOR(pg_catalog.->>) 'sku', (e.v OPERATOR(pg_catalog.->>) 'warehouse_uuid')::uuid, 'queued'::text, NULL::text,
+                   NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint
+              FROM pg_catalog.jsonb_array_elements(q.items) WITH ORDINALITY AS e(v, ord)
+             ORDER BY e.ord;
+        RETURN;
+    END IF;
+    SELECT * INTO h FROM @extschema@.inventory_batch_history x WHERE x.batch_id OPERATOR(pg_catalog.=) batch;
+    IF NOT FOUND AND NOT inventory_internal.inventory_batch_pruned(batch) THEN
+        RAISE EXCEPTION 'inventory batch % does not exist', batch
+            USING ERRCODE = 'undefined_object',
+                  DETAIL = 'No queued, applied or failed batch has this id.';
+    END IF;
+    -- pruned by retention: one row, without items
+    IF NOT FOUND THEN
+        RETURN QUERY
+            SELECT batch, 'pruned'::text, NULL::boolean, NULL::integer, NULL::integer, NULL::integer, NULL::integer,
+                   NULL::timestamptz, NULL::timestamptz, NULL::text,
+                   NULL::integer, NULL::text, NULL::uuid, 'pruned'::text,
+                   'the batch left the queue before the retention horizon (inventory.retention), and its history was pruned'::text,
+                   NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint;
+        RETURN;
+    END IF;
+    IF h.state OPERATOR(pg_catalog.=) 'failed' THEN
+        RETURN QUERY
+            SELECT h.batch_id, h.state, h.create_missing, h.item_count, 0, 0, h.item_count,
+                   h.queued_at, h.applied_at, h.error,
+                   e.ord::integer, e.v OPERATOR(pg_catalog.->>) 'sku', (e.v OPERATOR(pg_catalog.->>) 'warehouse_uuid')::uuid, 'failed'::text, h.error,
+                   NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint
+              FROM pg_catalog.jsonb_array_elements(h.items) WITH ORDINALITY AS e(v, ord)
+             ORDER BY e.ord;
+        RETURN;
+    END IF;
+    -- its merchant moved to another node, with its items' ledger rows
+    SELECT * INTO mv FROM @extschema@.inventory_moved_batches x WHERE x.batch_id OPERATOR(pg_catalog.=) batch;
+    IF FOUND THEN
+        RETURN QUERY
+            SELECT h.batch_id, h.state, h.create_missing, h.item_count, NULL::integer, NULL::integer, 0,
+                   h.queued_at, h.applied_at, h.error,
+                   NULL::integer, NULL::text, NULL::uuid, 'moved'::text,
+                   pg_catalog.format('its merchant "%s" moved to another node at %s, with the ledger rows of its items',
+                                     mv.merchant, mv.moved_at),
+                   NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint;
+        RETURN;
+    END IF;
+    RETURN QUERY
+        WITH outcomes AS (
+            SELECT l.item, l.sku::text AS sku, l.warehouse_uuid, 'applied'::text AS outcome, NULL::text AS reason,
+                   l.on_hand_before, l.on_hand_after, l.reserved_before, l.reserved_after,
+                   l.available_before, l.available_after
+              FROM @extschema@.inventory_ledger l
+             WHERE l.batch_id OPERATOR(pg_catalog.=) batch
+            UNION ALL
+            SELECT (s.v OPERATOR(pg_catalog.->>) 'item')::integer, s.v OPERATOR(pg_catalog.->>) 'sku', (s.v OPERATOR(pg_catalog.->>) 'warehouse_uuid')::uuid,
+                   'skipped_missing', 'no level row exists and the batch was queued with create_missing => false',
+                   NULL, NULL, NULL, NULL, NULL, NULL
+              FROM pg_catalog.jsonb_array_elements(COALESCE(h.skipped, '[]'::jsonb)) AS s(v)
+            UNION ALL
+            SELECT (r.v OPERATOR(pg_catalog.->>) 'item')::integer, r.v OPERATOR(pg_catalog.->>) 'sku', (r.v OPERATOR(pg_catalog.->>) 'warehouse_uuid')::uuid,
+                   r.v OPERATOR(pg_catalog.->>) 'outcome',
+                   CASE r.v OPERATOR(pg_catalog.->>) 'outcome'
+                   WHEN 'conflict' THEN
+                       pg_catalog.format('expected %s %s, the row had %s',
+                                         r.v OPERATOR(pg_catalog.->>) 'field',
+                                         r.v OPERATOR(pg_catalog.->>) 'expected',
+                                         r.v OPERATOR(pg_catalog.->>) 'actual')
+                   ELSE
+                       pg_catalog.format(CASE WHEN r.v OPERATOR(pg_catalog.->>) 'result' IS NULL
+                                              THEN 'on_hand would go from %s beyond the range of bigint'
+                                              ELSE 'on_hand would go from %s to %s, outside 0 to 2147483647' END,
+                                         r.v OPERATOR(pg_catalog.->>) 'actual',
+                                         r.v OPERATOR(pg_catalog.->>) 'result')
+                   END,
+                   NULL, NULL, NULL, NULL, NULL, NULL
+              -- the column is NULL where nothing was rejected
+              FROM pg_catalog.jsonb_array_elements(COALESCE(h.rejected, '[]'::jsonb)) AS r(v))
+        SELECT h.batch_id, h.state, h.create_missing, h.item_count,
+               (pg_catalog.count(*) FILTER (WHERE o.outcome OPERATOR(pg_catalog.=) 'applied') OVER ())::integer,
+               (pg_catalog.count(*) FILTER (WHERE o.outcome OPERATOR(pg_catalog.<>) 'applied') OVER ())::integer,
+               0, h.queued_at, h.applied_at, h.error,
+               o.item, o.sku, o.warehouse_uuid, o.outcome, o.reason,
+               o.on_hand_before, o.on_hand_after, o.reserved_before, o.reserved_after,
+               o.available_before, o.available_after
+          FROM outcomes o
+         ORDER BY o.item;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_batch_status(bigint) IS
+    'State, counts and times of a batch, and each item''s outcome (queued, applied, skipped_missing, conflict, out_of_range, failed) with before/after values of the applied ones; one row with state pruned for a batch retention pruned, one with outcome moved for a batch whose merchant moved to another node';
+REVOKE ALL ON FUNCTION @extschema@.inventory_batch_status(bigint) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION @extschema@.inventory_get(
     sku text DEFAULT NULL,
@@ -745,7 +873,11 @@ BEGIN
           FROM (SELECT x.* FROM pg_catalog.jsonb_populate_recordset(NULL::@extschema@.inventory_ledger,
                                                                    data OPERATOR(pg_catalog.->) 'ledger') x
                  ORDER BY x.id) d
-        RETURNING id)
+        RETURNING id, batch_id),
+    -- a merchant coming back brings its batches' ledger rows back
+    back AS (
+        DELETE FROM @extschema@.inventory_moved_batches b
+         WHERE b.batch_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT ins.batch_id FROM ins)))
     SELECT pg_catalog.min(ins.id), pg_catalog.max(ins.id) INTO first_id, last_id FROM ins;
     INSERT INTO @extschema@.inventory_ledger_checkpoints
     SELECT c.sku, c.warehouse_uuid,
@@ -774,7 +906,8 @@ REVOKE ALL ON FUNCTION @extschema@.inventory_import_merchant(text, jsonb) FROM P
 /*
  * inventory_forget_merchant: delete every row of a merchant that has moved
  * to another node, with inventory.restoring on (nothing is written to the
- * ledger: its history left with it).  Refused while batches naming its
+ * ledger: its history left with it; the batches whose ledger rows leave
+ * are noted in inventory_moved_batches, for inventory_batch_status).  Refused while batches naming its
  * warehouses are queued, and while channels or stock alerts name them.
  * Returns the number of level rows deleted.
  */
@@ -819,6 +952,11 @@ BEGIN
      WHERE t.from_warehouse OPERATOR(pg_catalog.=) ANY (whs) OR t.to_warehouse OPERATOR(pg_catalog.=) ANY (whs);
     DELETE FROM @extschema@.inventory_levels l WHERE l.warehouse_uuid OPERATOR(pg_catalog.=) ANY (whs);
     GET DIAGNOSTICS n = ROW_COUNT;
+    -- the batches whose ledger rows leave: their status says so here
+    INSERT INTO @extschema@.inventory_moved_batches AS b (batch_id, merchant)
+    SELECT DISTINCT x.batch_id, m FROM @extschema@.inventory_ledger x
+     WHERE x.warehouse_uuid OPERATOR(pg_catalog.=) ANY (whs) AND x.batch_id IS NOT NULL
+    ON CONFLICT (batch_id) DO UPDATE SET merchant = excluded.merchant, moved_at = excluded.moved_at;
     DELETE FROM @extschema@.inventory_ledger x WHERE x.warehouse_uuid OPERATOR(pg_catalog.=) ANY (whs);
     DELETE FROM @extschema@.inventory_ledger_checkpoints c WHERE c.warehouse_uuid OPERATOR(pg_catalog.=) ANY (whs);
     DELETE FROM @extschema@.inventory_idempotency_keys k WHERE k.merchant OPERATOR(pg_catalog.=) m;

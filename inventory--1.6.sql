@@ -520,6 +520,21 @@ COMMENT ON TABLE @extschema@.inventory_node IS
 REVOKE ALL ON TABLE @extschema@.inventory_node FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_node', '');
 
+/*
+ * Batches whose ledger rows left this node with their merchant (1.6): the
+ * batch history stays here (a batch id names the node that applied it),
+ * and inventory_batch_status says where its items went.
+ */
+CREATE TABLE @extschema@.inventory_moved_batches (
+    batch_id    bigint      NOT NULL PRIMARY KEY,
+    merchant    text        NOT NULL,
+    moved_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.inventory_moved_batches IS
+    'Applied batches whose items'' ledger rows left with their merchant (inventory_forget_merchant)';
+REVOKE ALL ON TABLE @extschema@.inventory_moved_batches FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.inventory_moved_batches', '');
+
 /* ------------------------------------------------------------------------
  * 3. Views
  * ------------------------------------------------------------------------
@@ -1929,6 +1944,7 @@ CREATE FUNCTION @extschema@.inventory_batch_status(batch bigint)
 DECLARE
     q @extschema@.inventory_queue;
     h @extschema@.inventory_batch_history;
+    mv @extschema@.inventory_moved_batches;
 BEGIN
     SELECT * INTO q FROM @extschema@.inventory_queue x WHERE x.batch_id OPERATOR(pg_catalog.=) batch;
     IF FOUND THEN
@@ -1965,6 +1981,18 @@ BEGIN
                    NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint
               FROM pg_catalog.jsonb_array_elements(h.items) WITH ORDINALITY AS e(v, ord)
              ORDER BY e.ord;
+        RETURN;
+    END IF;
+    -- its merchant moved to another node, with its items' ledger rows
+    SELECT * INTO mv FROM @extschema@.inventory_moved_batches x WHERE x.batch_id OPERATOR(pg_catalog.=) batch;
+    IF FOUND THEN
+        RETURN QUERY
+            SELECT h.batch_id, h.state, h.create_missing, h.item_count, NULL::integer, NULL::integer, 0,
+                   h.queued_at, h.applied_at, h.error,
+                   NULL::integer, NULL::text, NULL::uuid, 'moved'::text,
+                   pg_catalog.format('its merchant "%s" moved to another node at %s, with the ledger rows of its items',
+                                     mv.merchant, mv.moved_at),
+                   NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint, NULL::bigint;
         RETURN;
     END IF;
     RETURN QUERY
@@ -2010,7 +2038,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.inventory_batch_status(bigint) IS
-    'State, counts and times of a batch, and each item''s outcome (queued, applied, skipped_missing, conflict, out_of_range, failed) with before/after values of the applied ones; one row with state pruned for a batch retention pruned';
+    'State, counts and times of a batch, and each item''s outcome (queued, applied, skipped_missing, conflict, out_of_range, failed) with before/after values of the applied ones; one row with state pruned for a batch retention pruned, one with outcome moved for a batch whose merchant moved to another node';
 REVOKE ALL ON FUNCTION @extschema@.inventory_batch_status(bigint) FROM PUBLIC;
 
 /*
@@ -3803,7 +3831,11 @@ BEGIN
           FROM (SELECT x.* FROM pg_catalog.jsonb_populate_recordset(NULL::@extschema@.inventory_ledger,
                                                                    data OPERATOR(pg_catalog.->) 'ledger') x
                  ORDER BY x.id) d
-        RETURNING id)
+        RETURNING id, batch_id),
+    -- a merchant coming back brings its batches' ledger rows back
+    back AS (
+        DELETE FROM @extschema@.inventory_moved_batches b
+         WHERE b.batch_id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT ins.batch_id FROM ins)))
     SELECT pg_catalog.min(ins.id), pg_catalog.max(ins.id) INTO first_id, last_id FROM ins;
     INSERT INTO @extschema@.inventory_ledger_checkpoints
     SELECT c.sku, c.warehouse_uuid,
@@ -3832,7 +3864,8 @@ REVOKE ALL ON FUNCTION @extschema@.inventory_import_merchant(text, jsonb) FROM P
 /*
  * inventory_forget_merchant: delete every row of a merchant that has moved
  * to another node, with inventory.restoring on (nothing is written to the
- * ledger: its history left with it).  Refused while batches naming its
+ * ledger: its history left with it; the batches whose ledger rows leave
+ * are noted in inventory_moved_batches, for inventory_batch_status).  Refused while batches naming its
  * warehouses are queued, and while channels or stock alerts name them.
  * Returns the number of level rows deleted.
  */
@@ -3877,6 +3910,11 @@ BEGIN
      WHERE t.from_warehouse OPERATOR(pg_catalog.=) ANY (whs) OR t.to_warehouse OPERATOR(pg_catalog.=) ANY (whs);
     DELETE FROM @extschema@.inventory_levels l WHERE l.warehouse_uuid OPERATOR(pg_catalog.=) ANY (whs);
     GET DIAGNOSTICS n = ROW_COUNT;
+    -- the batches whose ledger rows leave: their status says so here
+    INSERT INTO @extschema@.inventory_moved_batches AS b (batch_id, merchant)
+    SELECT DISTINCT x.batch_id, m FROM @extschema@.inventory_ledger x
+     WHERE x.warehouse_uuid OPERATOR(pg_catalog.=) ANY (whs) AND x.batch_id IS NOT NULL
+    ON CONFLICT (batch_id) DO UPDATE SET merchant = excluded.merchant, moved_at = excluded.moved_at;
     DELETE FROM @extschema@.inventory_ledger x WHERE x.warehouse_uuid OPERATOR(pg_catalog.=) ANY (whs);
     DELETE FROM @extschema@.inventory_ledger_checkpoints c WHERE c.warehouse_uuid OPERATOR(pg_catalog.=) ANY (whs);
     DELETE FROM @extschema@.inventory_idempotency_keys k WHERE k.merchant OPERATOR(pg_catalog.=) m;
