@@ -104,6 +104,9 @@ SELECT inventory_import_merchant('acme', :'acme_rows');
 SELECT inventory_import_merchant('bolt', :'acme_rows');
 SELECT inventory_forget_merchant('acme');
 SELECT count(*) FROM inventory_warehouses WHERE merchant = 'acme';
+-- its batches' history stays, and says where their items went
+SELECT state, item_count, item, outcome, reason LIKE 'its merchant "acme" moved to another node at %' AS reason
+  FROM inventory_batch_status(:acme_batch);
 SELECT count(*) FROM inventory_ledger WHERE warehouse_uuid IN (:'a1', :'a2');
 -- its 5 ledger rows went with it, and forgetting wrote none
 SELECT count(*) = :ledger_rows - 5 AS its_rows_gone, max(id) <= :last_change AS nothing_written
@@ -119,6 +122,8 @@ SELECT inventory_adjust(format('[{"sku": "MR-1", "warehouse_uuid": "%s", "on_han
                                  {"sku": "MR-2", "warehouse_uuid": "%s", "on_hand": 4}]', :'a1', :'a2')::jsonb,
                         idempotency_key => 'mr-key') = :acme_batch AS same_batch;
 SELECT state FROM inventory_receive_transfer(:transfer_id);
+-- back here, the batch's items are too
+SELECT state, item, sku, outcome FROM inventory_batch_status(:acme_batch);
 
 -- Channels and stock alerts naming its warehouses keep a merchant here.
 INSERT INTO inventory_stock_alerts (sku, warehouse_uuid, threshold) VALUES ('MR-1', :'b1', 1);

@@ -29,9 +29,8 @@
 #   6. inventory_changes('acme', <cursor of node 0>) after the move fails
 #      with IN006, its HINT naming the cursor on node 2 to continue from,
 #      and reading from that cursor works.
-# (A batch applied before its merchant moved has lost its ledger rows on
-# the node that applied it, and inventory_batch_status there returns no
-# row at all: that assertion is TODO.)
+#      inventory_batch_status of a batch applied on node 0 before the move
+#      says applied, and that its items' ledger rows moved with acme.
 #
 # Load: each pgbench transaction is CALL test_adjust(...), a procedure on
 # the router that records the call (its own idempotency key, merchant,
@@ -602,15 +601,9 @@ is(rsql("SELECT inventory_router.inventory_adjust('acme', '$retry_body', idempot
 	$b_pre, 'after the move, the retry of the call made on node 0 returns its batch (the key moved with acme)');
 is(rsql("SELECT inventory_router.inventory_wait($b_pre)"), 'applied',
 	'inventory_wait of that batch goes to node 0, which applied it');
-TODO:
-{
-	# The node builds an applied batch's rows from its ledger rows, which
-	# inventory_forget_merchant deleted from node 0 (they moved to node 2
-	# with the merchant): no row at all, not even the batch's state.
-	local $TODO = 'inventory_batch_status of a batch applied before its merchant moved returns no row';
-	is(rsql("SELECT min(state) FROM inventory_router.inventory_batch_status($b_pre)"), 'applied',
-		'and so does inventory_batch_status');
-}
+is(rsql("SELECT concat_ws(' ', state, outcome, item_count IS NOT NULL, reason LIKE '%merchant \"acme\" moved to another node%') FROM inventory_router.inventory_batch_status($b_pre)"),
+	'applied moved t t',
+	'and inventory_batch_status there says it was applied and that its items\' ledger rows moved with acme');
 
 my $new_body = body('delta', [ 'acme', 'SKU-4', 0, 11 ]);
 my $b_new = rsql("SELECT inventory_router.inventory_adjust('acme', '$new_body', idempotency_key => 'acme-after-move')");
