@@ -17,6 +17,7 @@
  * never names it.  The merchant-to-node map is the table merchant_nodes.
  *
  * Contents
+ *   0. Trust: the schema is superusers' alone
  *   1. The map: merchant_nodes, and the partitions of the cluster
  *   2. Routing: the node of a merchant (for writes: refused while the
  *      merchant moves) and of an id
@@ -32,6 +33,62 @@
  * the procedure move_merchant, which commits as it goes (a procedure with
  * a SET clause cannot) and sets it at the start of each transaction.
  */
+
+/*
+ * Trust: the routing functions run as the superuser who installs this
+ * (SECURITY DEFINER) and name the map by this schema, so only superusers
+ * may own the schema or create objects in it; a schema of this name that
+ * someone else made or filled first is refused (the check of the
+ * inventory extension's install script).
+ */
+DO $$
+DECLARE
+    problems text;
+BEGIN
+    SELECT pg_catalog.string_agg(p.problem, ' ' ORDER BY p.ord) INTO problems
+      FROM (SELECT 1 AS ord,
+                   CASE WHEN r.rolname OPERATOR(pg_catalog.=) 'pg_database_owner'
+                        THEN 'It is owned by pg_database_owner, that is by whoever owns the database.'
+                        ELSE pg_catalog.format('It is owned by role %I, which is not a superuser.', r.rolname)
+                   END AS problem
+              FROM pg_catalog.pg_namespace n
+              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+             WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+               AND NOT r.rolsuper
+            UNION ALL
+            SELECT 2, pg_catalog.format('Role %s may create objects in it.',
+                                        COALESCE(pg_catalog.quote_ident(r.rolname), 'PUBLIC'))
+              FROM pg_catalog.pg_namespace n
+             CROSS JOIN LATERAL pg_catalog.aclexplode(n.nspacl) a
+              LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) a.grantee
+             WHERE n.oid OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+               AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+               AND NOT COALESCE(r.rolsuper, false)
+            UNION ALL
+            -- what someone else made there (while they could) stays there
+            SELECT 3, pg_catalog.format('%s %I in it is owned by role %I, which is not a superuser.',
+                                        o.kind, o.name, r.rolname)
+              FROM (SELECT 'Relation' AS kind, c.relname AS name, c.relowner AS owner
+                      FROM pg_catalog.pg_class c WHERE c.relnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+                    UNION ALL
+                    SELECT 'Function', f.proname, f.proowner
+                      FROM pg_catalog.pg_proc f WHERE f.pronamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+                    UNION ALL
+                    SELECT 'Type', t.typname, t.typowner
+                      FROM pg_catalog.pg_type t WHERE t.typnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace
+                    UNION ALL
+                    SELECT 'Operator', op.oprname, op.oprowner
+                      FROM pg_catalog.pg_operator op WHERE op.oprnamespace OPERATOR(pg_catalog.=) '@extschema@'::pg_catalog.regnamespace) o
+              JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) o.owner
+             WHERE NOT r.rolsuper) p;
+    IF problems IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "%" cannot hold the inventory_router extension', '@extschema@'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = problems,
+                  HINT = 'The extension runs as a superuser and names its objects by schema, so only superusers may own that schema or create objects in it. Drop or rename that schema and let CREATE EXTENSION make its own, then try again.';
+    END IF;
+END
+$$;
 
 /* ------------------------------------------------------------------------
  * 1. The map

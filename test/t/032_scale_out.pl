@@ -3,6 +3,9 @@
 # loopback TCP through PL/Proxy.  Merchants acme and cora are on node 0,
 # bolt on node 1; node 2 starts empty.  The test proves, with what the
 # nodes hold:
+#   0. The router's install refuses a schema inventory_router that another
+#      role made or may create objects in (its SECURITY DEFINER routing
+#      functions name the map by that schema).
 #   1. Routing: each merchant's batches land on its node only; a batch
 #      naming another merchant's warehouse, or two merchants', is refused
 #      (22023, the node's per-item DETAIL behind "Remote detail:") with
@@ -117,6 +120,30 @@ rsql(qq{
 	INSERT INTO inventory_router.merchant_nodes (merchant, node)
 	VALUES ('acme', 0), ('bolt', 1), ('cora', 0);
 });
+
+# The router's routing functions run as the superuser who installed it
+# and name the map by its schema: a schema inventory_router that another
+# role made, or may create objects in, is refused at CREATE EXTENSION.
+$router->safe_psql('postgres', q{
+	CREATE ROLE mallory LOGIN;
+	CREATE DATABASE planted OWNER mallory;});
+$router->safe_psql('planted', q{
+	CREATE SCHEMA inventory_router;
+	CREATE TABLE inventory_router.merchant_nodes (merchant text, node int, paused boolean);},
+	extra_params => [ '-U', 'mallory' ]);
+my ($prc, $pout, $perr) = $router->psql('planted', 'CREATE EXTENSION inventory_router CASCADE');
+isnt($prc, 0, 'CREATE EXTENSION inventory_router refuses a schema inventory_router another role made');
+like($perr, qr/schema "inventory_router" cannot hold the inventory_router extension.*It is owned by role mallory/s,
+	'and says whose it is');
+$router->safe_psql('planted', q{
+	DROP TABLE inventory_router.merchant_nodes;
+	ALTER SCHEMA inventory_router OWNER TO CURRENT_USER;
+	GRANT CREATE ON SCHEMA inventory_router TO mallory;});
+($prc, $pout, $perr) = $router->psql('planted', 'CREATE EXTENSION inventory_router CASCADE');
+like($perr, qr/Role mallory may create objects in it/, 'or one where another role may create objects');
+$router->safe_psql('planted', 'REVOKE CREATE ON SCHEMA inventory_router FROM mallory; CREATE EXTENSION inventory_router CASCADE');
+is($router->safe_psql('planted', "SELECT extversion FROM pg_extension WHERE extname = 'inventory_router'"), '1.0',
+	'once the schema is a superuser\'s alone, it installs');
 
 # The test's objects on the router (not part of the extension).
 my $wh_rows = join(', ', map { my $m = $_; map { "('$m', $_, '$WH{$m}[$_]')" } 0 .. $#{ $WH{$m} } } @MERCHANTS);
