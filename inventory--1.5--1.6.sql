@@ -9,7 +9,7 @@
  * sets it), idempotency keys are per merchant, ids carry this node's id
  * (inventory_set_node_id), and a merchant's rows can be exported, imported
  * on another node and forgotten here.  It adds a column to two tables, one
- * two tables and seven functions, and redefines six.
+ * two tables and seven functions, and redefines seven.
  */
 
 /*
@@ -622,6 +622,219 @@ COMMENT ON FUNCTION @extschema@.inventory_get(text, uuid, timestamptz, timestamp
     'GET /inventory: level rows in (sku, warehouse_uuid) order, filtered by sku, warehouse and created/updated times (and inventory.merchant), at most 100 a call; page with the last row''s cursor (never skips or repeats a row) or by page';
 REVOKE ALL ON FUNCTION @extschema@.inventory_get(text, uuid, timestamptz, timestamptz, timestamptz, timestamptz, integer, text, integer) FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION @extschema@.inventory_prune(older_than interval DEFAULT NULL, max_rows integer DEFAULT 100000)
+    RETURNS TABLE (ledger_rows bigint, batches bigint, ledger_pruned_through bigint,
+                   batches_pruned_through bigint, pruned_before timestamptz, more boolean)
+    LANGUAGE plpgsql
+    VOLATILE CALLED ON NULL INPUT
+    SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+DECLARE
+    keep interval := older_than;
+    cutoff timestamptz;
+    st @extschema@.inventory_retention_state;
+    horizon bigint;
+    feeds_at bigint;
+    lo bigint;
+    hi bigint;
+    first_kept bigint;
+    batch_kept bigint;
+    first_old boolean;
+    changes_hi bigint;
+    next_id bigint;
+    base bigint;
+    node integer := @extschema@.inventory_node_id();
+    broken bigint;
+    broken_example text;
+    queued_min bigint;
+    candidates bigint := 0;
+    batches_hi bigint;
+BEGIN
+    IF keep IS NULL THEN
+        keep := pg_catalog.current_setting('inventory.retention', true)::interval;
+        IF keep IS NULL OR keep OPERATOR(pg_catalog.<=) '0'::interval THEN
+            RAISE EXCEPTION 'no retention horizon is set'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'inventory.retention is 0 (keep everything) and older_than was not given.',
+                      HINT = 'Pass older_than, as in inventory_prune(''30 days''), or set inventory.retention in postgresql.conf; the worker then prunes by itself.';
+        END IF;
+    END IF;
+    IF keep OPERATOR(pg_catalog.<=) '0'::interval OR max_rows IS NULL
+       OR max_rows OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'older_than must be positive and max_rows at least 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    cutoff := pg_catalog.now() OPERATOR(pg_catalog.-) keep;
+    ledger_rows := 0;
+    batches := 0;
+
+    -- one pass at a time (the row is made by the first pass); a call while
+    -- another pass holds it does nothing, never waits
+    INSERT INTO @extschema@.inventory_retention_state DEFAULT VALUES ON CONFLICT (single) DO NOTHING;
+    SELECT s.* INTO st FROM @extschema@.inventory_retention_state s FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        SELECT s.ledger_pruned_through, s.batches_pruned_through, s.pruned_before
+          INTO ledger_pruned_through, batches_pruned_through, pruned_before
+          FROM @extschema@.inventory_retention_state s;
+        more := false;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+
+    -- applied batches older than the cutoff: the next max_rows batches in
+    -- the history below every queued one, up to the first applied at or
+    -- after the cutoff (first the first one alone: most passes stop there)
+    SELECT pg_catalog.min(q.batch_id) INTO queued_min FROM @extschema@.inventory_queue q;
+    SELECT h.batch_id, h.applied_at OPERATOR(pg_catalog.<) cutoff INTO batch_kept, first_old
+      FROM @extschema@.inventory_batch_history h
+     WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
+       AND h.state OPERATOR(pg_catalog.=) 'applied'
+     ORDER BY h.batch_id
+     LIMIT 1;
+    IF first_old THEN
+        -- the candidates read once: the first applied at or after the
+        -- cutoff among them, their number, and the last before it
+        WITH c AS MATERIALIZED (
+            SELECT h.batch_id, h.state, h.applied_at
+              FROM @extschema@.inventory_batch_history h
+             WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
+               AND h.batch_id OPERATOR(pg_catalog.<) COALESCE(queued_min, 9223372036854775807)
+             ORDER BY h.batch_id
+             LIMIT max_rows),
+        k AS (
+            SELECT pg_catalog.min(c.batch_id) FILTER (WHERE c.state OPERATOR(pg_catalog.=) 'applied'
+                                                      AND c.applied_at OPERATOR(pg_catalog.>=) cutoff) AS kept,
+                   pg_catalog.count(*) AS n
+              FROM c)
+        SELECT k.kept, k.n,
+               (SELECT pg_catalog.max(c.batch_id) FROM c
+                 WHERE c.batch_id OPERATOR(pg_catalog.<) COALESCE(k.kept, 9223372036854775807))
+          INTO batch_kept, candidates, batches_hi
+          FROM k;
+        DELETE FROM @extschema@.inventory_batch_history h
+         WHERE h.batch_id OPERATOR(pg_catalog.>) st.batches_pruned_through
+           AND h.batch_id OPERATOR(pg_catalog.<=) batches_hi
+           AND h.state OPERATOR(pg_catalog.=) 'applied';
+        GET DIAGNOSTICS batches = ROW_COUNT;
+    END IF;
+    batches_hi := GREATEST(st.batches_pruned_through, batches_hi);
+
+    -- the ledger: ids in (lo, hi], all older than the cutoff, none of a
+    -- batch whose history is kept
+    horizon := inventory_internal.inventory_ledger_horizon();
+    -- what the channel feed and the alerts still have to derive (with
+    -- neither, nothing derives from the ledger: a new channel or threshold
+    -- starts from the level rows)
+    IF EXISTS (SELECT FROM @extschema@.inventory_channels c WHERE c.active)
+       OR EXISTS (SELECT FROM @extschema@.inventory_stock_alerts) THEN
+        SELECT COALESCE(pg_catalog.max(f.ledger_cursor), 0) INTO feeds_at
+          FROM @extschema@.inventory_feed_state f;
+    ELSE
+        feeds_at := horizon;
+    END IF;
+    -- from the first row after where the last pass ended: ids need not be
+    -- dense (a node's start at node_id * 2^48), but never past the horizon,
+    -- below which no id can still appear
+    SELECT pg_catalog.min(l.id) INTO next_id
+      FROM @extschema@.inventory_ledger l WHERE l.id OPERATOR(pg_catalog.>) st.ledger_pruned_through;
+    base := GREATEST(st.ledger_pruned_through,
+                     LEAST(COALESCE(next_id OPERATOR(pg_catalog.-) 1, horizon), horizon, feeds_at));
+    lo := base;
+    hi := LEAST(horizon, feeds_at, lo OPERATOR(pg_catalog.+) max_rows);
+    -- a batch id of another node (the row came with a moved merchant) has
+    -- no history here to keep
+    SELECT pg_catalog.min(l.id) INTO first_kept
+      FROM @extschema@.inventory_ledger l
+     WHERE l.id OPERATOR(pg_catalog.>) lo AND l.id OPERATOR(pg_catalog.<=) hi
+       AND (l.at OPERATOR(pg_catalog.>=) cutoff
+            OR (l.batch_id OPERATOR(pg_catalog.>) batches_hi
+                AND (l.batch_id OPERATOR(pg_catalog.>>) 48) OPERATOR(pg_catalog.=) node));
+    IF first_kept IS NOT NULL THEN
+        hi := first_kept OPERATOR(pg_catalog.-) 1;
+    END IF;
+    IF hi OPERATOR(pg_catalog.>) lo THEN
+        WITH gone AS (
+            DELETE FROM @extschema@.inventory_ledger l
+             WHERE l.id OPERATOR(pg_catalog.>) lo AND l.id OPERATOR(pg_catalog.<=) hi
+            RETURNING l.id, l.at, l.sku, l.warehouse_uuid, l.on_hand_before, l.on_hand_after,
+                      l.reserved_before, l.reserved_after, l.available_before, l.available_after,
+                      l.incoming_before, l.incoming_after),
+        -- each key's last row, and its last that changed incoming
+        last AS (
+            SELECT g.sku, g.warehouse_uuid, pg_catalog.max(g.id) AS id,
+                   (pg_catalog.array_agg(g.at ORDER BY g.id DESC))[1] AS at,
+                   (pg_catalog.array_agg(g.on_hand_after ORDER BY g.id DESC))[1] AS on_hand,
+                   (pg_catalog.array_agg(g.reserved_after ORDER BY g.id DESC))[1] AS reserved,
+                   (pg_catalog.array_agg(g.available_after ORDER BY g.id DESC))[1] AS available,
+                   (pg_catalog.array_agg(g.incoming_after ORDER BY g.id DESC)
+                        FILTER (WHERE g.incoming_after IS NOT NULL))[1] AS incoming
+              FROM gone g
+             GROUP BY g.sku, g.warehouse_uuid),
+        -- the pruned rows chain from the key's old checkpoint (verified
+        -- here, since their evidence goes with them)
+        chain AS (
+            SELECT g.id, g.sku, g.on_hand_before, g.reserved_before,
+                   pg_catalog.lag(g.on_hand_after, 1, COALESCE(p.on_hand, 0::bigint))
+                       OVER (PARTITION BY g.sku, g.warehouse_uuid ORDER BY g.id) AS prev_on_hand,
+                   pg_catalog.lag(g.reserved_after, 1, COALESCE(p.reserved, 0::bigint))
+                       OVER (PARTITION BY g.sku, g.warehouse_uuid ORDER BY g.id) AS prev_reserved
+              FROM gone g
+              LEFT JOIN @extschema@.inventory_ledger_checkpoints p
+                ON p.sku OPERATOR(pg_catalog.=) g.sku AND p.warehouse_uuid OPERATOR(pg_catalog.=) g.warehouse_uuid),
+        saved AS (
+            INSERT INTO @extschema@.inventory_ledger_checkpoints AS c
+                   (sku, warehouse_uuid, ledger_id, at, on_hand, reserved, available, incoming)
+            SELECT t.sku, t.warehouse_uuid, t.id, t.at, t.on_hand, t.reserved, t.available,
+                   COALESCE(t.incoming, p.incoming, 0)
+              FROM last t
+              LEFT JOIN @extschema@.inventory_ledger_checkpoints p
+                ON p.sku OPERATOR(pg_catalog.=) t.sku AND p.warehouse_uuid OPERATOR(pg_catalog.=) t.warehouse_uuid
+            ON CONFLICT (sku, warehouse_uuid) DO UPDATE
+               SET ledger_id = excluded.ledger_id, at = excluded.at, on_hand = excluded.on_hand,
+                   reserved = excluded.reserved, available = excluded.available,
+                   incoming = excluded.incoming
+            RETURNING 1)
+        SELECT (SELECT pg_catalog.count(*) FROM gone),
+               (SELECT pg_catalog.max(g.id) FROM gone g
+                 WHERE g.available_before OPERATOR(pg_catalog.<>) g.available_after
+                    OR g.incoming_before IS DISTINCT FROM g.incoming_after),
+               (SELECT pg_catalog.count(*) FROM chain x
+                 WHERE x.on_hand_before OPERATOR(pg_catalog.<>) x.prev_on_hand
+                    OR x.reserved_before OPERATOR(pg_catalog.<>) x.prev_reserved),
+               (SELECT pg_catalog.format('ledger row %s of sku %s starts at on_hand %s, reserved %s; the previous row ended at %s, %s',
+                                         x.id, x.sku, x.on_hand_before, x.reserved_before, x.prev_on_hand, x.prev_reserved)
+                  FROM chain x
+                 WHERE x.on_hand_before OPERATOR(pg_catalog.<>) x.prev_on_hand
+                    OR x.reserved_before OPERATOR(pg_catalog.<>) x.prev_reserved
+                 ORDER BY x.id LIMIT 1)
+          INTO ledger_rows, changes_hi, broken, broken_example;
+        IF broken OPERATOR(pg_catalog.>) 0 THEN
+            RAISE WARNING 'inventory retention pruned % ledger rows that do not chain', broken
+                USING DETAIL = pg_catalog.format('The first: %s. The checkpoints start each key from its last pruned row, so inventory_verify() no longer reports these.', broken_example),
+                      HINT = 'Run inventory_verify() before pruning to see drift while its evidence is kept.';
+        END IF;
+        lo := hi;
+    END IF;
+
+    UPDATE @extschema@.inventory_retention_state s
+       SET ledger_pruned_through = lo,
+           changes_pruned_through = GREATEST(s.changes_pruned_through, changes_hi),
+           batches_pruned_through = batches_hi,
+           pruned_before = GREATEST(s.pruned_before, cutoff),
+           pruned_at = pg_catalog.now()
+     RETURNING s.ledger_pruned_through, s.batches_pruned_through, s.pruned_before
+          INTO ledger_pruned_through, batches_pruned_through, pruned_before;
+    -- cut by max_rows, not by the cutoff: call again
+    more := lo OPERATOR(pg_catalog.=) (base OPERATOR(pg_catalog.+) max_rows)
+            OR (candidates OPERATOR(pg_catalog.=) max_rows AND batch_kept IS NULL);
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.inventory_prune(interval, integer) IS
+    'Delete applied batches and ledger rows older than older_than (inventory.retention when NULL), at most max_rows of each, keeping per key where its ledger ended; more: call again';
+REVOKE ALL ON FUNCTION @extschema@.inventory_prune(interval, integer) FROM PUBLIC;
+
 /* ------------------------------------------------------------------------
  * 4. Scaling out: this node's id, a merchant's rows leaving one
  *     node for another
@@ -736,8 +949,10 @@ REVOKE ALL ON FUNCTION @extschema@.inventory_merchant_queued(text) FROM PUBLIC;
  * inventory_export_merchant: every row of a merchant, as one jsonb document
  * for inventory_import_merchant on another node: its warehouses, level
  * rows, reservations, transfers, ledger (in id order), retention
- * checkpoints and idempotency keys.  Read in one snapshot; refused while
- * batches naming its warehouses are queued (they would be left behind).
+ * checkpoints and idempotency keys.  Read in one snapshot, with the queue
+ * locked against new batches; refused while batches naming its warehouses
+ * are queued (they would be left behind), and while channels or stock
+ * alerts name them (they stay on this node).
  * The batch history stays: a batch id names the node that applied it.
  */
 CREATE FUNCTION @extschema@.inventory_export_merchant(merchant text)
@@ -755,12 +970,26 @@ BEGIN
     IF m IS NULL THEN
         RAISE EXCEPTION 'merchant must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- every batch being queued has committed, and none can be queued while
+    -- this reads (the lock is held only for this transaction)
+    LOCK TABLE @extschema@.inventory_queue IN SHARE MODE;
     queued := @extschema@.inventory_merchant_queued(m);
     IF queued OPERATOR(pg_catalog.>) 0 THEN
         RAISE EXCEPTION 'merchant "%" has % queued batches', m, queued
             USING ERRCODE = 'object_in_use',
                   DETAIL = 'Its rows are exported only once the worker has applied every batch that names its warehouses.',
                   HINT = 'Stop its calls (pause it at the router), wait for its last batch, and export again.';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.inventory_channel_warehouses c
+                 JOIN @extschema@.inventory_warehouses w ON w.uuid OPERATOR(pg_catalog.=) c.warehouse_uuid
+                WHERE w.merchant OPERATOR(pg_catalog.=) m)
+       OR EXISTS (SELECT FROM @extschema@.inventory_stock_alerts a
+                    JOIN @extschema@.inventory_warehouses w ON w.uuid OPERATOR(pg_catalog.=) a.warehouse_uuid
+                   WHERE w.merchant OPERATOR(pg_catalog.=) m) THEN
+        RAISE EXCEPTION 'channels or stock alerts name warehouses of merchant "%"', m
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Channels and stock alerts are this node''s and do not move with a merchant.',
+                  HINT = 'Nothing was exported. Remove them here (and make them on the merchant''s new node) first.';
     END IF;
     WITH wh AS (SELECT w.* FROM @extschema@.inventory_warehouses w
                  WHERE w.merchant OPERATOR(pg_catalog.=) m)
@@ -930,9 +1159,9 @@ BEGIN
     END IF;
     SELECT pg_catalog.array_agg(w.uuid) INTO whs FROM @extschema@.inventory_warehouses w
      WHERE w.merchant OPERATOR(pg_catalog.=) m;
-    -- no new batch of its warehouses from here on
-    PERFORM FROM @extschema@.inventory_warehouses w
-      WHERE w.uuid OPERATOR(pg_catalog.=) ANY (whs) FOR UPDATE;
+    -- every batch being queued has committed, and none is queued until
+    -- this transaction ends
+    LOCK TABLE @extschema@.inventory_queue IN SHARE MODE;
     queued := @extschema@.inventory_merchant_queued(m);
     IF queued OPERATOR(pg_catalog.>) 0 THEN
         RAISE EXCEPTION 'merchant "%" has % queued batches', m, queued

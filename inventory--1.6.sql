@@ -3401,6 +3401,9 @@ DECLARE
     batch_kept bigint;
     first_old boolean;
     changes_hi bigint;
+    next_id bigint;
+    base bigint;
+    node integer := @extschema@.inventory_node_id();
     broken bigint;
     broken_example text;
     queued_min bigint;
@@ -3489,12 +3492,23 @@ BEGIN
     ELSE
         feeds_at := horizon;
     END IF;
-    lo := st.ledger_pruned_through;
+    -- from the first row after where the last pass ended: ids need not be
+    -- dense (a node's start at node_id * 2^48), but never past the horizon,
+    -- below which no id can still appear
+    SELECT pg_catalog.min(l.id) INTO next_id
+      FROM @extschema@.inventory_ledger l WHERE l.id OPERATOR(pg_catalog.>) st.ledger_pruned_through;
+    base := GREATEST(st.ledger_pruned_through,
+                     LEAST(COALESCE(next_id OPERATOR(pg_catalog.-) 1, horizon), horizon, feeds_at));
+    lo := base;
     hi := LEAST(horizon, feeds_at, lo OPERATOR(pg_catalog.+) max_rows);
+    -- a batch id of another node (the row came with a moved merchant) has
+    -- no history here to keep
     SELECT pg_catalog.min(l.id) INTO first_kept
       FROM @extschema@.inventory_ledger l
      WHERE l.id OPERATOR(pg_catalog.>) lo AND l.id OPERATOR(pg_catalog.<=) hi
-       AND (l.at OPERATOR(pg_catalog.>=) cutoff OR l.batch_id OPERATOR(pg_catalog.>) batches_hi);
+       AND (l.at OPERATOR(pg_catalog.>=) cutoff
+            OR (l.batch_id OPERATOR(pg_catalog.>) batches_hi
+                AND (l.batch_id OPERATOR(pg_catalog.>>) 48) OPERATOR(pg_catalog.=) node));
     IF first_kept IS NOT NULL THEN
         hi := first_kept OPERATOR(pg_catalog.-) 1;
     END IF;
@@ -3571,7 +3585,7 @@ BEGIN
      RETURNING s.ledger_pruned_through, s.batches_pruned_through, s.pruned_before
           INTO ledger_pruned_through, batches_pruned_through, pruned_before;
     -- cut by max_rows, not by the cutoff: call again
-    more := lo OPERATOR(pg_catalog.=) (st.ledger_pruned_through OPERATOR(pg_catalog.+) max_rows)
+    more := lo OPERATOR(pg_catalog.=) (base OPERATOR(pg_catalog.+) max_rows)
             OR (candidates OPERATOR(pg_catalog.=) max_rows AND batch_kept IS NULL);
     RETURN NEXT;
 END
@@ -3694,8 +3708,10 @@ REVOKE ALL ON FUNCTION @extschema@.inventory_merchant_queued(text) FROM PUBLIC;
  * inventory_export_merchant: every row of a merchant, as one jsonb document
  * for inventory_import_merchant on another node: its warehouses, level
  * rows, reservations, transfers, ledger (in id order), retention
- * checkpoints and idempotency keys.  Read in one snapshot; refused while
- * batches naming its warehouses are queued (they would be left behind).
+ * checkpoints and idempotency keys.  Read in one snapshot, with the queue
+ * locked against new batches; refused while batches naming its warehouses
+ * are queued (they would be left behind), and while channels or stock
+ * alerts name them (they stay on this node).
  * The batch history stays: a batch id names the node that applied it.
  */
 CREATE FUNCTION @extschema@.inventory_export_merchant(merchant text)
@@ -3713,12 +3729,26 @@ BEGIN
     IF m IS NULL THEN
         RAISE EXCEPTION 'merchant must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    -- every batch being queued has committed, and none can be queued while
+    -- this reads (the lock is held only for this transaction)
+    LOCK TABLE @extschema@.inventory_queue IN SHARE MODE;
     queued := @extschema@.inventory_merchant_queued(m);
     IF queued OPERATOR(pg_catalog.>) 0 THEN
         RAISE EXCEPTION 'merchant "%" has % queued batches', m, queued
             USING ERRCODE = 'object_in_use',
                   DETAIL = 'Its rows are exported only once the worker has applied every batch that names its warehouses.',
                   HINT = 'Stop its calls (pause it at the router), wait for its last batch, and export again.';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.inventory_channel_warehouses c
+                 JOIN @extschema@.inventory_warehouses w ON w.uuid OPERATOR(pg_catalog.=) c.warehouse_uuid
+                WHERE w.merchant OPERATOR(pg_catalog.=) m)
+       OR EXISTS (SELECT FROM @extschema@.inventory_stock_alerts a
+                    JOIN @extschema@.inventory_warehouses w ON w.uuid OPERATOR(pg_catalog.=) a.warehouse_uuid
+                   WHERE w.merchant OPERATOR(pg_catalog.=) m) THEN
+        RAISE EXCEPTION 'channels or stock alerts name warehouses of merchant "%"', m
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'Channels and stock alerts are this node''s and do not move with a merchant.',
+                  HINT = 'Nothing was exported. Remove them here (and make them on the merchant''s new node) first.';
     END IF;
     WITH wh AS (SELECT w.* FROM @extschema@.inventory_warehouses w
                  WHERE w.merchant OPERATOR(pg_catalog.=) m)
@@ -3888,9 +3918,9 @@ BEGIN
     END IF;
     SELECT pg_catalog.array_agg(w.uuid) INTO whs FROM @extschema@.inventory_warehouses w
      WHERE w.merchant OPERATOR(pg_catalog.=) m;
-    -- no new batch of its warehouses from here on
-    PERFORM FROM @extschema@.inventory_warehouses w
-      WHERE w.uuid OPERATOR(pg_catalog.=) ANY (whs) FOR UPDATE;
+    -- every batch being queued has committed, and none is queued until
+    -- this transaction ends
+    LOCK TABLE @extschema@.inventory_queue IN SHARE MODE;
     queued := @extschema@.inventory_merchant_queued(m);
     IF queued OPERATOR(pg_catalog.>) 0 THEN
         RAISE EXCEPTION 'merchant "%" has % queued batches', m, queued
