@@ -99,6 +99,9 @@ CREATE TABLE @extschema@.merchant_nodes (
     merchant       text        NOT NULL PRIMARY KEY,
     node           integer     NOT NULL,
     paused         boolean     NOT NULL DEFAULT false,
+    -- the backend of the move_merchant that paused it: a pause whose
+    -- backend is gone (a crash) holds nothing back
+    moving_pid     integer,
     -- after a move: the change cursor on the new node from which the
     -- merchant's changes are new there
     resume_cursor  bigint,
@@ -111,7 +114,7 @@ CREATE TABLE @extschema@.merchant_nodes (
         CHECK (node OPERATOR(pg_catalog.>=) 0 AND node OPERATOR(pg_catalog.<=) 32767)
 );
 COMMENT ON TABLE @extschema@.merchant_nodes IS
-    'Which node holds each merchant (node N is partition pN of the server inventory_nodes); paused while it moves';
+    'Which node holds each merchant (node N is partition pN of the server inventory_nodes); paused while move_merchant (backend moving_pid) moves it';
 REVOKE ALL ON TABLE @extschema@.merchant_nodes FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.merchant_nodes', '');
 
@@ -175,7 +178,11 @@ CREATE TRIGGER merchant_nodes_check
  * transaction on the router ends (after the node has answered), so that
  * move_merchant, which takes it exclusively once the merchant is paused,
  * knows that no call sent before the pause is still running on the old
- * node.  A write to a paused merchant is refused: SQLSTATE 55006, retry.
+ * node.  A write to a paused merchant is refused: SQLSTATE 55006, retry
+ * (a pause whose move_merchant backend is gone holds nothing back: the map
+ * still names the node that holds the merchant).  Under REPEATABLE READ or
+ * SERIALIZABLE the map's row is read FOR SHARE, so that a snapshot older
+ * than a move fails (40001, retry) rather than route to the old node.
  */
 CREATE FUNCTION @extschema@.merchant_node(merchant text, read boolean)
     RETURNS integer
@@ -187,20 +194,28 @@ CREATE FUNCTION @extschema@.merchant_node(merchant text, read boolean)
 DECLARE
     n integer;
     is_paused boolean;
+    mover integer;
 BEGIN
     IF merchant IS NULL THEN
         RAISE EXCEPTION 'merchant must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtext('inventory_router'),
                                                     pg_catalog.hashtext(merchant));
-    SELECT m.node, m.paused INTO n, is_paused FROM @extschema@.merchant_nodes m
-     WHERE m.merchant OPERATOR(pg_catalog.=) merchant_node.merchant;
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed' THEN
+        SELECT m.node, m.paused, m.moving_pid INTO n, is_paused, mover FROM @extschema@.merchant_nodes m
+         WHERE m.merchant OPERATOR(pg_catalog.=) merchant_node.merchant;
+    ELSE
+        SELECT m.node, m.paused, m.moving_pid INTO n, is_paused, mover FROM @extschema@.merchant_nodes m
+         WHERE m.merchant OPERATOR(pg_catalog.=) merchant_node.merchant
+           FOR SHARE;
+    END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'merchant "%" has no node', merchant
             USING ERRCODE = 'undefined_object',
                   HINT = 'Map it first: INSERT INTO inventory_router.merchant_nodes (merchant, node) VALUES (...).';
     END IF;
-    IF is_paused AND NOT read THEN
+    IF is_paused AND NOT read
+       AND EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) mover) THEN
         RAISE EXCEPTION 'merchant "%" is being moved to another node', merchant
             USING ERRCODE = 'object_in_use',
                   DETAIL = 'Its calls that change stock are refused until the move is done, usually within seconds.',
@@ -691,10 +706,14 @@ REVOKE ALL ON FUNCTION @extschema@.node_forget_merchant(integer, text) FROM PUBL
  *   4. Point the map at the new node and unpause it (committed): its
  *      calls go there from now on.
  *   5. Forget it on the old node (inventory_forget_merchant).
- * A failure in 1 to 3 unpauses the merchant on its old node, with nothing
- * changed on either.  A failure in 5 leaves its old rows on the old node,
- * which nothing routes to: the WARNING says how to delete them.  Must be
- * called outside a transaction block (it commits as it goes).
+ * A failure in 1 to 3 (a cancel or statement_timeout too) unpauses the
+ * merchant on its old node; the map still names it, and whatever step 3
+ * left on the new node is deleted by the next move there, which first
+ * forgets the merchant on its target.  A failure in 5 leaves its old rows
+ * on the old node, which nothing routes to: the WARNING says how to delete
+ * them (the next move there does it too).  One move of a merchant at a
+ * time: another is refused while its backend lives.  Must be called
+ * outside a transaction block (it commits as it goes).
  */
 CREATE PROCEDURE @extschema@.move_merchant(merchant text, to_node integer, timeout interval DEFAULT '60 s')
     LANGUAGE plpgsql
@@ -706,6 +725,8 @@ DECLARE
     data jsonb;
     resume bigint;
     queued bigint;
+    was_paused boolean;
+    mover integer;
     err_state text;
     err_message text;
     err_detail text;
@@ -715,10 +736,16 @@ BEGIN
     IF m IS NULL OR to_node IS NULL OR timeout IS NULL THEN
         RAISE EXCEPTION 'merchant, to_node and timeout must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT n.node INTO from_node FROM @extschema@.merchant_nodes n
+    SELECT n.node, n.paused, n.moving_pid INTO from_node, was_paused, mover FROM @extschema@.merchant_nodes n
      WHERE n.merchant OPERATOR(pg_catalog.=) m FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'merchant "%" has no node', m USING ERRCODE = 'undefined_object';
+    END IF;
+    IF was_paused AND EXISTS (SELECT FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) mover) THEN
+        RAISE EXCEPTION 'merchant "%" is being moved already', m
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = pg_catalog.format('The backend with pid %s is moving it.', mover),
+                  HINT = 'Wait for that move to end.';
     END IF;
     IF from_node OPERATOR(pg_catalog.=) to_node THEN
         RAISE EXCEPTION 'merchant "%" is on node % already', m, to_node USING ERRCODE = 'invalid_parameter_value';
@@ -734,7 +761,8 @@ BEGIN
     END IF;
 
     -- 1. pause, then wait for the calls already sent
-    UPDATE @extschema@.merchant_nodes n SET paused = true WHERE n.merchant OPERATOR(pg_catalog.=) m;
+    UPDATE @extschema@.merchant_nodes n SET paused = true, moving_pid = pg_catalog.pg_backend_pid()
+     WHERE n.merchant OPERATOR(pg_catalog.=) m;
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     BEGIN
@@ -743,6 +771,12 @@ BEGIN
                          OPERATOR(pg_catalog.*) 1000)::bigint)::text || 'ms', true);
         PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('inventory_router'), pg_catalog.hashtext(m));
         PERFORM pg_catalog.set_config('lock_timeout', '0', true);
+        IF NOT EXISTS (SELECT FROM @extschema@.merchant_nodes n
+                        WHERE n.merchant OPERATOR(pg_catalog.=) m AND n.node OPERATOR(pg_catalog.=) from_node
+                          AND n.paused AND n.moving_pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()) THEN
+            RAISE EXCEPTION 'merchant "%" changed while its move waited', m
+                USING ERRCODE = 'object_in_use';
+        END IF;
 
         -- 2. its queued batches applied on the old node
         LOOP
@@ -756,17 +790,20 @@ BEGIN
             PERFORM pg_catalog.pg_sleep(0.05);
         END LOOP;
 
-        -- 3. its rows, copied
+        -- 3. its rows, copied (what a failed move left on the target first
+        -- deleted: the map names the old node, which holds the merchant)
         data := @extschema@.node_export_merchant(from_node, m);
+        PERFORM @extschema@.node_forget_merchant(to_node, m);
         resume := @extschema@.node_import_merchant(to_node, m, data);
-    EXCEPTION WHEN OTHERS THEN
+    EXCEPTION WHEN query_canceled OR others THEN
         GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
                                 err_detail = PG_EXCEPTION_DETAIL, err_hint = PG_EXCEPTION_HINT;
     END;
     IF err_state IS NOT NULL THEN
         -- nothing changed on either node: the merchant stays where it was
         -- (a transaction cannot end inside a block with a handler)
-        UPDATE @extschema@.merchant_nodes n SET paused = false WHERE n.merchant OPERATOR(pg_catalog.=) m;
+        UPDATE @extschema@.merchant_nodes n SET paused = false, moving_pid = NULL
+         WHERE n.merchant OPERATOR(pg_catalog.=) m;
         COMMIT;
         RAISE EXCEPTION USING ERRCODE = err_state, MESSAGE = err_message,
                               DETAIL = COALESCE(NULLIF(err_detail, ''), 'The merchant stays on its node.'),
@@ -775,8 +812,12 @@ BEGIN
 
     -- 4. the map switched
     UPDATE @extschema@.merchant_nodes n
-       SET node = to_node, paused = false, resume_cursor = resume, moved_at = pg_catalog.now()
-     WHERE n.merchant OPERATOR(pg_catalog.=) m;
+       SET node = to_node, paused = false, moving_pid = NULL, resume_cursor = resume, moved_at = pg_catalog.now()
+     WHERE n.merchant OPERATOR(pg_catalog.=) m AND n.node OPERATOR(pg_catalog.=) from_node
+       AND n.moving_pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid();
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'merchant "%" changed during its move', m USING ERRCODE = 'object_in_use';
+    END IF;
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 
