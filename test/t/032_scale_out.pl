@@ -29,6 +29,10 @@
 #      a failure of the caller's transaction on the router (the node had
 #      committed), and across the move (the key moved with acme; the batch
 #      id still names node 0, where inventory_wait finds it applied).
+#   7. A second move while one runs is refused; a pause whose backend died
+#      holds no write back; inventory_prune empties the ledgers of nodes 1
+#      and 2 (ids from n * 2^48, and on node 2 rows moved in with node 0's
+#      batch ids), and verify stays clean from the checkpoints.
 #   6. inventory_changes('acme', <cursor of node 0>) after the move fails
 #      with IN006, its HINT naming the cursor on node 2 to continue from,
 #      and reading from that cursor works.
@@ -320,17 +324,20 @@ is(rsql("SELECT count(*) FROM inventory_router.inventory_changes('cora', 0, 1000
 is(rsql(q{SELECT string_agg(concat_ws(':', node, node_id, merchants, ok), ',' ORDER BY node) FROM inventory_router.check_nodes()}),
 	'0:0:2:t,1:1:1:t', 'check_nodes(): nodes 0 (acme, cora) and 1 (bolt) have their ids');
 
-# A paused merchant (as move_merchant leaves it while it copies): its
-# writes are refused at the router with 55006 before anything is sent; its
-# reads go on.
-rsql(q{UPDATE inventory_router.merchant_nodes SET paused = true WHERE merchant = 'bolt'});
+# A paused merchant (as move_merchant leaves it while it copies, its
+# backend alive): its writes are refused at the router with 55006 before
+# anything is sent; its reads go on.
+my $pauser = $router->background_psql('postgres');
+my $pauser_pid = $pauser->query_safe('SELECT pg_backend_pid()');
+rsql(qq{UPDATE inventory_router.merchant_nodes SET paused = true, moving_pid = $pauser_pid WHERE merchant = 'bolt'});
 $before = batch_counts();
 @st = rtry("SELECT inventory_router.inventory_adjust('bolt', '" . body('delta', [ 'bolt', 'SKU-1', 0, 5 ]) . "')");
 is("$st[0] $st[1]", '55006 merchant "bolt" is being moved to another node', 'a write for a paused merchant is refused with 55006');
 like($st[3], qr/Nothing was sent\. Retry/, 'its HINT says to retry');
 is(batch_counts(), $before, 'and nothing was queued');
 is(rsql(q{SELECT count(*) FROM inventory_router.inventory_get('bolt')}), '20', 'its reads go on while it is paused');
-rsql(q{UPDATE inventory_router.merchant_nodes SET paused = false WHERE merchant = 'bolt'});
+rsql(q{UPDATE inventory_router.merchant_nodes SET paused = false, moving_pid = NULL WHERE merchant = 'bolt'});
+$pauser->quit;
 
 ###########################################################################
 # 2. Ids carry their node, and the router routes by id
@@ -680,6 +687,36 @@ for my $n (0 .. 2)
 }
 is(rsql(q{SELECT count(*) FROM inventory_router.inventory_get('acme')}), '20',
 	'inventory_get(acme) reads its 20 rows on node 2');
+
+###########################################################################
+# 7. One move at a time; a pause left by a move that died holds nothing
+#    back; retention prunes a node's ledger, imported rows included
+###########################################################################
+my $holder = $router->background_psql('postgres');
+my $holder_pid = $holder->query_safe('SELECT pg_backend_pid()');
+rsql("UPDATE inventory_router.merchant_nodes SET paused = true, moving_pid = $holder_pid WHERE merchant = 'bolt'");
+@st = rtry("CALL inventory_router.move_merchant('bolt', 2)");
+is($st[0], '55006', 'a second move of a merchant while another backend moves it is refused');
+@st = rtry(qq{SELECT inventory_router.inventory_adjust('bolt', '} . body('delta', [ 'bolt', 'SKU-1', 0, 1 ]) . q{')});
+is($st[0], '55006', 'and its writes are refused meanwhile');
+$holder->quit;
+ok(poll_until($router, 'postgres', "SELECT count(*) FROM pg_stat_activity WHERE pid = $holder_pid", '0', 30),
+	'the backend that paused it is gone');
+my $b_stale = rsql(qq{SELECT inventory_router.inventory_adjust('bolt', '} . body('delta', [ 'bolt', 'SKU-1', 0, 1 ]) . q{')});
+$extra{bolt}{$b_stale} = [ [ 'delta', 'SKU-1', 0, 1 ] ];
+like($b_stale, qr/^\d+$/, 'a pause whose backend is gone holds no write back (the map still names node 1)');
+is(rsql("SELECT inventory_router.inventory_wait($b_stale)"), 'applied', 'which node 1 applies');
+
+for my $n (1, 2)
+{
+	my $rows = nsql($n, 'SELECT count(*) FROM inventory_ledger');
+	cmp_ok($rows, '>', 0, "node $n has ledger rows ($rows)");
+	nsql($n, q{SELECT count(*) FROM inventory_prune('1 microsecond', 1000000)});
+	is(nsql($n, 'SELECT count(*) FROM inventory_ledger'), '0',
+		"retention prunes node ${n}'s ledger, whose ids start at $n * 2^48"
+		  . ($n == 2 ? ', rows moved in with batch ids of node 0 included' : ''));
+	is(nsql($n, 'SELECT count(*) FROM inventory_verify()'), '0', "and inventory_verify() on node $n is clean from the checkpoints");
+}
 
 diag(sprintf('calls: %d during the kills, %d during the move (move took %.1f s); retried attempts: %s / %s; total %.0f s',
 	$processed3, $processed4, $move_s, $errs3, $errs4, time - $t_start));
