@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Sourced by bench/run-bench, bench/run-channels and bench/run-retention:
+# Sourced by bench/run-bench, bench/run-channels, bench/run-retention and
+# bench/run-router:
 # the helpers they share, for a cluster whose worker serves the database
 # psql reaches through the environment.
 
@@ -65,4 +66,10 @@ apply_timed() {
         exit 1
     fi
     echo "$secs" >"$t_apply_file"
+}
+
+# The median of the numbers on stdin and their spread: "M (min-max)".
+stats() {
+    sort -g | awk '{v[NR] = $1} END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+                                    printf "%.0f (%.0f-%.0f)\n", m, v[1], v[NR]}'
 }
