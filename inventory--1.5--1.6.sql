@@ -876,6 +876,10 @@ CREATE FUNCTION @extschema@.inventory_set_node_id(node integer)
 DECLARE
     lo bigint;
     hi bigint;
+    -- every id sequence of the extension
+    seqs text[] := ARRAY['inventory_batch_id_seq', 'inventory_ledger_id_seq',
+                         'inventory_reservations_id_seq', 'inventory_transfers_id_seq',
+                         'inventory_channel_feed_id_seq', 'inventory_alert_events_id_seq'];
     seq text;
     last bigint;
     called boolean;
@@ -887,9 +891,7 @@ BEGIN
     lo := node::bigint OPERATOR(pg_catalog.<<) 48;
     hi := lo OPERATOR(pg_catalog.+) ((1::bigint OPERATOR(pg_catalog.<<) 48) OPERATOR(pg_catalog.-) 1);
     LOCK TABLE @extschema@.inventory_node IN EXCLUSIVE MODE;
-    FOREACH seq IN ARRAY ARRAY['inventory_batch_id_seq', 'inventory_ledger_id_seq',
-                               'inventory_reservations_id_seq', 'inventory_transfers_id_seq',
-                               'inventory_channel_feed_id_seq', 'inventory_alert_events_id_seq'] LOOP
+    FOREACH seq IN ARRAY seqs LOOP
         -- a no-op ALTER SEQUENCE locks it: no id is issued until commit
         EXECUTE pg_catalog.format('ALTER SEQUENCE @extschema@.%I NO CYCLE', seq);
         EXECUTE pg_catalog.format('SELECT last_value, is_called FROM @extschema@.%I', seq)
@@ -902,9 +904,7 @@ BEGIN
                                                (last OPERATOR(pg_catalog.>>) 48));
         END IF;
     END LOOP;
-    FOREACH seq IN ARRAY ARRAY['inventory_batch_id_seq', 'inventory_ledger_id_seq',
-                               'inventory_reservations_id_seq', 'inventory_transfers_id_seq',
-                               'inventory_channel_feed_id_seq', 'inventory_alert_events_id_seq'] LOOP
+    FOREACH seq IN ARRAY seqs LOOP
         EXECUTE pg_catalog.format('SELECT last_value, is_called FROM @extschema@.%I', seq)
            INTO last, called;
         IF called THEN

@@ -273,12 +273,11 @@ DECLARE
     n integer := @extschema@.merchant_node(merchant, true);
     resume bigint;
 BEGIN
-    IF after OPERATOR(pg_catalog.>) 0
-       AND (after OPERATOR(pg_catalog.>>) 48)::integer OPERATOR(pg_catalog.<>) n THEN
+    IF after OPERATOR(pg_catalog.>) 0 AND @extschema@.id_node(after) OPERATOR(pg_catalog.<>) n THEN
         SELECT m.resume_cursor INTO resume FROM @extschema@.merchant_nodes m
          WHERE m.merchant OPERATOR(pg_catalog.=) changes_node.merchant;
         RAISE EXCEPTION 'change cursor % is from node %, and merchant "%" is on node % now', after,
-                        (after OPERATOR(pg_catalog.>>) 48), merchant, n
+                        @extschema@.id_node(after), merchant, n
             USING ERRCODE = 'IN006',
                   DETAIL = 'The merchant moved; change ids are per node.',
                   HINT = pg_catalog.format('Send every listing its current quantity again (inventory_get() reads them), then continue from cursor %s: every change after it is new on node %s.',
